@@ -1,0 +1,156 @@
+"""Visits and transitions (DESIGN §4).
+
+* **Visit**: consecutive sightings of one subject at one camera less than ``gap_s`` apart;
+  has ``arrive``, ``leave``, ``dwell_s`` (leave - arrive) and ``n_sightings``.
+* **Transition**: two consecutive visits of one subject; ``travel_s`` = next arrive - this leave;
+  ``distance_m`` between camera positions (haversine); flagged ``implausible`` when the implied
+  speed exceeds ``max_speed_kmh`` (default 150 km/h): a likely misidentification. A zero travel time
+  between different places counts as infinite speed.
+* **Flows**: transitions aggregated per camera pair (``count``, ``n_subjects``,
+  ``median_travel_s``, ``implausible``); cells seen by fewer than ``k`` distinct subjects are
+  suppressed (dropped; the number dropped is returned).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sightgraph.errors import UsageError
+from sightgraph.schema import epoch_us_to_ts, require_columns, ts_to_epoch_us
+
+__all__ = ["build_visits", "build_transitions", "aggregate_flows", "haversine_m"]
+
+_EARTH_R = 6_371_008.8
+
+
+def haversine_m(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
+    """Great-circle distance in metres (vectorised)."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dp, dl = p2 - p1, np.radians(lon2) - np.radians(lon1)
+    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return 2 * _EARTH_R * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+def build_visits(sightings: pd.DataFrame, gap_s: float = 900.0) -> pd.DataFrame:
+    """Merge each subject's consecutive sightings at one camera into visits.
+
+    Parameters
+    ----------
+    sightings : DataFrame
+        Columns pid, camera_id, ts (tz-aware).
+    gap_s : float
+        Sightings less than ``gap_s`` apart at the same camera belong to one visit.
+
+    Returns
+    -------
+    DataFrame
+        pid, camera_id, arrive, leave, dwell_s, n_sightings; sorted by pid, arrive.
+
+    Examples
+    --------
+    >>> ts = pd.to_datetime(["2026-01-01 08:00", "2026-01-01 08:05", "2026-01-01 09:00"], utc=True)
+    >>> s = pd.DataFrame({"pid": ["a", "a", "a"], "camera_id": ["c1", "c1", "c2"], "ts": ts})
+    >>> build_visits(s)[["camera_id", "dwell_s", "n_sightings"]].values.tolist()
+    [['c1', 300.0, 2], ['c2', 0.0, 1]]
+    """
+    require_columns(sightings, ("pid", "camera_id", "ts"), "sightings")
+    if gap_s < 0:
+        raise UsageError(f"gap must be >= 0 seconds, got {gap_s}")
+    cols = ["pid", "camera_id", "arrive", "leave", "dwell_s", "n_sightings"]
+    if len(sightings) == 0:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(cols, [object, object, "datetime64[us, UTC]", "datetime64[us, UTC]", float, "int64"], strict=True)})
+    t = ts_to_epoch_us(sightings["ts"])
+    df = pd.DataFrame({"pid": sightings["pid"].to_numpy(), "camera_id": sightings["camera_id"].to_numpy(), "t": t})
+    df = df.sort_values(["pid", "t", "camera_id"], kind="stable").reset_index(drop=True)
+    pid = df["pid"].to_numpy()
+    cam = df["camera_id"].to_numpy()
+    tt = df["t"].to_numpy()
+    new = np.ones(len(df), dtype=bool)
+    new[1:] = (pid[1:] != pid[:-1]) | (cam[1:] != cam[:-1]) | ((tt[1:] - tt[:-1]) >= gap_s * 1e6)
+    vid = np.cumsum(new) - 1
+    g = pd.DataFrame({"vid": vid, "t": tt}).groupby("vid", sort=True)["t"]
+    first = np.flatnonzero(new)
+    arrive = g.min().to_numpy()
+    leave = g.max().to_numpy()
+    out = pd.DataFrame(
+        {
+            "pid": pid[first],
+            "camera_id": cam[first],
+            "arrive": epoch_us_to_ts(arrive).to_numpy(),
+            "leave": epoch_us_to_ts(leave).to_numpy(),
+            "dwell_s": (leave - arrive) / 1e6,
+            "n_sightings": g.size().to_numpy().astype("int64"),
+        }
+    )
+    return out
+
+
+def build_transitions(
+    visits: pd.DataFrame, cameras: pd.DataFrame | None = None, max_speed_kmh: float = 150.0
+) -> pd.DataFrame:
+    """Consecutive visits of each subject as transitions, with travel time and plausibility.
+
+    Returns pid, camera_from, camera_to, leave, arrive, travel_s, distance_m, speed_kmh, implausible.
+    Distances are NaN (and never implausible) where a camera has no coordinates.
+    """
+    require_columns(visits, ("pid", "camera_id", "arrive", "leave"), "visits")
+    v = visits.sort_values(["pid", "arrive"], kind="stable").reset_index(drop=True)
+    same = v["pid"].to_numpy()[1:] == v["pid"].to_numpy()[:-1]
+    i = np.flatnonzero(same)
+    j = i + 1
+    out = pd.DataFrame(
+        {
+            "pid": v["pid"].to_numpy()[i],
+            "camera_from": v["camera_id"].to_numpy()[i],
+            "camera_to": v["camera_id"].to_numpy()[j],
+            "leave": v["leave"].to_numpy()[i],
+            "arrive": v["arrive"].to_numpy()[j],
+        }
+    )
+    out["leave"] = out["leave"].astype("datetime64[us, UTC]")
+    out["arrive"] = out["arrive"].astype("datetime64[us, UTC]")
+    out["travel_s"] = (out["arrive"] - out["leave"]) / pd.Timedelta(seconds=1)
+    dist = np.full(len(out), np.nan)
+    if cameras is not None and len(cameras) and len(out):
+        pos = cameras.set_index("camera_id")[["lat", "lon"]]
+        a = pos.reindex(out["camera_from"]).to_numpy(dtype=float)
+        b = pos.reindex(out["camera_to"]).to_numpy(dtype=float)
+        dist = haversine_m(a[:, 0], a[:, 1], b[:, 0], b[:, 1])
+    out["distance_m"] = dist
+    with np.errstate(divide="ignore", invalid="ignore"):
+        speed = np.where(out["distance_m"] > 0, out["distance_m"] / out["travel_s"].clip(lower=0) * 3.6, 0.0)
+    out["speed_kmh"] = speed
+    out["implausible"] = np.nan_to_num(speed, nan=0.0) > max_speed_kmh
+    return out
+
+
+def aggregate_flows(transitions: pd.DataFrame, k: int = 5) -> tuple[pd.DataFrame, int]:
+    """Camera-to-camera flows with small-cell suppression.
+
+    Returns (flows, n_suppressed): flows has camera_from, camera_to, count, n_subjects,
+    median_travel_s, implausible; only cells with at least ``k`` distinct subjects are kept.
+    Implausible transitions are counted but not used for the median travel time.
+    """
+    require_columns(transitions, ("pid", "camera_from", "camera_to", "travel_s", "implausible"), "transitions")
+    if k < 1:
+        raise UsageError(f"k must be >= 1, got {k}")
+    t = transitions[transitions["camera_from"] != transitions["camera_to"]]
+    if len(t) == 0:
+        cols = ["camera_from", "camera_to", "count", "n_subjects", "median_travel_s", "implausible"]
+        return pd.DataFrame({c: pd.Series(dtype=object if c.startswith("camera") else "float64") for c in cols}), 0
+    g = t.groupby(["camera_from", "camera_to"], sort=True)
+    flows = pd.DataFrame(
+        {
+            "count": g.size().astype("int64"),
+            "n_subjects": g["pid"].nunique().astype("int64"),
+            "implausible": g["implausible"].sum().astype("int64"),
+        }
+    )
+    ok = t[~t["implausible"]]
+    flows["median_travel_s"] = ok.groupby(["camera_from", "camera_to"])["travel_s"].median()
+    flows = flows.reset_index()
+    keep = flows["n_subjects"] >= k
+    return flows[keep].reset_index(drop=True)[
+        ["camera_from", "camera_to", "count", "n_subjects", "median_travel_s", "implausible"]
+    ], int((~keep).sum())

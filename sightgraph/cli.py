@@ -1,0 +1,388 @@
+"""`sightgraph ...`: the command line (DESIGN §9). Thin: parse, call, report.
+
+Exit codes: 0 success (quarantined rows are reported, not fatal), 2 bad usage or unusable input
+(one clear line), 1 internal error. Heavy modules are imported inside commands so that
+`sightgraph --help` and small jobs start fast.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from sightgraph.errors import SightgraphError, UsageError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Movement and association analytics over sighting events.",
+)
+audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log.")
+retention_app = typer.Typer(no_args_is_help=True, help="Retention of sightings.")
+app.add_typer(audit_app, name="audit")
+app.add_typer(retention_app, name="retention")
+
+console = Console(stderr=False, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$")
+_UNIT_S = {None: 1.0, "s": 1.0, "ms": 0.001, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(text: str, what: str) -> float:
+    """'60s', '15m', '2h', '1.5', '500ms' -> seconds; negative or malformed -> UsageError."""
+    m = _DURATION.match(str(text))
+    if not m:
+        raise UsageError(f"{what}: cannot read {text!r} as a duration (examples: 60s, 15m, 2h)")
+    return float(m.group(1)) * _UNIT_S[m.group(2)]
+
+
+def parse_mapping(text: str | None) -> dict[str, str]:
+    """'subject_id=animal_id,camera_id=logger_id' -> {'subject_id': 'animal_id', ...}."""
+    if not text:
+        return {}
+    out: dict[str, str] = {}
+    allowed = {"subject_id", "camera_id", "ts", "confidence"}
+    for part in text.split(","):
+        if "=" not in part:
+            raise UsageError(f"--map: expected target=source pairs, got {part!r}")
+        target, source = (p.strip() for p in part.split("=", 1))
+        if target not in allowed:
+            raise UsageError(f"--map: unknown target column {target!r}; choose from {', '.join(sorted(allowed))}")
+        out[target] = source
+    return out
+
+
+def _settings() -> Any:
+    from sightgraph.config import get_settings
+
+    return get_settings()
+
+
+def _store(kind: str | None) -> Any:
+    from sightgraph.graph import open_store
+
+    settings = _settings()
+    return open_store(kind or settings.store, settings)
+
+
+# ---------------------------------------------------------------------------------------------
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option(help="Output directory (sightings, cameras, truth/)")],
+    persons: Annotated[int, typer.Option(help="Number of persons")] = 2000,
+    cameras: Annotated[int, typer.Option(help="Number of cameras")] = 200,
+    days: Annotated[int, typer.Option(help="Number of days")] = 14,
+    seed: Annotated[int, typer.Option(help="Random seed")] = 0,
+    fmt: Annotated[str, typer.Option("--format", help="parquet or csv")] = "parquet",
+) -> None:
+    """Synthetic city with planted ties, routine strangers and recognition noise, plus ground truth."""
+    from sightgraph.ingest.generate import generate_city, write_city
+
+    if fmt not in ("parquet", "csv"):
+        raise UsageError(f"--format must be parquet or csv, not {fmt!r}")
+    city = generate_city(persons=persons, cameras=cameras, days=days, seed=seed)
+    paths = write_city(city, out, format=fmt)
+    console.print(
+        f"generated {len(city.sightings):,} sightings of {persons:,} persons at {len(city.cameras):,} "
+        f"cameras over {days} days; {len(city.ties):,} tie pairs, {len(city.strangers):,} "
+        f"routine-stranger pairs"
+    )
+    for name, path in paths.items():
+        console.print(f"  {name}: {path}")
+
+
+@app.command()
+def ingest(
+    sightings: Annotated[Path, typer.Argument(help="CSV, Parquet or JSONL file of sightings")],
+    lake: Annotated[Path, typer.Option(help="Lake directory")],
+    cameras: Annotated[Path | None, typer.Option(help="Cameras file (camera_id, lat, lon)")] = None,
+    mapping: Annotated[str | None, typer.Option("--map", help="e.g. subject_id=animal_id,ts=time")] = None,
+    tz: Annotated[str | None, typer.Option(help="Time zone of naive timestamps, e.g. Europe/Paris")] = None,
+    no_pseudonymize: Annotated[
+        bool, typer.Option("--no-pseudonymize", help="Ids are already pseudonymous")
+    ] = False,
+    chunk_rows: Annotated[int, typer.Option(help="Rows per chunk")] = 1_000_000,
+) -> None:
+    """Validate, pseudonymise and write sightings into the Parquet lake."""
+    from sightgraph.ingest.pipeline import ingest as run_ingest
+
+    if not sightings.exists():
+        raise UsageError(f"no such file: {sightings}")
+    if cameras is not None and not cameras.exists():
+        raise UsageError(f"no such cameras file: {cameras}")
+    report = run_ingest(
+        sightings,
+        lake,
+        cameras=cameras,
+        mapping=parse_mapping(mapping),
+        tz=tz,
+        pseudonymize=not no_pseudonymize,
+        key=_settings().pseudonym_key,
+        chunk_rows=chunk_rows,
+    )
+    for line in report.summary():
+        console.print(line)
+
+
+@app.command()
+def colocate(
+    lake: Annotated[Path, typer.Option(help="Lake directory")],
+    out: Annotated[Path, typer.Option(help="Output Parquet file of co-located pairs")],
+    window: Annotated[str, typer.Option(help="Time window W")] = "60s",
+    radius_m: Annotated[float, typer.Option(help="Camera radius R in metres")] = 0.0,
+    events_out: Annotated[Path | None, typer.Option(help="Also write every event here")] = None,
+    min_confidence: Annotated[float, typer.Option(help="Ignore sightings below")] = 0.0,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address")] = None,
+) -> None:
+    """Exact co-location per pair (n_events, first_ts, last_ts) as a Dask job over the lake."""
+    from sightgraph.analytics.colocation import colocate_lake
+
+    res = colocate_lake(
+        lake,
+        out,
+        window_s=parse_duration(window, "--window"),
+        radius_m=radius_m,
+        events_out=events_out,
+        scheduler=scheduler,
+        min_confidence=min_confidence,
+    )
+    console.print(res.summary() if hasattr(res, "summary") else str(res))
+
+
+@app.command()
+def contacts(
+    lake: Annotated[Path, typer.Option(help="Lake directory")],
+    out: Annotated[Path, typer.Option(help="Output Parquet file of ranked contacts")],
+    window: Annotated[str, typer.Option(help="Time window W")] = "60s",
+    radius_m: Annotated[float, typer.Option(help="Camera radius R in metres")] = 0.0,
+    gap: Annotated[str, typer.Option(help="Gap G merging events into meetings")] = "15m",
+    min_confidence: Annotated[float, typer.Option(help="Ignore sightings below")] = 0.0,
+    crowd_cap: Annotated[int | None, typer.Option(help="Drop sightings with more than K others in the window")] = None,
+    evaluate: Annotated[Path | None, typer.Option(help="Ground-truth dir (generate's truth/) to score against")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address")] = None,
+) -> None:
+    """Pairs that associate more than chance allows, ranked, with evidence and q-values."""
+    from sightgraph.analytics.contacts import compute_contacts
+
+    res = compute_contacts(
+        lake,
+        out,
+        window_s=parse_duration(window, "--window"),
+        radius_m=radius_m,
+        gap_s=parse_duration(gap, "--gap"),
+        min_confidence=min_confidence,
+        crowd_cap=crowd_cap,
+        scheduler=scheduler,
+    )
+    console.print(res.summary() if hasattr(res, "summary") else str(res))
+    if evaluate is not None:
+        from sightgraph.analytics.evaluation import evaluate_contacts_dir
+
+        settings = _settings()
+        report = evaluate_contacts_dir(out, evaluate, key=settings.pseudonym_key)
+        for k, v in report.items():
+            console.print(f"  {k}: {v}")
+
+
+@app.command()
+def load(
+    lake: Annotated[Path, typer.Option(help="Lake directory")],
+    store: Annotated[str | None, typer.Option(help="neo4j or embedded")] = None,
+    batch_size: Annotated[int, typer.Option(help="Rows per write batch")] = 20_000,
+) -> None:
+    """Push the lake and its derived tables into the graph store (idempotent, resumable)."""
+    from sightgraph.graph.loader import load_lake
+
+    st = _store(store)
+    try:
+        counts = load_lake(lake, st, batch_size=batch_size)
+    finally:
+        st.close()
+    console.print("loaded: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+
+
+@app.command()
+def forget(
+    pid: Annotated[str, typer.Argument(help="Pseudonymous subject id to erase")],
+    lake: Annotated[Path, typer.Option(help="Lake directory")],
+    store: Annotated[str | None, typer.Option(help="neo4j or embedded")] = None,
+    purpose: Annotated[str, typer.Option(help="Why (recorded in the audit log)")] = "erasure request",
+) -> None:
+    """Erase one subject from the lake, the derived tables and the graph; say what was removed."""
+    from sightgraph.governance.erasure import forget_subject
+
+    settings = _settings()
+    _require(settings, "forget")
+    removed = forget_subject(lake, pid)
+    st = _store(store)
+    try:
+        removed_graph = st.forget(pid)
+    finally:
+        st.close()
+    _audit(settings, purpose, "forget", {"pid": pid}, sum(removed.values()))
+    console.print("removed from lake: " + ", ".join(f"{k} {v:,}" for k, v in removed.items()))
+    console.print("removed from graph: " + ", ".join(f"{k} {v:,}" for k, v in removed_graph.items()))
+
+
+@retention_app.command("apply")
+def retention_apply(
+    days: Annotated[int, typer.Option(help="Keep this many days of sightings")],
+    lake: Annotated[Path, typer.Option(help="Lake directory")],
+    store: Annotated[str | None, typer.Option(help="neo4j or embedded")] = None,
+) -> None:
+    """Delete sightings older than N days from the lake, derived tables and the graph."""
+    import pandas as pd
+
+    from sightgraph.governance.erasure import retention_apply as apply_lake
+
+    if days < 0:
+        raise UsageError("--days must be >= 0")
+    settings = _settings()
+    _require(settings, "retention")
+    removed = apply_lake(lake, days)
+    cutoff = pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=days)
+    st = _store(store)
+    try:
+        removed_graph = st.delete_before(cutoff)
+    finally:
+        st.close()
+    _audit(settings, "retention", "retention apply", {"days": days}, sum(removed.values()))
+    console.print("removed from lake: " + ", ".join(f"{k} {v:,}" for k, v in removed.items()))
+    console.print("removed from graph: " + ", ".join(f"{k} {v:,}" for k, v in removed_graph.items()))
+
+
+@audit_app.command("verify")
+def audit_verify(
+    log: Annotated[Path | None, typer.Option(help="Audit log file")] = None,
+) -> None:
+    """Check the hash chain of the audit log; exit 2 naming the first bad line if tampered."""
+    from sightgraph.governance.audit import AuditLog
+
+    path = log if log is not None else _settings().audit_path()
+    res = AuditLog(path).verify()
+    if not res.ok:
+        raise UsageError(f"audit log {path} fails verification at line {res.first_bad_line}: {res.reason}")
+    console.print(f"audit log {path}: {res.entries} entries, hash chain intact")
+
+
+@app.command()
+def trajectory(
+    pid: Annotated[str, typer.Argument(help="Pseudonymous subject id")],
+    purpose: Annotated[str, typer.Option(help="Why you need this person-level answer (audited)")],
+    store: Annotated[str | None, typer.Option(help="neo4j or embedded")] = None,
+    start: Annotated[str | None, typer.Option(help="From (ISO 8601)")] = None,
+    end: Annotated[str | None, typer.Option(help="To (ISO 8601)")] = None,
+) -> None:
+    """Where was PID between START and END, in order (person-level: needs --purpose, audited)."""
+    settings = _settings()
+    _require(settings, "trajectory")
+    st = _store(store)
+    try:
+        df = st.trajectory(pid, _ts(start, "--start"), _ts(end, "--end"))
+    finally:
+        st.close()
+    _audit(settings, purpose, "trajectory", {"pid": pid, "start": start, "end": end}, len(df))
+    console.print(df.to_string(index=False) if len(df) else f"no sightings of {pid} in that range")
+
+
+@app.command()
+def demo(
+    workdir: Annotated[Path, typer.Option(help="Where the demo writes")] = Path("sightgraph-work/demo"),
+    persons: Annotated[int, typer.Option(help="Persons in the synthetic city")] = 1500,
+    days: Annotated[int, typer.Option(help="Days")] = 14,
+    no_dashboard: Annotated[bool, typer.Option("--no-dashboard", help="Do not open the dashboard")] = False,
+) -> None:
+    """generate -> ingest -> colocate -> contacts -> load (embedded) -> summary [-> dashboard]."""
+    from sightgraph.demo import run_demo
+
+    summary = run_demo(workdir, persons=persons, days=days, console=console)
+    for line in summary:
+        console.print(line)
+    if not no_dashboard:
+        _run_dashboard(workdir / "lake", workdir)
+
+
+@app.command()
+def dashboard(
+    lake: Annotated[Path | None, typer.Option(help="Lake directory")] = None,
+    port: Annotated[int, typer.Option(help="Port")] = 8501,
+) -> None:
+    """Open the Streamlit dashboard."""
+    settings = _settings()
+    _run_dashboard(lake or settings.lake_path(), settings.workdir, port=port)
+
+
+# ---------------------------------------------------------------------------------------------
+def _run_dashboard(lake: Path, workdir: Path, port: int = 8501) -> None:
+    import subprocess
+
+    app_path = Path(__file__).parent / "dashboard" / "streamlit_app.py"
+    env = dict(os.environ, SIGHTGRAPH_LAKE=str(lake), SIGHTGRAPH_WORKDIR=str(workdir))
+    console.print(f"dashboard on http://localhost:{port} (Ctrl-C to stop)")
+    subprocess.run(
+        [sys.executable, "-m", "streamlit", "run", str(app_path), "--server.port", str(port),
+         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        env=env,
+        check=False,
+    )
+
+
+def _ts(text: str | None, what: str) -> Any:
+    import pandas as pd
+
+    if text is None:
+        return None
+    try:
+        ts = pd.Timestamp(text)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"{what}: cannot read {text!r} as a time ({exc})") from None
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _require(settings: Any, action: str) -> None:
+    from sightgraph.governance.roles import require
+
+    require(settings.role, action)
+
+
+def _audit(settings: Any, purpose: str, query: str, params: dict[str, Any], rows: int) -> None:
+    from sightgraph.governance.audit import AuditLog
+
+    if not purpose or not purpose.strip():
+        raise UsageError(f"{query}: a --purpose is required for person-level queries")
+    settings.audit_path().parent.mkdir(parents=True, exist_ok=True)
+    AuditLog(settings.audit_path()).append(
+        user=settings.user, role=settings.role, purpose=purpose, query=query, params=params, rows=rows
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: one-line errors, documented exit codes."""
+    try:
+        app(args=argv)  # typer reports usage errors itself (exit 2)
+    except SightgraphError as exc:
+        err.print(f"error: {exc}")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except MemoryError:
+        err.print("internal error: out of memory")
+        sys.exit(1)
+    except Exception as exc:  # noqa: BLE001 - last resort: a message, not a traceback
+        if os.environ.get("SIGHTGRAPH_DEBUG"):
+            raise
+        err.print(f"internal error: {type(exc).__name__}: {exc} (set SIGHTGRAPH_DEBUG=1 for a traceback)")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
