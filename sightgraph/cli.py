@@ -242,13 +242,15 @@ def retention_apply(
     import pandas as pd
 
     from sightgraph.governance.erasure import retention_apply as apply_lake
+    from sightgraph.governance.erasure import retention_cutoff
 
     if days < 0:
         raise UsageError("--days must be >= 0")
     settings = _settings()
     _require(settings, "retention")
-    removed = apply_lake(lake, days)
-    cutoff = pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=days)
+    now = pd.Timestamp.now(tz="UTC")
+    cutoff = retention_cutoff(days, now=now)  # the same instant for lake and graph
+    removed = apply_lake(lake, days, now=now)
     st = _store(store)
     try:
         removed_graph = st.delete_before(cutoff)

@@ -1,0 +1,443 @@
+"""Erasure (``forget``) and retention over the Parquet lake, derived tables included (DESIGN §8).
+
+Both functions rewrite only the Parquet files they change, one file at a time, atomically: the
+kept rows go to a hidden temporary file in the same folder (``.<name>.<random>.tmp``, which lake
+readers ignore), which is synced and then renamed over the original. A run that is interrupted
+leaves every file either old or new; running again finishes the job (both are idempotent: a second
+run removes 0 rows). A sightings file left with no rows is deleted, and so is a date partition left
+empty; a derived file left with no rows is kept, empty, with its schema and parameters.
+
+Which tables are touched (paths relative to the lake):
+
+- ``sightings/date=YYYY-MM-DD/*.parquet``: by ``pid`` (forget) or ``ts`` (retention);
+- ``quarantine/*.parquet``: forget drops rows that hold the pid in a pid column or as a whole
+  token in the ``raw`` text (the ingest writes pseudonyms there, never raw ids); retention treats
+  it like a derived table;
+- every other table at the top of the lake (``colocations*``, ``colocation_events*``,
+  ``contacts*``, ``visits*``, ``transitions*``, ``predictions*``, whether a single ``.parquet`` file
+  or a folder of them): forget drops rows where any pid column (``pid``, ``pid_*``, ``*_pid``,
+  string-typed) equals the pid, and delete whole files under a hive partition folder of the pid
+  (``trajectories/pid=<pid>/...``); retention drops rows whose newest timestamp column (``last_ts``,
+  ``ts``, ``leave``, ...) is older than the cutoff;
+- ``cameras`` is never touched.
+
+Tables without pid or timestamp columns (camera-to-camera transition counts) are aggregates and are
+left as they are: recompute them to drop a subject's contribution; they only show cells with at
+least k subjects anyway (see :mod:`sightgraph.governance.privacy`).
+
+Files whose name or folder starts with ``.`` or ``_`` are skipped, as lake readers skip them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from sightgraph.errors import UsageError
+
+__all__ = ["forget_subject", "retention_apply", "retention_cutoff"]
+
+_SIGHTINGS = "sightings"
+_QUARANTINE = "quarantine"
+_NEVER = frozenset({"cameras"})
+_UTC_US = pa.timestamp("us", tz="UTC")
+
+
+# ---------------------------------------------------------------------------------------------
+# lake discovery
+def _check_lake(lake: str | os.PathLike[str]) -> Path:
+    path = Path(lake)
+    if not path.is_dir():
+        raise UsageError(f"no lake at {path}: expected a folder made by `sightgraph ingest`")
+    return path
+
+
+def _hidden(path: Path, root: Path) -> bool:
+    return any(part.startswith((".", "_")) for part in path.relative_to(root).parts)
+
+
+def _parquet_files(root: Path, top: Path) -> list[Path]:
+    """Parquet files at ``top`` (a file or folder), sorted, skipping hidden names."""
+    if top.is_file():
+        return [top] if top.suffix == ".parquet" and not _hidden(top, root) else []
+    return sorted(p for p in top.rglob("*.parquet") if p.is_file() and not _hidden(p, root))
+
+
+def _lake_tables(lake: Path) -> dict[str, list[Path]]:
+    """Every table but sightings and cameras: name -> files (``contacts.parquet`` -> contacts)."""
+    tables: dict[str, list[Path]] = {}
+    for entry in sorted(lake.iterdir()):
+        if entry.name.startswith((".", "_")) or entry.name in _NEVER or entry.name == _SIGHTINGS:
+            continue
+        name = entry.name[: -len(".parquet")] if entry.is_file() else entry.name
+        files = _parquet_files(lake, entry)
+        if files:
+            tables.setdefault(name, []).extend(files)
+    return tables
+
+
+def _is_pid_name(name: str) -> bool:
+    name = name.lower()
+    return name == "pid" or name.startswith("pid_") or name.endswith("_pid")
+
+
+def _pid_partitions(path: Path, root: Path) -> list[str]:
+    """Values of hive partition folders named like a pid column (``pid=9f2c/...``)."""
+    out = []
+    for part in path.relative_to(root).parts[:-1]:
+        key, sep, value = part.partition("=")
+        if sep and _is_pid_name(key):
+            out.append(unquote(value))
+    return out
+
+
+def _is_pid_column(field: pa.Field) -> bool:
+    if not _is_pid_name(field.name):
+        return False
+    typ = field.type
+    if pa.types.is_dictionary(typ):
+        typ = typ.value_type
+    return bool(pa.types.is_string(typ) or pa.types.is_large_string(typ))
+
+
+# ---------------------------------------------------------------------------------------------
+# atomic rewrite
+def _write_atomic(table: pa.Table, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        pq.write_table(table, tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _filter_file(
+    path: Path, drop_mask: Callable[[pa.Table], pa.ChunkedArray | pa.Array], delete_if_empty: bool
+) -> int:
+    """Drop the rows where ``drop_mask`` is true; return how many were dropped.
+
+    The mask is computed from the pid, timestamp and ``raw`` columns only; the whole file is read
+    and rewritten only when some row goes.
+    """
+    pf = pq.ParquetFile(path)
+    schema = pf.schema_arrow
+    needed = [
+        f.name
+        for f in schema
+        if _is_pid_column(f) or pa.types.is_timestamp(f.type) or f.name == "raw"
+    ]
+    mask = pc.fill_null(drop_mask(pf.read(columns=needed)), False)
+    n_drop = int(pc.sum(mask).as_py() or 0)
+    if n_drop == 0:
+        return 0
+    if n_drop == pf.metadata.num_rows and delete_if_empty:
+        path.unlink()
+        _fsync_dir(path.parent)
+        return n_drop
+    table = pf.read()
+    _write_atomic(table.filter(pc.invert(mask)), path)
+    return n_drop
+
+
+def _prune_empty_dirs(top: Path) -> None:
+    """Remove folders under ``top`` (not ``top`` itself) left with nothing in them."""
+    if not top.is_dir():
+        return
+    for folder in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only succeeds when empty
+
+
+def _progress(items: list[Any], label: str, show: bool) -> Any:
+    if not show:
+        return items
+    from rich.progress import track
+
+    return track(items, description=label)
+
+
+# ---------------------------------------------------------------------------------------------
+# forget
+def _pid_mask(pid: str) -> Callable[[pa.Table], pa.ChunkedArray | pa.Array]:
+    def mask(table: pa.Table) -> pa.ChunkedArray | pa.Array:
+        out: Any = pa.array([False] * table.num_rows, pa.bool_())
+        for field in table.schema:
+            if _is_pid_column(field):
+                col = table.column(field.name)
+                if pa.types.is_dictionary(field.type):
+                    col = col.cast(field.type.value_type)
+                out = pc.or_(out, pc.fill_null(pc.equal(col, pa.scalar(pid, col.type)), False))
+        return out
+
+    return mask
+
+
+def _quarantine_mask(pid: str) -> Callable[[pa.Table], pa.ChunkedArray | pa.Array]:
+    token = re.compile(r"(?<!\w)" + re.escape(pid) + r"(?!\w)")
+    by_column = _pid_mask(pid)
+
+    def mask(table: pa.Table) -> pa.ChunkedArray | pa.Array:
+        out = by_column(table)
+        if "raw" in table.column_names:
+            raw = table.column("raw").to_pylist()
+            hits = pa.array([isinstance(r, str) and token.search(r) is not None for r in raw])
+            out = pc.or_(out, hits)
+        return out
+
+    return mask
+
+
+def forget_subject(
+    lake: str | os.PathLike[str], pid: str, *, progress: bool = False
+) -> dict[str, int]:
+    """Erase one subject (by pseudonym) from the lake: sightings, quarantine and derived tables.
+
+    Parameters
+    ----------
+    lake : str or Path
+        The lake folder.
+    pid : str
+        The subject's pseudonym (as stored in the lake, not the raw id).
+    progress : bool, default False
+        Show a rich progress bar over the files.
+
+    Returns
+    -------
+    dict of str to int
+        Rows removed per table: ``"sightings"`` and ``"quarantine"`` always, then every other
+        table that has a pid column (``"contacts"``, ``"colocations"``, ...), 0 where nothing
+        matched. A second run returns all zeros.
+
+    Raises
+    ------
+    UsageError
+        If ``lake`` is not a folder or ``pid`` is blank.
+
+    Notes
+    -----
+    Only the files that hold the pid are rewritten (atomically, one at a time). Quarantine rows
+    are dropped when a pid column equals ``pid`` or when the ``raw`` text contains ``pid`` as a
+    whole token (not preceded or followed by a letter, digit or underscore, so forgetting
+    ``p1`` leaves ``p10`` alone). Aggregate tables without pid columns are not changed.
+
+    Examples
+    --------
+    >>> forget_subject("lake", "9f2c")  # doctest: +SKIP
+    {'sightings': 12, 'quarantine': 1, 'colocations': 3, 'contacts': 2}
+    """
+    root = _check_lake(lake)
+    if not isinstance(pid, str) or not pid.strip():
+        raise UsageError("forget: pid must be a non-empty pseudonym")
+
+    report: dict[str, int] = {_SIGHTINGS: 0, _QUARANTINE: 0}
+    work: list[tuple[str, Path]] = (
+        [(_SIGHTINGS, f) for f in _parquet_files(root, root / _SIGHTINGS)]
+        if (root / _SIGHTINGS).exists()
+        else []
+    )
+    for name, files in _lake_tables(root).items():
+        for f in files:
+            schema = pq.read_schema(f)
+            if (
+                name == _QUARANTINE
+                or any(_is_pid_column(fl) for fl in schema)
+                or _pid_partitions(f, root)
+            ):
+                report.setdefault(name, 0)
+                work.append((name, f))
+
+    for name, f in _progress(work, f"forget {pid}", progress):
+        if pid in _pid_partitions(f, root):  # a partition of this subject only: drop the file
+            report[name] += pq.ParquetFile(f).metadata.num_rows
+            f.unlink()
+            _fsync_dir(f.parent)
+        elif name == _QUARANTINE:
+            report[name] += _filter_file(f, _quarantine_mask(pid), delete_if_empty=False)
+        else:
+            report[name] += _filter_file(f, _pid_mask(pid), delete_if_empty=name == _SIGHTINGS)
+    for name in report:
+        if name != _QUARANTINE:
+            _prune_empty_dirs(root / name)
+    return report
+
+
+# ---------------------------------------------------------------------------------------------
+# retention
+def retention_cutoff(days: float, now: Any = None) -> pd.Timestamp:
+    """The retention cutoff ``now - days`` (UTC); sightings at or after it are kept.
+
+    Parameters
+    ----------
+    days : int or float
+        Days to keep (>= 0).
+    now : timestamp-like, optional
+        Timezone-aware "now" (default: the current UTC time). Naive times are refused.
+
+    Returns
+    -------
+    pandas.Timestamp
+        Timezone-aware UTC cutoff.
+
+    Examples
+    --------
+    >>> retention_cutoff(7, now="2024-05-08T12:00:00Z")
+    Timestamp('2024-05-01 12:00:00+0000', tz='UTC')
+    """
+    if isinstance(days, bool) or not isinstance(days, (int, float)):
+        raise UsageError(f"retention: days must be a number, got {days!r}")
+    if not pd.notna(days) or days < 0 or days == float("inf"):
+        raise UsageError(f"retention: days must be a finite number >= 0, got {days!r}")
+    if now is None:
+        now_ts = pd.Timestamp.now(tz="UTC")
+    else:
+        try:
+            now_ts = pd.Timestamp(now)
+        except (TypeError, ValueError) as exc:
+            raise UsageError(f"retention: cannot read now={now!r} as a time ({exc})") from None
+        if now_ts.tzinfo is None:
+            raise UsageError(f"retention: now={now!r} must be timezone-aware (UTC)")
+    return (now_ts.tz_convert("UTC") - pd.Timedelta(days=days)).as_unit("us")
+
+
+def _ts_bounds(path: Path) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """(min, max) of column ts from the Parquet footer statistics; (None, None) if unknown."""
+    meta = pq.ParquetFile(path).metadata
+    if meta.num_rows == 0:
+        return None, None
+    names = [meta.schema.column(i).name for i in range(meta.num_columns)]
+    if "ts" not in names:
+        return None, None
+    idx = names.index("ts")
+    lo: pd.Timestamp | None = None
+    hi: pd.Timestamp | None = None
+    for rg in range(meta.num_row_groups):
+        col = meta.row_group(rg).column(idx)
+        st = col.statistics
+        if st is None or not st.has_min_max or st.null_count != 0:
+            return None, None  # unknown, or rows without ts: read the file instead
+        try:
+            mn, mx = pd.Timestamp(st.min), pd.Timestamp(st.max)
+        except (TypeError, ValueError):
+            return None, None
+        mn = mn.tz_localize("UTC") if mn.tzinfo is None else mn.tz_convert("UTC")
+        mx = mx.tz_localize("UTC") if mx.tzinfo is None else mx.tz_convert("UTC")
+        lo = mn if lo is None or mn < lo else lo
+        hi = mx if hi is None or mx > hi else hi
+    return lo, hi
+
+
+def _old_mask(cutoff: pd.Timestamp) -> Callable[[pa.Table], pa.ChunkedArray | pa.Array]:
+    """Rows with at least one timestamp whose every timestamp is < cutoff (nulls ignored)."""
+    scalar = pa.scalar(cutoff.to_pydatetime(), _UTC_US)
+
+    def mask(table: pa.Table) -> pa.ChunkedArray | pa.Array:
+        any_time: Any = pa.array([False] * table.num_rows, pa.bool_())
+        any_new: Any = pa.array([False] * table.num_rows, pa.bool_())
+        for field in table.schema:
+            if not pa.types.is_timestamp(field.type):
+                continue
+            col = table.column(field.name)
+            if field.type.tz is None:
+                col = col.cast(pa.timestamp(field.type.unit), safe=False)
+                col = pc.assume_timezone(col, "UTC")
+            col = col.cast(_UTC_US, safe=False)
+            any_time = pc.or_(any_time, pc.is_valid(col))
+            any_new = pc.or_(any_new, pc.fill_null(pc.greater_equal(col, scalar), False))
+        return pc.and_(any_time, pc.invert(any_new))
+
+    return mask
+
+
+def _has_timestamp(schema: pa.Schema) -> bool:
+    return any(pa.types.is_timestamp(f.type) for f in schema)
+
+
+def retention_apply(
+    lake: str | os.PathLike[str], days: float, now: Any = None, *, progress: bool = False
+) -> dict[str, int]:
+    """Delete data older than ``now - days`` from the lake's sightings and derived tables.
+
+    Parameters
+    ----------
+    lake : str or Path
+        The lake folder.
+    days : int or float
+        Days to keep (>= 0).
+    now : timestamp-like, optional
+        Timezone-aware "now" (default: the current UTC time); see :func:`retention_cutoff`.
+    progress : bool, default False
+        Show a rich progress bar over the files.
+
+    Returns
+    -------
+    dict of str to int
+        Rows removed per table: ``"sightings"`` always, then every other table with a timestamp
+        column, 0 where nothing was old enough. A second run with the same ``now`` returns zeros.
+
+    Notes
+    -----
+    The cutoff is kept: a sighting with ``ts == now - days`` stays, one a microsecond earlier
+    goes. A sightings file whose ``ts`` statistics lie wholly before the cutoff is deleted
+    without reading it (so are date partitions left empty), a file wholly at or after the cutoff
+    is not opened, and only the boundary file(s) are rewritten. A derived row goes when all its
+    timestamps (``first_ts``, ``last_ts``, ``arrive``, ``leave``, ...) are before the cutoff, i.e.
+    its newest one is; rows whose timestamps are all missing stay.
+    """
+    root = _check_lake(lake)
+    cutoff = retention_cutoff(days, now)
+    old = _old_mask(cutoff)
+
+    report: dict[str, int] = {_SIGHTINGS: 0}
+    work: list[tuple[str, Path]] = []
+    if (root / _SIGHTINGS).exists():
+        work.extend((_SIGHTINGS, f) for f in _parquet_files(root, root / _SIGHTINGS))
+    for name, files in _lake_tables(root).items():
+        for f in files:
+            if _has_timestamp(pq.read_schema(f)):
+                report.setdefault(name, 0)
+                work.append((name, f))
+
+    for name, f in _progress(work, f"retention before {cutoff.isoformat()}", progress):
+        if name == _SIGHTINGS:
+            lo, hi = _ts_bounds(f)
+            if lo is not None and hi is not None:
+                if lo >= cutoff:
+                    continue  # wholly kept: not opened
+                if hi < cutoff:  # wholly old: dropped without reading the data
+                    report[name] += pq.ParquetFile(f).metadata.num_rows
+                    f.unlink()
+                    _fsync_dir(f.parent)
+                    continue
+            report[name] += _filter_file(f, old, delete_if_empty=True)
+        else:
+            report[name] += _filter_file(f, old, delete_if_empty=False)
+    _prune_empty_dirs(root / _SIGHTINGS)
+    return report
