@@ -55,7 +55,9 @@ def parse_mapping(text: str | None) -> dict[str, str]:
             raise UsageError(f"--map: expected target=source pairs, got {part!r}")
         target, source = (p.strip() for p in part.split("=", 1))
         if target not in allowed:
-            raise UsageError(f"--map: unknown target column {target!r}; choose from {', '.join(sorted(allowed))}")
+            raise UsageError(
+                f"--map: unknown target column {target!r}; choose from {', '.join(sorted(allowed))}"
+            )
         out[target] = source
     return out
 
@@ -104,8 +106,12 @@ def ingest(
     sightings: Annotated[Path, typer.Argument(help="CSV, Parquet or JSONL file of sightings")],
     lake: Annotated[Path, typer.Option(help="Lake directory")],
     cameras: Annotated[Path | None, typer.Option(help="Cameras file (camera_id, lat, lon)")] = None,
-    mapping: Annotated[str | None, typer.Option("--map", help="e.g. subject_id=animal_id,ts=time")] = None,
-    tz: Annotated[str | None, typer.Option(help="Time zone of naive timestamps, e.g. Europe/Paris")] = None,
+    mapping: Annotated[
+        str | None, typer.Option("--map", help="e.g. subject_id=animal_id,ts=time")
+    ] = None,
+    tz: Annotated[
+        str | None, typer.Option(help="Time zone of naive timestamps, e.g. Europe/Paris")
+    ] = None,
     no_pseudonymize: Annotated[
         bool, typer.Option("--no-pseudonymize", help="Ids are already pseudonymous")
     ] = False,
@@ -165,8 +171,12 @@ def contacts(
     radius_m: Annotated[float, typer.Option(help="Camera radius R in metres")] = 0.0,
     gap: Annotated[str, typer.Option(help="Gap G merging events into meetings")] = "15m",
     min_confidence: Annotated[float, typer.Option(help="Ignore sightings below")] = 0.0,
-    crowd_cap: Annotated[int | None, typer.Option(help="Drop sightings with more than K others in the window")] = None,
-    evaluate: Annotated[Path | None, typer.Option(help="Ground-truth dir (generate's truth/) to score against")] = None,
+    crowd_cap: Annotated[
+        int | None, typer.Option(help="Drop sightings with more than K others in the window")
+    ] = None,
+    evaluate: Annotated[
+        Path | None, typer.Option(help="Ground-truth dir (generate's truth/) to score against")
+    ] = None,
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address")] = None,
 ) -> None:
     """Pairs that associate more than chance allows, ranked, with evidence and q-values."""
@@ -214,7 +224,9 @@ def forget(
     pid: Annotated[str, typer.Argument(help="Pseudonymous subject id to erase")],
     lake: Annotated[Path, typer.Option(help="Lake directory")],
     store: Annotated[str | None, typer.Option(help="neo4j or embedded")] = None,
-    purpose: Annotated[str, typer.Option(help="Why (recorded in the audit log)")] = "erasure request",
+    purpose: Annotated[
+        str, typer.Option(help="Why (recorded in the audit log)")
+    ] = "erasure request",
 ) -> None:
     """Erase one subject from the lake, the derived tables and the graph; say what was removed."""
     from sightgraph.governance.erasure import forget_subject
@@ -229,7 +241,9 @@ def forget(
         st.close()
     _audit(settings, purpose, "forget", {"pid": pid}, sum(removed.values()))
     console.print("removed from lake: " + ", ".join(f"{k} {v:,}" for k, v in removed.items()))
-    console.print("removed from graph: " + ", ".join(f"{k} {v:,}" for k, v in removed_graph.items()))
+    console.print(
+        "removed from graph: " + ", ".join(f"{k} {v:,}" for k, v in removed_graph.items())
+    )
 
 
 @retention_app.command("apply")
@@ -258,7 +272,9 @@ def retention_apply(
         st.close()
     _audit(settings, "retention", "retention apply", {"days": days}, sum(removed.values()))
     console.print("removed from lake: " + ", ".join(f"{k} {v:,}" for k, v in removed.items()))
-    console.print("removed from graph: " + ", ".join(f"{k} {v:,}" for k, v in removed_graph.items()))
+    console.print(
+        "removed from graph: " + ", ".join(f"{k} {v:,}" for k, v in removed_graph.items())
+    )
 
 
 @audit_app.command("verify")
@@ -271,7 +287,9 @@ def audit_verify(
     path = log if log is not None else _settings().audit_path()
     res = AuditLog(path).verify()
     if not res.ok:
-        raise UsageError(f"audit log {path} fails verification at line {res.first_bad_line}: {res.reason}")
+        raise UsageError(
+            f"audit log {path} fails verification at line {res.first_bad_line}: {res.reason}"
+        )
     console.print(f"audit log {path}: {res.entries} entries, hash chain intact")
 
 
@@ -297,10 +315,14 @@ def trajectory(
 
 @app.command()
 def demo(
-    workdir: Annotated[Path, typer.Option(help="Where the demo writes")] = Path("sightgraph-work/demo"),
+    workdir: Annotated[Path, typer.Option(help="Where the demo writes")] = Path(
+        "sightgraph-work/demo"
+    ),
     persons: Annotated[int, typer.Option(help="Persons in the synthetic city")] = 1500,
     days: Annotated[int, typer.Option(help="Days")] = 14,
-    no_dashboard: Annotated[bool, typer.Option("--no-dashboard", help="Do not open the dashboard")] = False,
+    no_dashboard: Annotated[
+        bool, typer.Option("--no-dashboard", help="Do not open the dashboard")
+    ] = False,
 ) -> None:
     """generate -> ingest -> colocate -> contacts -> load (embedded) -> summary [-> dashboard]."""
     from sightgraph.demo import run_demo
@@ -330,8 +352,19 @@ def _run_dashboard(lake: Path, workdir: Path, port: int = 8501) -> None:
     env = dict(os.environ, SIGHTGRAPH_LAKE=str(lake), SIGHTGRAPH_WORKDIR=str(workdir))
     console.print(f"dashboard on http://localhost:{port} (Ctrl-C to stop)")
     subprocess.run(
-        [sys.executable, "-m", "streamlit", "run", str(app_path), "--server.port", str(port),
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(app_path),
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
         env=env,
         check=False,
     )
@@ -362,7 +395,12 @@ def _audit(settings: Any, purpose: str, query: str, params: dict[str, Any], rows
         raise UsageError(f"{query}: a --purpose is required for person-level queries")
     settings.audit_path().parent.mkdir(parents=True, exist_ok=True)
     AuditLog(settings.audit_path()).append(
-        user=settings.user, role=settings.role, purpose=purpose, query=query, params=params, rows=rows
+        user=settings.user,
+        role=settings.role,
+        purpose=purpose,
+        query=query,
+        params=params,
+        rows=rows,
     )
 
 
@@ -382,7 +420,9 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 - last resort: a message, not a traceback
         if os.environ.get("SIGHTGRAPH_DEBUG"):
             raise
-        err.print(f"internal error: {type(exc).__name__}: {exc} (set SIGHTGRAPH_DEBUG=1 for a traceback)")
+        err.print(
+            f"internal error: {type(exc).__name__}: {exc} (set SIGHTGRAPH_DEBUG=1 for a traceback)"
+        )
         sys.exit(1)
 
 

@@ -19,9 +19,7 @@ class Settings(BaseSettings):
     store: str = "embedded"
     neo4j_uri: str | None = Field(default=None, validation_alias=AliasChoices("NEO4J_URI"))
     neo4j_user: str = Field(default="neo4j", validation_alias=AliasChoices("NEO4J_USER"))
-    neo4j_password: str = Field(
-        default="neo4j", validation_alias=AliasChoices("NEO4J_PASSWORD")
-    )
+    neo4j_password: str = Field(default="neo4j", validation_alias=AliasChoices("NEO4J_PASSWORD"))
     neo4j_database: str | None = Field(
         default=None, validation_alias=AliasChoices("NEO4J_DATABASE")
     )

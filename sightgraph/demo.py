@@ -80,7 +80,10 @@ def run_demo(workdir: Path, persons: int = 1500, days: int = 14, console: Any = 
 
     s = read_sightings(lake, columns=["pid", "camera_id"])
     busiest = (
-        s.groupby("camera_id")["pid"].agg(["size", "nunique"]).sort_values("size", ascending=False).head(5)
+        s.groupby("camera_id")["pid"]
+        .agg(["size", "nunique"])
+        .sort_values("size", ascending=False)
+        .head(5)
     )
     pairs = pd.read_parquet(derived_path(lake, "colocations")).nlargest(5, "n_events")
     top = pd.read_parquet(derived_path(lake, "contacts")).head(5)
@@ -103,6 +106,8 @@ def run_demo(workdir: Path, persons: int = 1500, days: int = 14, console: Any = 
             for r in top.itertuples()
         ],
         "against the planted ground truth: "
-        + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in evaluation.items()),
+        + ", ".join(
+            f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in evaluation.items()
+        ),
     ]
     return lines

@@ -33,7 +33,14 @@ __all__ = [
     "write_table",
 ]
 
-DERIVED_TABLES = ("colocations", "colocation_events", "contacts", "visits", "transitions", "predictions")
+DERIVED_TABLES = (
+    "colocations",
+    "colocation_events",
+    "contacts",
+    "visits",
+    "transitions",
+    "predictions",
+)
 PARAMS_KEY = b"sightgraph.params"
 
 
@@ -45,7 +52,9 @@ def sightings_dataset(lake: str | Path) -> ds.Dataset:
     """The sightings table as a pyarrow dataset (raises UsageError if the lake has none)."""
     path = table_path(lake, "sightings")
     if not path.exists() or not any(path.rglob("*.parquet")):
-        raise UsageError(f"no sightings in lake {lake}: run `sightgraph ingest ... --lake {lake}` first")
+        raise UsageError(
+            f"no sightings in lake {lake}: run `sightgraph ingest ... --lake {lake}` first"
+        )
     return ds.dataset(
         str(path),
         format="parquet",
@@ -71,11 +80,23 @@ def read_sightings(
         return b if a is None else a & b
 
     if start is not None:
-        flt = _and(flt, ds.field("ts") >= pa.scalar(pd.Timestamp(start).tz_convert("UTC"), pa.timestamp("us", "UTC")))
-        flt = _and(flt, ds.field("date") >= pd.Timestamp(start).tz_convert("UTC").strftime("%Y-%m-%d"))
+        flt = _and(
+            flt,
+            ds.field("ts")
+            >= pa.scalar(pd.Timestamp(start).tz_convert("UTC"), pa.timestamp("us", "UTC")),
+        )
+        flt = _and(
+            flt, ds.field("date") >= pd.Timestamp(start).tz_convert("UTC").strftime("%Y-%m-%d")
+        )
     if end is not None:
-        flt = _and(flt, ds.field("ts") <= pa.scalar(pd.Timestamp(end).tz_convert("UTC"), pa.timestamp("us", "UTC")))
-        flt = _and(flt, ds.field("date") <= pd.Timestamp(end).tz_convert("UTC").strftime("%Y-%m-%d"))
+        flt = _and(
+            flt,
+            ds.field("ts")
+            <= pa.scalar(pd.Timestamp(end).tz_convert("UTC"), pa.timestamp("us", "UTC")),
+        )
+        flt = _and(
+            flt, ds.field("date") <= pd.Timestamp(end).tz_convert("UTC").strftime("%Y-%m-%d")
+        )
     if min_confidence is not None and min_confidence > 0:
         flt = _and(flt, ds.field("confidence") >= min_confidence)
     if pids is not None:

@@ -17,6 +17,7 @@ from sightgraph.errors import UsageError
 __all__ = [
     "CAMERA_COLUMNS",
     "COLOCATION_EVENT_COLUMNS",
+    "COLOCATION_EVENT_CONFIDENCE_COLUMNS",
     "COLOCATION_PAIR_COLUMNS",
     "CONTACT_COLUMNS",
     "SIGHTING_COLUMNS",
@@ -67,6 +68,8 @@ COLOCATION_EVENT_COLUMNS = (
     "sighting_a",
     "sighting_b",
 )
+# events as produced by analytics.colocation carry both sightings' confidence after these
+COLOCATION_EVENT_CONFIDENCE_COLUMNS = ("confidence_a", "confidence_b")
 CONTACT_COLUMNS = (
     "pid_a",
     "pid_b",

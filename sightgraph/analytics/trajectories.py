@@ -24,7 +24,9 @@ __all__ = ["build_visits", "build_transitions", "aggregate_flows", "haversine_m"
 _EARTH_R = 6_371_008.8
 
 
-def haversine_m(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
+def haversine_m(
+    lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray
+) -> np.ndarray:
     """Great-circle distance in metres (vectorised)."""
     p1, p2 = np.radians(lat1), np.radians(lat2)
     dp, dl = p2 - p1, np.radians(lon2) - np.radians(lon1)
@@ -59,9 +61,20 @@ def build_visits(sightings: pd.DataFrame, gap_s: float = 900.0) -> pd.DataFrame:
         raise UsageError(f"gap must be >= 0 seconds, got {gap_s}")
     cols = ["pid", "camera_id", "arrive", "leave", "dwell_s", "n_sightings"]
     if len(sightings) == 0:
-        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(cols, [object, object, "datetime64[us, UTC]", "datetime64[us, UTC]", float, "int64"], strict=True)})
+        return pd.DataFrame(
+            {
+                c: pd.Series(dtype=t)
+                for c, t in zip(
+                    cols,
+                    [object, object, "datetime64[us, UTC]", "datetime64[us, UTC]", float, "int64"],
+                    strict=True,
+                )
+            }
+        )
     t = ts_to_epoch_us(sightings["ts"])
-    df = pd.DataFrame({"pid": sightings["pid"].to_numpy(), "camera_id": sightings["camera_id"].to_numpy(), "t": t})
+    df = pd.DataFrame(
+        {"pid": sightings["pid"].to_numpy(), "camera_id": sightings["camera_id"].to_numpy(), "t": t}
+    )
     df = df.sort_values(["pid", "t", "camera_id"], kind="stable").reset_index(drop=True)
     pid = df["pid"].to_numpy()
     cam = df["camera_id"].to_numpy()
@@ -119,7 +132,9 @@ def build_transitions(
         dist = haversine_m(a[:, 0], a[:, 1], b[:, 0], b[:, 1])
     out["distance_m"] = dist
     with np.errstate(divide="ignore", invalid="ignore"):
-        speed = np.where(out["distance_m"] > 0, out["distance_m"] / out["travel_s"].clip(lower=0) * 3.6, 0.0)
+        speed = np.where(
+            out["distance_m"] > 0, out["distance_m"] / out["travel_s"].clip(lower=0) * 3.6, 0.0
+        )
     out["speed_kmh"] = speed
     out["implausible"] = np.nan_to_num(speed, nan=0.0) > max_speed_kmh
     return out
@@ -132,13 +147,17 @@ def aggregate_flows(transitions: pd.DataFrame, k: int = 5) -> tuple[pd.DataFrame
     median_travel_s, implausible; only cells with at least ``k`` distinct subjects are kept.
     Implausible transitions are counted but not used for the median travel time.
     """
-    require_columns(transitions, ("pid", "camera_from", "camera_to", "travel_s", "implausible"), "transitions")
+    require_columns(
+        transitions, ("pid", "camera_from", "camera_to", "travel_s", "implausible"), "transitions"
+    )
     if k < 1:
         raise UsageError(f"k must be >= 1, got {k}")
     t = transitions[transitions["camera_from"] != transitions["camera_to"]]
     if len(t) == 0:
         cols = ["camera_from", "camera_to", "count", "n_subjects", "median_travel_s", "implausible"]
-        return pd.DataFrame({c: pd.Series(dtype=object if c.startswith("camera") else "float64") for c in cols}), 0
+        return pd.DataFrame(
+            {c: pd.Series(dtype=object if c.startswith("camera") else "float64") for c in cols}
+        ), 0
     g = t.groupby(["camera_from", "camera_to"], sort=True)
     flows = pd.DataFrame(
         {

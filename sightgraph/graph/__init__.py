@@ -32,7 +32,9 @@ def open_store(kind: str, settings: Settings, path: Path | None = None) -> Store
         from sightgraph.graph.neo4j_store import Neo4jStore
 
         if not settings.neo4j_uri:
-            raise UsageError("--store neo4j needs NEO4J_URI (e.g. bolt://127.0.0.1:7687; `make neo4j` starts one)")
+            raise UsageError(
+                "--store neo4j needs NEO4J_URI (e.g. bolt://127.0.0.1:7687; `make neo4j` starts one)"
+            )
         return Neo4jStore.connect(
             settings.neo4j_uri,
             settings.neo4j_user,

@@ -50,7 +50,10 @@ def load_lake(
                 continue
             store.write_sightings(batch.to_pandas())
             bar.advance(task, batch.num_rows)
-    for name, writer in (("contacts", store.write_contacts), ("transitions", store.write_transitions)):
+    for name, writer in (
+        ("contacts", store.write_contacts),
+        ("transitions", store.write_transitions),
+    ):
         path = derived_path(lake, name)
         if path.exists():
             pf = pq.ParquetFile(path)
