@@ -80,9 +80,12 @@ def _store(kind: str | None) -> Any:
 def generate(
     out: Annotated[Path, typer.Option(help="Output directory (sightings, cameras, truth/)")],
     persons: Annotated[int, typer.Option(help="Number of persons")] = 2000,
-    cameras: Annotated[int, typer.Option(help="Number of cameras")] = 200,
+    cameras: Annotated[int | None, typer.Option(help="Number of cameras (default persons/10)")] = None,
     days: Annotated[int, typer.Option(help="Number of days")] = 14,
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,
+    sightings: Annotated[
+        int | None, typer.Option(help="Aim for about this many sightings (overrides --persons)")
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="parquet or csv")] = "parquet",
 ) -> None:
     """Synthetic city with planted ties, routine strangers and recognition noise, plus ground truth."""
@@ -90,12 +93,19 @@ def generate(
 
     if fmt not in ("parquet", "csv"):
         raise UsageError(f"--format must be parquet or csv, not {fmt!r}")
-    city = generate_city(persons=persons, cameras=cameras, days=days, seed=seed)
+    city = generate_city(
+        persons=persons,
+        cameras=cameras,
+        days=days,
+        seed=seed,
+        target_sightings=sightings,
+        progress=True,
+    )
     paths = write_city(city, out, format=fmt)
     console.print(
-        f"generated {len(city.sightings):,} sightings of {persons:,} persons at {len(city.cameras):,} "
-        f"cameras over {days} days; {len(city.ties):,} tie pairs, {len(city.strangers):,} "
-        f"routine-stranger pairs"
+        f"generated {len(city.sightings):,} sightings of {len(city.persons):,} persons at "
+        f"{len(city.cameras):,} cameras over {days} days; {len(city.ties):,} tie pairs, "
+        f"{len(city.strangers):,} routine-stranger pairs"
     )
     for name, path in paths.items():
         console.print(f"  {name}: {path}")
