@@ -29,7 +29,7 @@ retention_app = typer.Typer(no_args_is_help=True, help="Retention of sightings."
 app.add_typer(audit_app, name="audit")
 app.add_typer(retention_app, name="retention")
 
-console = Console(stderr=False, highlight=False)
+console = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$")
