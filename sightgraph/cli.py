@@ -44,24 +44,6 @@ def parse_duration(text: str, what: str) -> float:
     return float(m.group(1)) * _UNIT_S[m.group(2)]
 
 
-def parse_mapping(text: str | None) -> dict[str, str]:
-    """'subject_id=animal_id,camera_id=logger_id' -> {'subject_id': 'animal_id', ...}."""
-    if not text:
-        return {}
-    out: dict[str, str] = {}
-    allowed = {"subject_id", "camera_id", "ts", "confidence"}
-    for part in text.split(","):
-        if "=" not in part:
-            raise UsageError(f"--map: expected target=source pairs, got {part!r}")
-        target, source = (p.strip() for p in part.split("=", 1))
-        if target not in allowed:
-            raise UsageError(
-                f"--map: unknown target column {target!r}; choose from {', '.join(sorted(allowed))}"
-            )
-        out[target] = source
-    return out
-
-
 def _settings() -> Any:
     from sightgraph.config import get_settings
 
@@ -80,7 +62,9 @@ def _store(kind: str | None) -> Any:
 def generate(
     out: Annotated[Path, typer.Option(help="Output directory (sightings, cameras, truth/)")],
     persons: Annotated[int, typer.Option(help="Number of persons")] = 2000,
-    cameras: Annotated[int | None, typer.Option(help="Number of cameras (default persons/10)")] = None,
+    cameras: Annotated[
+        int | None, typer.Option(help="Number of cameras (default persons/10)")
+    ] = None,
     days: Annotated[int, typer.Option(help="Number of days")] = 14,
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,
     sightings: Annotated[
@@ -129,6 +113,7 @@ def ingest(
 ) -> None:
     """Validate, pseudonymise and write sightings into the Parquet lake."""
     from sightgraph.ingest.pipeline import ingest as run_ingest
+    from sightgraph.ingest.pipeline import parse_mapping
 
     if not sightings.exists():
         raise UsageError(f"no such file: {sightings}")

@@ -1,0 +1,200 @@
+"""Keyed pseudonyms for subject ids (DESIGN §8).
+
+``pid = HMAC-SHA256(key, utf8(normalised raw id)).hexdigest()[:16]``: the first 16 hex characters
+(64 bits) of the keyed hash. With a million subjects the chance that two of them share a pid is
+about 3e-8; without the key a pid cannot be recomputed from a guessed raw id. Raw ids are
+normalised exactly as ingest normalises them (:func:`normalize_ids`: surrounding whitespace
+stripped, integral numbers written without a decimal point), so ground-truth ids map to the same
+pids as the ingested sightings.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import math
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sightgraph.errors import UsageError
+
+__all__ = [
+    "KEY_ENV",
+    "PID_HEX_CHARS",
+    "fingerprint_key",
+    "make_pseudonymizer",
+    "normalize_ids",
+    "normalize_ids_arrow",
+    "pseudonymize_arrow",
+    "pseudonymize_ids",
+    "resolve_key",
+]
+
+KEY_ENV = "SIGHTGRAPH_PSEUDONYM_KEY"
+PID_HEX_CHARS = 16
+_FINGERPRINT_MESSAGE = b"sightgraph key fingerprint v1"
+
+
+def resolve_key(key: str | bytes | None) -> bytes:
+    """Return the pseudonym key as bytes: the argument, else ``$SIGHTGRAPH_PSEUDONYM_KEY``.
+
+    Parameters
+    ----------
+    key : str or bytes or None
+        The key given by the caller; ``None`` or empty means "read the environment".
+
+    Returns
+    -------
+    bytes
+        The key, UTF-8 encoded.
+
+    Raises
+    ------
+    UsageError
+        When neither the argument nor the environment holds a non-empty key.
+    """
+    if key is None or key == "" or key == b"":
+        key = os.environ.get(KEY_ENV) or None
+    if key is None:
+        raise UsageError(
+            f"pseudonymisation needs a key: pass key=... or set {KEY_ENV} "
+            "(use --no-pseudonymize only for ids that are already pseudonymous)"
+        )
+    return key if isinstance(key, bytes) else str(key).encode("utf-8")
+
+
+def fingerprint_key(key: bytes) -> str:
+    """A short, non-reversible fingerprint of the key (to notice a lake mixing two keys)."""
+    return hmac.digest(key, _FINGERPRINT_MESSAGE, "sha256").hex()[:12]
+
+
+def _id_to_str(value: Any) -> str:
+    """One raw id (any JSON/Parquet scalar) -> its normalised text ('' when missing)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace").strip()
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value)).lower()
+    if isinstance(value, float | np.floating):
+        if not math.isfinite(value):
+            return ""
+        return str(int(value)) if float(value).is_integer() else repr(float(value))
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True, default=str)
+    return str(value).strip()
+
+
+def normalize_ids_arrow(ids: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Like :func:`normalize_ids` but returns a pyarrow string array (the fast internal form)."""
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks()
+    if isinstance(ids, pa.Array):
+        if pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type):
+            return pc.utf8_trim_whitespace(pc.fill_null(ids.cast(pa.string()), ""))
+        ids = ids.to_pandas()
+    dtype = ids.dtype
+    if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
+        arr = pa.array(ids, from_pandas=True)
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        return pc.utf8_trim_whitespace(pc.fill_null(arr.cast(pa.string()), ""))
+    if pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+        arr = pa.array(ids, from_pandas=True)
+        return pc.fill_null(arr.cast(pa.string()), "")
+    values = ids.to_numpy(dtype=object)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    texts = pa.array([_id_to_str(u) for u in uniques] + [""], type=pa.string())
+    codes = np.where(codes < 0, len(uniques), codes)
+    return texts.take(pa.array(codes, type=pa.int64())) if len(codes) else pa.array([], pa.string())
+
+
+def normalize_ids(ids: pd.Series) -> pd.Series:
+    """Raw ids of any dtype -> stripped strings (``''`` for missing); same index, name, length.
+
+    Integral numbers are written without a decimal point (``2100`` and ``2100.0`` both give
+    ``'2100'``), so a numeric camera or subject id means the same in CSV, JSON and Parquet.
+
+    Parameters
+    ----------
+    ids : pandas.Series
+        Subject or camera ids as read (str, object, integer or float dtype).
+
+    Returns
+    -------
+    pandas.Series
+        ``str`` dtype, never null.
+    """
+    return _to_str_series(normalize_ids_arrow(ids), ids)
+
+
+def _to_str_series(arr: pa.Array, like: pd.Series) -> pd.Series:
+    out = pd.Series(arr.to_pandas(), dtype="str")
+    out.index = like.index
+    out.name = like.name
+    return out
+
+
+def _hash_one(key: bytes, raw: str) -> str:
+    return hmac.digest(key, raw.encode("utf-8"), "sha256").hex()[:PID_HEX_CHARS]
+
+
+def pseudonymize_arrow(ids: pa.Array, key: bytes) -> pa.Array:
+    """Normalised ids (pyarrow strings) -> pids, hashing each distinct id once; '' gives null."""
+    encoded = pc.dictionary_encode(ids)
+    uniques = encoded.dictionary.to_pylist()
+    pids = pa.array([_hash_one(key, u) if u else None for u in uniques], type=pa.string())
+    return pids.take(encoded.indices)
+
+
+def pseudonymize_ids(ids: pd.Series, key: str | bytes | None) -> pd.Series:
+    """Map raw subject ids to pids: HMAC-SHA256(key, normalised id), first 16 hex characters.
+
+    Hashes each distinct id once, so a million sightings of ten thousand subjects cost ten
+    thousand HMACs. Missing or empty ids give ``<NA>``.
+
+    Parameters
+    ----------
+    ids : pandas.Series
+        Raw ids (any dtype; see :func:`normalize_ids`).
+    key : str or bytes or None
+        The secret key; ``None`` reads ``$SIGHTGRAPH_PSEUDONYM_KEY`` (UsageError if unset).
+
+    Returns
+    -------
+    pandas.Series
+        ``str`` dtype pids with the index and name of ``ids``.
+
+    Examples
+    --------
+    >>> s = pseudonymize_ids(pd.Series(["A1", " A1 ", "B2"]), key="secret")
+    >>> bool(s[0] == s[1] != s[2]), len(s[0])
+    (True, 16)
+    """
+    if not isinstance(ids, pd.Series):
+        raise UsageError(f"pseudonymize_ids expects a pandas Series, got {type(ids).__name__}")
+    kb = resolve_key(key)
+    return _to_str_series(pseudonymize_arrow(normalize_ids_arrow(ids), kb), ids)
+
+
+def make_pseudonymizer(key: bytes) -> Callable[[str], str]:
+    """A cached single-value version of :func:`pseudonymize_ids` (for quarantine redaction)."""
+    cache: dict[str, str] = {}
+
+    def pseudonymize_one(raw: str) -> str:
+        text = raw.strip()
+        if text not in cache:
+            cache[text] = _hash_one(key, text)
+        return cache[text]
+
+    return pseudonymize_one
