@@ -5,12 +5,28 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sightgraph.graph.base import EgoNetwork, Store
+from sightgraph.graph.base import (
+    EGO_EDGE_COLUMNS,
+    EGO_NODE_COLUMNS,
+    PAIR_EVENT_COLUMNS,
+    TRAJECTORY_COLUMNS,
+    EgoNetwork,
+    Store,
+)
 
 if TYPE_CHECKING:
     from sightgraph.config import Settings
 
-__all__ = ["EgoNetwork", "Store", "open_store", "STORE_KINDS"]
+__all__ = [
+    "EGO_EDGE_COLUMNS",
+    "EGO_NODE_COLUMNS",
+    "PAIR_EVENT_COLUMNS",
+    "STORE_KINDS",
+    "TRAJECTORY_COLUMNS",
+    "EgoNetwork",
+    "Store",
+    "open_store",
+]
 
 STORE_KINDS = ("embedded", "neo4j")
 

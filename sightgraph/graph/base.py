@@ -3,12 +3,21 @@ the same contract tests in tests/graph/test_store_contract.py.
 
 Conventions every backend keeps, so answers are identical byte for byte:
 
-* frames come back with exactly the columns listed below, in that order, with ``ts`` columns as
-  ``datetime64[us, UTC]``, ids as ``str`` (object) and counts as ``int64``;
+* frames come back with exactly the columns listed below, in that order, with a RangeIndex,
+  ``ts`` columns as ``datetime64[us, UTC]``, pids and camera ids as pandas' default string dtype
+  (``str`` in pandas 3, i.e. ``astype(str)``), sighting ids and counts as ``int64``, scores and
+  coordinates as ``float64`` (NaN when unknown); the helpers in :mod:`sightgraph.graph.rows`
+  produce exactly this;
 * rows are sorted as stated (ties broken by the id columns), so equal data gives equal frames;
+* string order is Unicode code point order (Python's ``<``, = UTF-8 byte order), not UTF-16;
 * contacts are stored once per pair with ``pid_a < pid_b`` (string order);
 * writes are idempotent upserts keyed on ``pid``, ``camera_id``, ``sighting_id``, the pid pair,
-  and the camera pair; batched.
+  and the camera pair; batched; input is validated by ``rows.prepare_*`` (UsageError naming the
+  column and row); when a key repeats within one frame the last row wins; a write returns the
+  number of distinct keys it upserted (the same when the frame is written again);
+* time bounds are inclusive, must be timezone-aware (naive -> UsageError) and ``start`` after
+  ``end`` is a UsageError (the caller most likely swapped them); ``None`` leaves a side open;
+* an unknown pid is not an error: reads give empty frames / ``[]``, forget gives zeros.
 """
 
 from __future__ import annotations
@@ -67,16 +76,20 @@ class Store(Protocol):
         ...
 
     def write_sightings(self, sightings: pd.DataFrame) -> int:
-        """Upsert persons and SEEN_AT edges (sighting_id, pid, camera_id, ts, confidence).
-        Cameras not yet known are created with null coordinates."""
+        """Upsert persons and SEEN_AT edges (sighting_id, pid, camera_id, ts[, confidence]).
+        Cameras not yet known are created with null coordinates. A sighting_id written again
+        with another pid or camera moves that sighting (still one SEEN_AT per sighting_id)."""
         ...
 
     def write_contacts(self, contacts: pd.DataFrame) -> int:
-        """Upsert CONTACT edges (pid_a, pid_b, score, meetings, days, places, first_ts, last_ts)."""
+        """Upsert CONTACT edges (pid_a, pid_b, score, meetings, days, places[, p_value, q_value,
+        first_ts, last_ts]). Pairs given as pid_a > pid_b are swapped, pid_a == pid_b is a
+        UsageError; persons not yet known are created."""
         ...
 
     def write_transitions(self, transitions: pd.DataFrame) -> int:
-        """Upsert TRANSITION edges (camera_from, camera_to, count, median_travel_s)."""
+        """Upsert TRANSITION edges (camera_from, camera_to, count[, median_travel_s]).
+        Cameras not yet known are created with null coordinates."""
         ...
 
     # -- reads -----------------------------------------------------------------------------
@@ -96,8 +109,10 @@ class Store(Protocol):
     ) -> EgoNetwork:
         """Subjects within ``hops`` CONTACT edges of ``pid`` using only edges with
         score >= min_score whose [first_ts, last_ts] overlaps [start, end]; and the qualifying
-        edges among those nodes. A pid without contacts gives just the centre node (hop 0);
-        an unknown pid gives empty frames."""
+        edges among those nodes (hop = shortest qualifying distance; hops is an int >= 0;
+        min_score finite). Overlap is inclusive: last_ts >= start and first_ts <= end; an edge
+        with an empty first_ts/last_ts fails any bound on that side. A pid without contacts
+        gives just the centre node (hop 0); an unknown pid gives empty frames."""
         ...
 
     def pair_events(
@@ -108,15 +123,21 @@ class Store(Protocol):
         start: pd.Timestamp | None = None,
         end: pd.Timestamp | None = None,
     ) -> pd.DataFrame:
-        """Co-location events of the two subjects at the same camera (PAIR_EVENT_COLUMNS);
-        the arguments may come in either order, output is oriented so pid_a < pid_b."""
+        """Co-location events of the two subjects at the same camera (PAIR_EVENT_COLUMNS):
+        every pair of sightings (one of each) at one camera with |ts_a - ts_b| <= window_s, the
+        window rounded to whole microseconds; with bounds, both sightings must lie in
+        [start, end]. The arguments may come in either order, output is oriented so
+        pid_a < pid_b; pid_a == pid_b is a UsageError."""
         ...
 
     def shortest_connection(
         self, pid_a: str, pid_b: str, max_hops: int = 4, min_score: float = 0.0
     ) -> list[str]:
-        """Pids on a shortest CONTACT path from pid_a to pid_b (inclusive); [] if none within
-        max_hops. Among equally short paths the lexicographically smallest pid sequence."""
+        """Pids on a shortest CONTACT path from pid_a to pid_b (inclusive), using edges with
+        score >= min_score in either direction; [] if none within max_hops (int >= 0) or if a
+        pid is unknown; [pid_a] if pid_a == pid_b is known. Among equally short paths the
+        lexicographically smallest pid sequence: compare the paths' pids position by position
+        (code point order), the first difference decides; rows.find_smallest_shortest_path."""
         ...
 
     def counts(self) -> dict[str, int]:
@@ -130,8 +151,9 @@ class Store(Protocol):
         ...
 
     def delete_before(self, cutoff: pd.Timestamp) -> dict[str, int]:
-        """Retention: delete sightings with ts < cutoff, and persons left with no sightings;
-        returns {'sightings', 'persons'} removed."""
+        """Retention: delete sightings with ts < cutoff (tz-aware), then the persons that lost
+        sightings in this call and have none left, with their CONTACT edges (persons that never
+        had sightings stay); returns {'sightings', 'persons', 'contacts'} removed."""
         ...
 
     def clear(self) -> None:
