@@ -47,7 +47,9 @@ def _oracle_visits(rows, gap):
 
 
 rows_strategy = st.lists(
-    st.tuples(st.sampled_from(["a", "b", "c"]), st.sampled_from(["c1", "c2", "c3"]), st.integers(0, 5000)),
+    st.tuples(
+        st.sampled_from(["a", "b", "c"]), st.sampled_from(["c1", "c2", "c3"]), st.integers(0, 5000)
+    ),
     min_size=1,
     max_size=40,
     unique_by=lambda r: (r[0], r[2]),  # one camera per subject and instant
@@ -86,7 +88,9 @@ def test_flows_suppress_small_cells():
     rows += [("q", "c1", 0), ("q", "c3", 600)]
     tr = build_transitions(build_visits(_sightings(rows)))
     flows, suppressed = aggregate_flows(tr, k=5)
-    assert flows[["camera_from", "camera_to", "count", "n_subjects"]].values.tolist() == [["c1", "c2", 6, 6]]
+    assert flows[["camera_from", "camera_to", "count", "n_subjects"]].values.tolist() == [
+        ["c1", "c2", 6, 6]
+    ]
     assert suppressed == 1
     assert flows["median_travel_s"].iloc[0] == 600
 

@@ -1,0 +1,547 @@
+"""Compiled kernels of the co-location sweep (numba, ``nogil=True, cache=True``).
+
+Everything here works on integer codes: ``pid`` and camera codes are int32 ranks of the sorted
+distinct strings (so ``code_a < code_b`` exactly when ``pid_a < pid_b``), times are int64
+microseconds since the epoch, row indices and counts are int64.
+
+The sweep never compares all pairs of a camera's sightings. Sightings are grouped by camera and
+sorted by time; each sighting (the *anchor*) is matched only with the sightings inside its time
+window, found with two moving pointers. A first pass counts the matches of every anchor (with a
+sliding per-subject counter, so sightings of the anchor's own subject are not counted), a second
+pass fills preallocated output arrays for a range of anchors whose matches fit a memory budget.
+
+The on-disk cache of compiled code lives in ``NUMBA_CACHE_DIR``; when that is not set, this module
+sets it to ``<repository>/.numba_cache`` for a source checkout and to ``~/.cache/sightgraph-numba``
+otherwise (it must be set before the first kernel is compiled). With the threaded scheduler, call
+:func:`warm_up` once before fanning out, so that threads never compile or write the cache at once.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def _default_cache_dir() -> str:
+    """``<repo>/.numba_cache`` in a writable source checkout, else ``~/.cache/sightgraph-numba``."""
+    repo = Path(__file__).resolve().parents[2]
+    if (repo / "pyproject.toml").is_file() and os.access(repo, os.W_OK):
+        return str(repo / ".numba_cache")
+    return str(Path.home() / ".cache" / "sightgraph-numba")
+
+
+if not os.environ.get("NUMBA_CACHE_DIR"):
+    os.environ["NUMBA_CACHE_DIR"] = _default_cache_dir()
+
+import numba  # noqa: E402  (NUMBA_CACHE_DIR must be set first)
+import numpy as np  # noqa: E402
+
+if not numba.config.CACHE_DIR:  # type: ignore[attr-defined]  # numba read its config earlier
+    numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]  # type: ignore[attr-defined]
+
+__all__ = [
+    "anchor_windows",
+    "camera_pairs_within",
+    "count_others_in_window",
+    "fill_event_rows",
+    "aggregate_pairs",
+    "fill_pair_partials",
+    "group_rows",
+    "scatter_by_bucket",
+    "warm_up",
+]
+
+_jit = numba.njit(nogil=True, cache=True)
+
+
+@_jit
+def group_rows(keys, nkeys, ts):
+    """Order rows by (key, ts): a stable counting sort by key, then a time sort of each group.
+
+    Parameters
+    ----------
+    keys : int32 array
+        Group (local camera) of each row, in ``[0, nkeys)``.
+    nkeys : int
+        Number of groups.
+    ts : int64 array
+        Time of each row (microseconds).
+
+    Returns
+    -------
+    order : int64 array
+        Row indices in (key, ts) order; rows with equal key and time keep their input order.
+    starts : int64 array of nkeys + 1
+        Group ``k`` is ``order[starts[k]:starts[k + 1]]``.
+    """
+    n = keys.shape[0]
+    starts = np.zeros(nkeys + 1, np.int64)
+    for i in range(n):
+        starts[keys[i] + 1] += 1
+    for k in range(nkeys):
+        starts[k + 1] += starts[k]
+    pos = starts[:-1].copy()
+    order = np.empty(n, np.int64)
+    for i in range(n):
+        k = keys[i]
+        order[pos[k]] = i
+        pos[k] += 1
+    for k in range(nkeys):
+        s, e = starts[k], starts[k + 1]
+        ordered = True
+        for r in range(s + 1, e):
+            if ts[order[r]] < ts[order[r - 1]]:
+                ordered = False
+                break
+        if not ordered:
+            seg = order[s:e].copy()
+            sub = np.argsort(ts[seg], kind="mergesort")
+            for r in range(e - s):
+                order[s + r] = seg[sub[r]]
+    return order, starts
+
+
+@_jit
+def count_others_in_window(starts, pid, ts, window, counter):
+    """For each row: how many rows of OTHER subjects lie within ``window`` of it at its camera.
+
+    Rows are in (camera, ts) order with camera ``k`` at ``starts[k]:starts[k + 1]``; the window
+    is two-sided, ``|t - t_row| <= window``. ``counter`` is a zeroed int64 scratch array with one
+    slot per pid code; it is zero again on return.
+    """
+    n = pid.shape[0]
+    out = np.zeros(n, np.int64)
+    for k in range(starts.shape[0] - 1):
+        s, e = starts[k], starts[k + 1]
+        lo = s
+        hi = s
+        for j in range(s, e):
+            while hi < e and ts[hi] <= ts[j] + window:
+                counter[pid[hi]] += 1
+                hi += 1
+            while ts[lo] < ts[j] - window:
+                counter[pid[lo]] -= 1
+                lo += 1
+            out[j] = (hi - lo) - counter[pid[j]]
+        for r in range(lo, hi):
+            counter[pid[r]] -= 1
+    return out
+
+
+@_jit
+def anchor_windows(starts, job_c1, job_c2, pid, ts, window, counter):
+    """Candidate windows and match counts of every anchor (the counting pass).
+
+    A job ``(c1, c2)`` with ``c1 == c2`` matches the sightings of one camera among themselves:
+    anchor row ``j`` is matched with the earlier rows ``[lo, j)`` at most ``window`` before it
+    (each unordered pair of rows once). A job with ``c1 != c2`` matches every row ``j`` of camera
+    ``c2`` (the anchor) with the rows ``[lo, hi)`` of camera ``c1`` within ``window`` of it.
+    Only rows of other subjects count as matches.
+
+    Returns
+    -------
+    anc_row, anc_lo, anc_hi, anc_cnt : int64 arrays, one entry per anchor
+        The anchor row, its candidate rows ``[anc_lo, anc_hi)`` and its number of matches.
+    """
+    total = 0
+    for q in range(job_c2.shape[0]):
+        total += starts[job_c2[q] + 1] - starts[job_c2[q]]
+    anc_row = np.empty(total, np.int64)
+    anc_lo = np.empty(total, np.int64)
+    anc_hi = np.empty(total, np.int64)
+    anc_cnt = np.empty(total, np.int64)
+    a = 0
+    for q in range(job_c2.shape[0]):
+        c1 = job_c1[q]
+        c2 = job_c2[q]
+        s2, e2 = starts[c2], starts[c2 + 1]
+        if c1 == c2:
+            lo = s2
+            for j in range(s2, e2):
+                while ts[j] - ts[lo] > window:
+                    counter[pid[lo]] -= 1
+                    lo += 1
+                anc_row[a] = j
+                anc_lo[a] = lo
+                anc_hi[a] = j
+                anc_cnt[a] = (j - lo) - counter[pid[j]]
+                counter[pid[j]] += 1
+                a += 1
+            for r in range(lo, e2):
+                counter[pid[r]] -= 1
+        else:
+            s1, e1 = starts[c1], starts[c1 + 1]
+            lo = s1
+            hi = s1
+            for j in range(s2, e2):
+                while hi < e1 and ts[hi] <= ts[j] + window:
+                    counter[pid[hi]] += 1
+                    hi += 1
+                while lo < hi and ts[lo] < ts[j] - window:
+                    counter[pid[lo]] -= 1
+                    lo += 1
+                anc_row[a] = j
+                anc_lo[a] = lo
+                anc_hi[a] = hi
+                anc_cnt[a] = (hi - lo) - counter[pid[j]]
+                a += 1
+            for r in range(lo, hi):
+                counter[pid[r]] -= 1
+    return anc_row, anc_lo, anc_hi, anc_cnt
+
+
+@_jit
+def fill_event_rows(anc_row, anc_lo, anc_hi, k0, k1, nevents, pid):
+    """Rows of the events of anchors ``[k0, k1)``, oriented so that ``pid[row_a] < pid[row_b]``.
+
+    ``nevents`` is the sum of their counts (from :func:`anchor_windows`): the output size.
+    """
+    row_a = np.empty(nevents, np.int64)
+    row_b = np.empty(nevents, np.int64)
+    m = 0
+    for k in range(k0, k1):
+        j = anc_row[k]
+        pj = pid[j]
+        for i in range(anc_lo[k], anc_hi[k]):
+            pi = pid[i]
+            if pi < pj:
+                row_a[m] = i
+                row_b[m] = j
+                m += 1
+            elif pi > pj:
+                row_a[m] = j
+                row_b[m] = i
+                m += 1
+    return row_a, row_b
+
+
+@_jit
+def fill_pair_partials(
+    anc_row, anc_lo, anc_hi, k0, k1, pid, ts, npids, cache_bits, oa, ob, on, omin, omax
+):
+    """Partial pair aggregates of the events of anchors ``[k0, k1)``, into ``oa..omax``.
+
+    Events are folded into a small direct-mapped cache keyed by the pair (``2**cache_bits``
+    slots of 32 bytes, in CPU cache): an event of a cached pair updates its slot, any other evicts
+    the slot's aggregate to the output. Nothing is lost: a pair may appear in several output rows,
+    whose sums, minima and maxima :func:`aggregate_pairs` combines. A pair that meets repeatedly
+    within a short stretch of time (the common case) leaves one row.
+
+    The output arrays need room for one row per event (the counting pass gives the number).
+    Columns: ``a < b`` pid codes (int32), ``n`` events, ``tmin``/``tmax`` the earliest/latest
+    timestamp of both sightings of the events. Returns the number of rows written.
+    """
+    size = np.int64(1) << cache_bits
+    mask = size - 1
+    cache = np.empty((size, 4), np.int64)  # key, n, tmin, tmax
+    cache[:, 0] = -1
+    m = 0
+    npids64 = np.int64(npids)
+    for k in range(k0, k1):
+        j = anc_row[k]
+        pj = np.int64(pid[j])
+        tj = ts[j]
+        for i in range(anc_lo[k], anc_hi[k]):
+            pi = np.int64(pid[i])
+            if pi == pj:
+                continue
+            ti = ts[i]
+            key = pi * npids64 + pj if pi < pj else pj * npids64 + pi
+            lo_t = min(ti, tj)
+            hi_t = max(ti, tj)
+            h = ((key * np.int64(-7046029254386353131)) >> np.int64(24)) & mask
+            old = cache[h, 0]
+            if old == key:
+                cache[h, 1] += 1
+                if lo_t < cache[h, 2]:
+                    cache[h, 2] = lo_t
+                if hi_t > cache[h, 3]:
+                    cache[h, 3] = hi_t
+            else:
+                if old >= 0:
+                    oa[m] = old // npids64
+                    ob[m] = old % npids64
+                    on[m] = cache[h, 1]
+                    omin[m] = cache[h, 2]
+                    omax[m] = cache[h, 3]
+                    m += 1
+                cache[h, 0] = key
+                cache[h, 1] = 1
+                cache[h, 2] = lo_t
+                cache[h, 3] = hi_t
+    for h in range(size):
+        old = cache[h, 0]
+        if old >= 0:
+            oa[m] = old // npids64
+            ob[m] = old % npids64
+            on[m] = cache[h, 1]
+            omin[m] = cache[h, 2]
+            omax[m] = cache[h, 3]
+            m += 1
+    return m
+
+
+@_jit
+def _block_pass(s, e, shift, mask, sub, fa, fb, fn, fmin, fmax, ta, tb, tn, tmn, tmx, cnt, on_a):
+    """One stable counting-sort pass of rows [s, e) from f* to t* on a digit of b (or of a)."""
+    cnt[:] = 0
+    for r in range(s, e):
+        key = (np.int64(fa[r]) - sub) if on_a else np.int64(fb[r])
+        cnt[((key >> shift) & mask) + 1] += 1
+    for v in range(mask + 1):
+        cnt[v + 1] += cnt[v]
+    for r in range(s, e):
+        key = (np.int64(fa[r]) - sub) if on_a else np.int64(fb[r])
+        d = (key >> shift) & mask
+        p = s + cnt[d]
+        ta[p] = fa[r]
+        tb[p] = fb[r]
+        tn[p] = fn[r]
+        tmn[p] = fmin[r]
+        tmx[p] = fmax[r]
+        cnt[d] += 1
+
+
+@_jit
+def aggregate_pairs(m, a, b, n, tmin, tmax, a0, a1, npids, ya, yb, yn, ymin, ymax):
+    """Sum/min/max the rows ``[0, m)`` of each pair; write them sorted by ``(a, b)`` to ``y*``.
+
+    Every ``a`` must be in ``[a0, a1)`` and every ``b`` in ``[0, npids)``. An MSD radix pass
+    splits the rows into at most 256 blocks by the high bits of ``a - a0`` (into ``y*``); each
+    block, now small enough for the CPU cache, is sorted by ``(a, b)`` with LSD counting-sort
+    passes (11-bit digits of ``b``, then the rest of ``a``) between ``y*`` and ``a..tmax``
+    (which are scratch), and runs of one pair are folded. Returns the number of rows written
+    (output rows never overtake unread input).
+    """
+    span = np.int64(a1 - a0)
+    bits = 0
+    while (np.int64(1) << bits) < span:
+        bits += 1
+    shift = max(0, bits - 8)
+    nblk = ((span - 1) >> shift) + 1 if span > 0 else 1
+    bstart = np.zeros(nblk + 1, np.int64)
+    for r in range(m):
+        bstart[((np.int64(a[r]) - a0) >> shift) + 1] += 1
+    for q in range(nblk):
+        bstart[q + 1] += bstart[q]
+    pos = bstart[:-1].copy()
+    for r in range(m):
+        q = (np.int64(a[r]) - a0) >> shift
+        p = pos[q]
+        ya[p] = a[r]
+        yb[p] = b[r]
+        yn[p] = n[r]
+        ymin[p] = tmin[r]
+        ymax[p] = tmax[r]
+        pos[q] = p + 1
+    bbits = 1
+    while (np.int64(1) << bbits) < npids:
+        bbits += 1
+    dbits = 11
+    cnt = np.zeros((np.int64(1) << max(dbits, shift)) + 1, np.int64)
+    out = 0
+    for q in range(nblk):
+        s, e = bstart[q], bstart[q + 1]
+        if s == e:
+            continue
+        in_y = True  # where the block's rows are now
+        sh = 0
+        while sh < bbits:
+            if in_y:
+                _block_pass(
+                    s,
+                    e,
+                    sh,
+                    (1 << dbits) - 1,
+                    0,
+                    ya,
+                    yb,
+                    yn,
+                    ymin,
+                    ymax,
+                    a,
+                    b,
+                    n,
+                    tmin,
+                    tmax,
+                    cnt,
+                    False,
+                )
+            else:
+                _block_pass(
+                    s,
+                    e,
+                    sh,
+                    (1 << dbits) - 1,
+                    0,
+                    a,
+                    b,
+                    n,
+                    tmin,
+                    tmax,
+                    ya,
+                    yb,
+                    yn,
+                    ymin,
+                    ymax,
+                    cnt,
+                    False,
+                )
+            in_y = not in_y
+            sh += dbits
+        if shift > 0:
+            sub = a0 + (np.int64(q) << shift)
+            if in_y:
+                _block_pass(
+                    s,
+                    e,
+                    0,
+                    (1 << shift) - 1,
+                    sub,
+                    ya,
+                    yb,
+                    yn,
+                    ymin,
+                    ymax,
+                    a,
+                    b,
+                    n,
+                    tmin,
+                    tmax,
+                    cnt,
+                    True,
+                )
+            else:
+                _block_pass(
+                    s,
+                    e,
+                    0,
+                    (1 << shift) - 1,
+                    sub,
+                    a,
+                    b,
+                    n,
+                    tmin,
+                    tmax,
+                    ya,
+                    yb,
+                    yn,
+                    ymin,
+                    ymax,
+                    cnt,
+                    True,
+                )
+            in_y = not in_y
+        if in_y:
+            fa, fb, fn, fmin, fmax = ya, yb, yn, ymin, ymax
+        else:
+            fa, fb, fn, fmin, fmax = a, b, n, tmin, tmax
+        r = s
+        while r < e:
+            av = fa[r]
+            bv = fb[r]
+            sn = fn[r]
+            lo = fmin[r]
+            hi = fmax[r]
+            r += 1
+            while r < e and fa[r] == av and fb[r] == bv:
+                sn += fn[r]
+                if fmin[r] < lo:
+                    lo = fmin[r]
+                if fmax[r] > hi:
+                    hi = fmax[r]
+                r += 1
+            ya[out] = av
+            yb[out] = bv
+            yn[out] = sn
+            ymin[out] = lo
+            ymax[out] = hi
+            out += 1
+    return out
+
+
+@_jit
+def scatter_by_bucket(m, bucket_of, a, b, n, tmin, tmax, nbuckets, ya, yb, yn, ymin, ymax):
+    """Stable counting sort of rows ``[0, m)`` by ``bucket_of[a]`` into ``y*``; the offsets."""
+    starts = np.zeros(nbuckets + 1, np.int64)
+    for r in range(m):
+        starts[bucket_of[a[r]] + 1] += 1
+    for q in range(nbuckets):
+        starts[q + 1] += starts[q]
+    pos = starts[:-1].copy()
+    for r in range(m):
+        q = bucket_of[a[r]]
+        p = pos[q]
+        ya[p] = a[r]
+        yb[p] = b[r]
+        yn[p] = n[r]
+        ymin[p] = tmin[r]
+        ymax[p] = tmax[r]
+        pos[q] = p + 1
+    return starts
+
+
+@_jit
+def camera_pairs_within(lat_rad, order, max_dlat):
+    """Candidate camera pairs whose latitudes differ by at most ``max_dlat`` radians.
+
+    ``order`` sorts ``lat_rad``; returns index pairs ``(i, j)`` with ``i < j`` (in input
+    indices). A great-circle distance is at least ``earth_radius * |dlat|``, so every pair within
+    a radius is among the candidates; the caller checks the exact distance.
+    """
+    n = order.shape[0]
+    total = 0
+    hi = 0
+    for p in range(n):
+        if hi < p + 1:
+            hi = p + 1
+        while hi < n and lat_rad[order[hi]] - lat_rad[order[p]] <= max_dlat:
+            hi += 1
+        total += hi - p - 1
+    ci = np.empty(total, np.int64)
+    cj = np.empty(total, np.int64)
+    m = 0
+    hi = 0
+    for p in range(n):
+        if hi < p + 1:
+            hi = p + 1
+        while hi < n and lat_rad[order[hi]] - lat_rad[order[p]] <= max_dlat:
+            hi += 1
+        for q in range(p + 1, hi):
+            x, y = order[p], order[q]
+            if x < y:
+                ci[m] = x
+                cj[m] = y
+            else:
+                ci[m] = y
+                cj[m] = x
+            m += 1
+    return ci, cj
+
+
+def warm_up(
+    pairs: bool = True, events: bool = True, crowd: bool = True, radius: bool = True
+) -> None:
+    """Compile (or load from the on-disk cache) the kernels a job needs, for the dtypes it uses.
+
+    Call it once in the driver (and once per distributed worker) before tasks run in threads.
+    Loading a cached kernel takes about a tenth of a second, so only the needed ones are loaded.
+    """
+    i32 = np.zeros(3, np.int32)
+    i64 = np.arange(3, dtype=np.int64)
+    counter = np.zeros(3, np.int64)
+    order, starts = group_rows(i32, 1, i64)
+    if crowd:
+        count_others_in_window(starts, i32, i64, np.int64(1), counter)
+    job = np.zeros(1, np.int64)
+    ar, al, ah, ac = anchor_windows(starts, job, job, i32, i64, np.int64(1), counter)
+    if events:
+        fill_event_rows(ar, al, ah, 0, 3, 0, i32)
+    if pairs:
+        bufs = (np.zeros(3, np.int32), np.zeros(3, np.int32), i64.copy(), i64.copy(), i64.copy())
+        out = (np.zeros(3, np.int32), np.zeros(3, np.int32), i64.copy(), i64.copy(), i64.copy())
+        m = fill_pair_partials(ar, al, ah, 0, 3, i32, i64, 3, 4, *bufs)
+        aggregate_pairs(m, *bufs, 0, 3, 3, *out)
+        scatter_by_bucket(m, np.zeros(3, np.int32), *bufs, 1, *out)
+    if radius:
+        camera_pairs_within(np.zeros(3, np.float64), i64, 0.1)

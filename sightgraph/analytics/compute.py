@@ -1,0 +1,226 @@
+"""Where the analytics' Dask jobs run (DESIGN §6).
+
+By default Dask's threaded scheduler on this machine, one thread per core: no cluster start-up,
+so a small job finishes well under a second, and the compiled kernels release the GIL. An
+existing ``dask.distributed`` cluster is used when a scheduler address is given (``--scheduler``,
+the ``scheduler`` argument, or the ``DASK_SCHEDULER_ADDRESS`` environment variable); its workers
+must see the lake and the output directory on a shared filesystem.
+
+Examples
+--------
+>>> import dask
+>>> with resolve_scheduler(None) as sched:
+...     sched.compute([dask.delayed(sum)([1, 2, 3])], "adding", progress=False)
+[6]
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import dask
+import dask.local
+import dask.threaded
+from dask.callbacks import Callback
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from sightgraph.errors import UsageError
+
+__all__ = ["ENV_SCHEDULER", "Scheduler", "progress_bar", "resolve_scheduler"]
+
+ENV_SCHEDULER = "DASK_SCHEDULER_ADDRESS"
+CONNECT_TIMEOUT_S = 5.0
+_LOCAL_NAMES = {"threads": "threads", "threaded": "threads", "local": "threads"}
+_SYNC_NAMES = {"sync", "synchronous", "single-threaded"}
+
+
+def _count_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def progress_bar(enabled: bool = True) -> Progress:
+    """A rich progress display; each phase of a job adds a task (a line) to it."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[unit]}"),
+        TimeElapsedColumn(),
+        disable=not enabled,
+        transient=False,
+    )
+
+
+@contextmanager
+def _phase(progress: bool | Progress, description: str, total: int, unit: str = "tasks"):
+    """(progress display, task id) for one phase: a line of a shared display, or its own."""
+    if isinstance(progress, Progress):
+        yield progress, progress.add_task(description, total=total, unit=unit)
+        return
+    with progress_bar(bool(progress)) as bar:
+        yield bar, bar.add_task(description, total=total, unit=unit)
+
+
+class _RichCallback(Callback):
+    """Dask local-scheduler callback that drives a rich progress bar."""
+
+    def __init__(self, bar: Progress, task_id: Any) -> None:
+        super().__init__()
+        self._bar = bar
+        self._task_id = task_id
+
+    def _start_state(self, dsk: Any, state: dict[str, Any]) -> None:
+        total = sum(len(state[k]) for k in ("ready", "waiting", "running")) + len(state["finished"])
+        self._bar.update(self._task_id, total=total, completed=len(state["finished"]))
+
+    def _posttask(
+        self, key: Any, result: Any, dsk: Any, state: dict[str, Any], worker_id: Any
+    ) -> None:
+        self._bar.update(self._task_id, completed=len(state["finished"]))
+
+
+@dataclass
+class Scheduler:
+    """The scheduler that analytics jobs run on (see :func:`resolve_scheduler`).
+
+    Attributes
+    ----------
+    kind : {'threads', 'sync', 'distributed'}
+        Dask's threaded scheduler, its single-threaded one (debugging), or a distributed cluster.
+    num_workers : int
+        Threads (local) or the cluster's total worker threads.
+    address : str or None
+        The distributed scheduler's address.
+    client : distributed.Client or None
+        The connected client (distributed only).
+    """
+
+    kind: str
+    num_workers: int
+    address: str | None = None
+    client: Any = None
+
+    def run_everywhere(self, func: Callable[[], Any]) -> None:
+        """Run ``func()`` here and, on a cluster, once in every worker process (e.g. warm-up)."""
+        func()
+        if self.client is not None:
+            self.client.run(func)
+
+    def compute(
+        self, tasks: Sequence[Any], description: str, progress: bool | Progress = True
+    ) -> list[Any]:
+        """Compute dask ``tasks`` (delayed objects) and return their results, in order.
+
+        ``progress``: show a progress bar (``True``), not (``False``), or add a line to a
+        shared display made by :func:`progress_bar`.
+        """
+        if not tasks:
+            return []
+        with _phase(progress, description, len(tasks)) as (bar, tid):
+            if self.client is None:
+                # a scheduler *function*: a name would make dask import distributed (~1 s)
+                # to look for a default client
+                get = dask.local.get_sync if self.kind == "sync" else dask.threaded.get
+                with _RichCallback(bar, tid):
+                    out = dask.compute(*tasks, scheduler=get, num_workers=self.num_workers)
+                return list(out)
+            futures = self._submit(tasks, bar, tid)
+            return list(self.client.gather(futures))
+
+    def persist(
+        self, tasks: Sequence[Any], description: str, progress: bool | Progress = True
+    ) -> list[Any]:
+        """Like :meth:`compute`, but on a cluster the results stay on the workers.
+
+        Returns the results themselves (local) or futures (distributed); either can be passed as
+        arguments to further ``dask.delayed`` calls.
+        """
+        if not tasks:
+            return []
+        if self.client is None:
+            return self.compute(tasks, description, progress)
+        with _phase(progress, description, len(tasks)) as (bar, tid):
+            futures = self._submit(tasks, bar, tid)
+            for fut in futures:  # surface task errors here, with their own traceback
+                if fut.status == "error":
+                    fut.result()
+            return futures
+
+    def _submit(self, tasks: Sequence[Any], bar: Progress, tid: Any) -> list[Any]:
+        from distributed import as_completed
+
+        futures = self.client.compute(list(tasks))
+        for fut in as_completed(futures, loop=self.client.loop):
+            if fut.status == "error":
+                fut.result()
+            bar.advance(tid)
+        return futures
+
+
+def _describe(source: str) -> str:
+    return "--scheduler" if source == "argument" else f"${ENV_SCHEDULER}"
+
+
+@contextmanager
+def resolve_scheduler(scheduler: str | None = None) -> Iterator[Scheduler]:
+    """Choose where Dask jobs run, for the duration of a ``with`` block.
+
+    Parameters
+    ----------
+    scheduler : str, optional
+        ``None`` (default): ``$DASK_SCHEDULER_ADDRESS`` if set, else the threaded scheduler with
+        one thread per core. ``'threads'``: the threaded scheduler. ``'sync'``: Dask's
+        single-threaded scheduler (debugging). Anything else is the address of a running
+        ``dask.distributed`` scheduler, e.g. ``'tcp://10.0.0.5:8786'``.
+
+    Yields
+    ------
+    Scheduler
+        With ``compute``/``persist`` helpers that show a rich progress bar.
+
+    Raises
+    ------
+    UsageError
+        If the distributed scheduler cannot be reached within a few seconds (names the address).
+    """
+    source = "argument"
+    name = (scheduler or "").strip()
+    if not name:
+        name = os.environ.get(ENV_SCHEDULER, "").strip()
+        source = "environment"
+    if not name or name.lower() in _LOCAL_NAMES:
+        yield Scheduler(kind="threads", num_workers=_count_cores())
+        return
+    if name.lower() in _SYNC_NAMES:
+        yield Scheduler(kind="sync", num_workers=1)
+        return
+    try:
+        from distributed import Client
+    except ImportError as exc:  # pragma: no cover - distributed is a dependency
+        raise UsageError(f"dask.distributed is not installed; cannot use scheduler {name}") from exc
+    try:
+        client = Client(name, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UsageError(
+            f"cannot reach the Dask scheduler at {name} (from {_describe(source)}) "
+            f"within {CONNECT_TIMEOUT_S:g} s: {reason}"
+        ) from None
+    try:
+        nthreads = sum(client.nthreads().values()) or 1
+        yield Scheduler(kind="distributed", num_workers=nthreads, address=name, client=client)
+    finally:
+        client.close()

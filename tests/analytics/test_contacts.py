@@ -1,0 +1,444 @@
+"""Frequent contacts: meetings, busyness, the day-swap null and the score (in memory)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from sightgraph.analytics.colocation import find_colocations
+from sightgraph.analytics.contacts import (
+    BUSYNESS_COLUMNS,
+    CONTACTS_COLUMNS,
+    MEETING_COLUMNS,
+    build_meetings,
+    camera_busyness,
+    score_contacts,
+)
+from sightgraph.errors import UsageError
+
+from .contacts_oracle import (
+    DAY,
+    MONDAY,
+    friends_and_strangers,
+    oracle_meetings,
+    oracle_null,
+    us,
+)
+
+T0 = pd.Timestamp("2026-03-02 08:00:00", tz="UTC")
+
+
+def _sightings(rows: list[tuple[str, str, pd.Timestamp]]) -> pd.DataFrame:
+    s = pd.DataFrame(rows, columns=["pid", "camera_id", "ts"])
+    s["ts"] = s["ts"].astype("datetime64[us, UTC]")
+    s["sighting_id"] = np.arange(len(s), dtype=np.int64)
+    s["confidence"] = 1.0
+    return s
+
+
+def _contacts(s: pd.DataFrame, window_s: float = 60, gap_s: float = 900, **kw) -> pd.DataFrame:
+    m = build_meetings(find_colocations(s, window_s=window_s, events=True), gap_s=gap_s)
+    return score_contacts(m, camera_busyness(s), s, window_s=window_s, gap_s=gap_s, **kw)
+
+
+def _row(c: pd.DataFrame, a: str, b: str) -> pd.Series:
+    r = c[(c["pid_a"] == a) & (c["pid_b"] == b)]
+    assert len(r) == 1, f"pair {a} {b} not in the table"
+    return r.iloc[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# meetings
+
+
+events_strategy = st.lists(
+    st.tuples(
+        st.sampled_from(["a", "b", "c", "d"]),
+        st.sampled_from(["a", "b", "c", "d"]),
+        st.sampled_from(["c1", "c2", "c3"]),
+        st.sampled_from(["c1", "c2", "c3"]),
+        st.integers(0, 4000),
+        st.integers(-60, 60),
+        st.floats(0.05, 1.0),
+        st.floats(0.05, 1.0),
+    ).filter(lambda r: r[0] != r[1]),
+    max_size=40,
+)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=events_strategy, gap_s=st.sampled_from([0, 1, 30, 100, 900]))
+def test_build_meetings_matches_brute_force(rows, gap_s):
+    """Meetings equal a literal reading of DESIGN §4 on random events (any orientation,
+    cross-camera events, ties in time, gap 0)."""
+    ev = pd.DataFrame(
+        [
+            (
+                pa,
+                pb,
+                ca,
+                cb,
+                T0 + pd.Timedelta(seconds=t),
+                T0 + pd.Timedelta(seconds=t + dt),
+                qa,
+                qb,
+            )
+            for pa, pb, ca, cb, t, dt, qa, qb in rows
+        ],
+        columns=[
+            "pid_a",
+            "pid_b",
+            "camera_a",
+            "camera_b",
+            "ts_a",
+            "ts_b",
+            "confidence_a",
+            "confidence_b",
+        ],
+    )
+    for col in ("ts_a", "ts_b"):
+        ev[col] = ev[col].astype("datetime64[us, UTC]")
+    got = build_meetings(ev, gap_s=gap_s)
+    assert list(got.columns) == list(MEETING_COLUMNS)
+    expected = oracle_meetings(ev, gap_s)
+    actual = sorted(
+        (
+            r.pid_a,
+            r.pid_b,
+            r.camera_id,
+            int(us(pd.Series([r.start_ts]))[0]),
+            int(us(pd.Series([r.end_ts]))[0]),
+            r.n_events,
+            round(r.confidence, 9),
+        )
+        for r in got.itertuples()
+    )
+    assert actual == expected
+    assert got["n_events"].sum() == len(ev)
+    # sorted by pid_a, pid_b, camera_id, start_ts
+    assert got.equals(
+        got.sort_values(["pid_a", "pid_b", "camera_id", "start_ts"], ignore_index=True)
+    )
+
+
+def test_build_meetings_hand_built():
+    """Events at 08:00, 08:10, 08:24 (< 15 min apart: one meeting) and 09:00 (a new one); an event
+    given as (b, a) is oriented; a cross-camera event (R > 0) belongs to the camera that sorts
+    first."""
+    t = [
+        T0,
+        T0 + pd.Timedelta(minutes=10),
+        T0 + pd.Timedelta(minutes=24),
+        T0 + pd.Timedelta(minutes=60),
+    ]
+    ev = pd.DataFrame(
+        {
+            "pid_a": ["a", "b", "a", "a"],
+            "pid_b": ["b", "a", "b", "b"],
+            "camera_a": ["c1", "c1", "c2", "c1"],
+            "camera_b": ["c1", "c1", "c1", "c1"],
+            "ts_a": t,
+            "ts_b": [x + pd.Timedelta(seconds=30) for x in t],
+            "confidence_a": [1.0, 0.5, 1.0, 1.0],
+            "confidence_b": [1.0, 1.0, 1.0, 0.8],
+        }
+    )
+    m = build_meetings(ev)
+    assert m[["pid_a", "pid_b", "camera_id", "n_events"]].values.tolist() == [
+        ["a", "b", "c1", 3],
+        ["a", "b", "c1", 1],
+    ]
+    assert m.loc[0, "start_ts"] == T0
+    assert m.loc[0, "end_ts"] == T0 + pd.Timedelta(minutes=24, seconds=30)
+    assert m.loc[0, "confidence"] == pytest.approx((1 + 0.5 + 1) / 3)
+    assert m.loc[1, "confidence"] == pytest.approx(0.8)
+
+
+def test_build_meetings_empty_and_bad_input():
+    empty = find_colocations(_sightings([("a", "c1", T0)]), events=True)
+    m = build_meetings(empty)
+    assert list(m.columns) == list(MEETING_COLUMNS) and len(m) == 0
+    assert str(m["start_ts"].dtype) == "datetime64[us, UTC]"
+    ev = find_colocations(_sightings([("a", "c1", T0), ("b", "c1", T0)]), events=True)
+    with pytest.raises(UsageError, match="gap"):
+        build_meetings(ev, gap_s=-1)
+    with pytest.raises(UsageError, match="camera_b"):
+        build_meetings(ev.drop(columns="camera_b"))
+    naive = ev.assign(ts_a=ev["ts_a"].dt.tz_localize(None))
+    with pytest.raises(UsageError, match="ts_a"):
+        build_meetings(naive)
+    with pytest.raises(UsageError, match="pid_a equals pid_b"):
+        build_meetings(ev.assign(pid_b="a"))
+    with pytest.raises(UsageError, match="DataFrame"):
+        build_meetings([1, 2])
+
+
+def test_camera_busyness_hand_built():
+    """c1 saw a and b (twice) between 08:00 and 09:00, a alone after 09:00; c2 saw c."""
+    s = _sightings(
+        [
+            ("a", "c1", T0),
+            ("b", "c1", T0 + pd.Timedelta(minutes=5)),
+            ("b", "c1", T0 + pd.Timedelta(minutes=50)),
+            ("a", "c1", T0 + pd.Timedelta(minutes=61)),
+            ("c", "c2", T0),
+        ]
+    )
+    b = camera_busyness(s)
+    assert list(b.columns) == list(BUSYNESS_COLUMNS)
+    assert b[["camera_id", "subjects"]].values.tolist() == [["c1", 2], ["c1", 1], ["c2", 1]]
+    assert b["period_start"].tolist() == [T0, T0 + pd.Timedelta(hours=1), T0]
+    assert camera_busyness(s, period_s=7200)["subjects"].tolist() == [2, 1]
+    with pytest.raises(UsageError, match="period"):
+        camera_busyness(s, period_s=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# the null model
+
+
+def test_null_expected_hand_computed():
+    """A and B pass camera X together at 08:00 on Monday, Tuesday and Wednesday, nowhere else.
+
+    Every swapped pair of days (A's day d, B's day d' != d: 3 * 3 - 3 = 6 of them) also meets,
+    so M = 6, C = 6, n = 3: expected = 3 * (6 + 1/2) / (6 + 1) = 2.7857; each meeting has
+    rho = (6 + 1/2) / 7 and r = 3; p = P(Poisson(2.7857) >= 3)."""
+    rows = []
+    for d in range(3):
+        rows += [("A", "X", T0 + d * DAY), ("B", "X", T0 + d * DAY + pd.Timedelta(seconds=20))]
+    c = _contacts(_sightings(rows))
+    r = _row(c, "A", "B")
+    assert r["expected"] == pytest.approx(3 * 6.5 / 7)
+    assert r["routine_share"] == pytest.approx(6.5 / 7)
+    assert r["effective_meetings"] == pytest.approx(3 * ((1 - 6.5 / 7) + 6.5 / 7 / 3))
+    assert r["p_value"] == pytest.approx(stats.poisson.sf(2, 3 * 6.5 / 7))
+    assert (r["meetings"], r["days"], r["places"], r["days_both"]) == (3, 3, 1, 3)
+    assert r["sri"] == r["hwi"] == 1.0
+    # one subject-pair family: q = p
+    assert r["q_value"] == pytest.approx(r["p_value"])
+
+
+sightings_strategy = st.lists(
+    st.tuples(
+        st.sampled_from(["A", "B", "C"]),
+        st.sampled_from(["X", "Y"]),
+        st.integers(0, 8),  # day (Monday + d: two weekend days among them)
+        st.integers(0, 30),  # minute after 08:00
+    ),
+    min_size=2,
+    max_size=35,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=sightings_strategy, weekpart=st.booleans())
+def test_null_matches_brute_force(rows, weekpart):
+    """``expected`` and ``routine_share`` equal a literal replay of every pair of distinct days."""
+    s = _sightings([(p, c, T0 + d * DAY + pd.Timedelta(minutes=m)) for p, c, d, m in rows])
+    m = build_meetings(find_colocations(s, window_s=120, events=True), gap_s=300)
+    c = score_contacts(
+        m, None, s, window_s=120, gap_s=300, strata="weekpart" if weekpart else "none"
+    )
+    assert len(c) == len(m.drop_duplicates(["pid_a", "pid_b"]))
+    for r in c.itertuples():
+        exp, rhos = oracle_null(s, r.pid_a, r.pid_b, m, 120, 300, weekpart)
+        assert r.expected == pytest.approx(exp)
+        assert r.routine_share == pytest.approx(np.mean(rhos))
+        assert r.meetings == len(rhos)
+
+
+def test_scores_do_not_depend_on_row_order():
+    s = friends_and_strangers(commuters=10, weekdays=5)
+    a = _contacts(s)
+    shuffled = s.sample(frac=1, random_state=3).reset_index(drop=True)
+    m = build_meetings(find_colocations(shuffled, events=True)).sample(frac=1, random_state=4)
+    b = score_contacts(m, None, shuffled)
+    pd.testing.assert_frame_equal(a, b)
+
+
+# ---------------------------------------------------------------------------------------------
+# the score: monotone in the right directions
+
+
+def _pair_at(place: str, days: list[int], a: str, b: str, hour: int = 20) -> list[tuple]:
+    rows = []
+    for d in days:
+        t = MONDAY + d * DAY + pd.Timedelta(hours=hour)
+        rows += [(a, place, t), (b, place, t + pd.Timedelta(seconds=15))]
+    return rows
+
+
+def _home_days(people: list[str], days: range) -> list[tuple]:
+    return [
+        (p, f"home_{p}", MONDAY + d * DAY + pd.Timedelta(hours=7)) for p in people for d in days
+    ]
+
+
+def test_quiet_place_scores_above_busy_place():
+    """Pairs (a, b) and (c, d) meet alike (20:00 on Monday and Thursday), (a, b) at a quiet
+    camera, (c, d) at a camera that 30 other subjects pass in the same hour (never within the
+    window of the pair). Same null, so the same p-value; the busy place gives a lower score."""
+    rows = _home_days(["a", "b", "c", "d"], range(5))
+    rows += _pair_at("quiet", [0, 3], "a", "b") + _pair_at("busy", [0, 3], "c", "d")
+    for d in (0, 3):
+        for i in range(30):
+            rows.append(
+                (
+                    f"x{i:02d}",
+                    "busy",
+                    MONDAY + d * DAY + pd.Timedelta(hours=20, minutes=5 + i, seconds=30),
+                )
+            )
+    c = _contacts(_sightings(rows))
+    quiet, busy = _row(c, "a", "b"), _row(c, "c", "d")
+    assert quiet["meetings"] == busy["meetings"] == 2
+    assert quiet["p_value"] == pytest.approx(busy["p_value"])
+    assert busy["mean_busyness"] > quiet["mean_busyness"]
+    assert quiet["score"] > busy["score"]
+
+
+def test_more_days_and_places_raise_the_score():
+    """Three pairs meet four times at 20:00, all seen at home every weekday of two weeks:
+    (a, b) at one bar on four days, (c, d) at four bars on four days, (e, f) at four bars on one
+    day (20:00, 20:20, 20:40, 21:00). Four places on four days beat one place (the repetition is
+    explained by their own routine there), and four days beat one day at the same four places
+    on the p-value (more days of evidence)."""
+    rows = _home_days(list("abcdef"), [d for d in range(12) if d % 7 < 5])
+    rows += _pair_at("bar0", [0, 2, 7, 9], "a", "b")
+    for k, d in enumerate([0, 2, 7, 9]):
+        rows += _pair_at(f"bar{k + 1}", [d], "c", "d")
+        t = MONDAY + 4 * DAY + pd.Timedelta(hours=20, minutes=20 * k)
+        rows += [("e", f"pub{k}", t), ("f", f"pub{k}", t + pd.Timedelta(seconds=10))]
+    c = _contacts(_sightings(rows))
+    one_place, many, one_day = _row(c, "a", "b"), _row(c, "c", "d"), _row(c, "e", "f")
+    assert one_place["meetings"] == many["meetings"] == one_day["meetings"] == 4
+    assert (one_place["places"], many["places"], one_day["places"]) == (1, 4, 4)
+    assert (one_place["days"], many["days"], one_day["days"]) == (4, 4, 1)
+    assert many["score"] > one_place["score"]
+    assert many["p_value"] < one_place["p_value"]
+    assert many["routine_share"] < one_place["routine_share"]
+    assert many["sri"] > one_day["sri"]
+
+
+def test_low_confidence_lowers_the_score():
+    rows = (
+        _home_days(["a", "b", "c", "d"], range(5))
+        + _pair_at("bar", [0, 3], "a", "b")
+        + _pair_at("pub", [0, 3], "c", "d")
+    )
+    s = _sightings(rows)
+    s.loc[s["pid"] == "d", "confidence"] = 0.5
+    c = _contacts(s)
+    assert _row(c, "a", "b")["score"] == pytest.approx(2 * _row(c, "c", "d")["score"])
+    assert _row(c, "c", "d")["mean_confidence"] == pytest.approx(0.5)
+
+
+def test_friends_outrank_routine_strangers():
+    """The issue's scenario (see :func:`friends_and_strangers`): the raw event count ranks the
+    strangers (10 events, one every weekday at the hub) above the friends (4 evenings at 4 bars);
+    the contact score ranks the friends first, the friends are significant (q < 0.05) and the
+    strangers are not (their meetings are what their own routines produce: expected ~ meetings).
+    The strangers pass at 08:12 and 17:42: 20 events in 20 meetings; the friends: 8 in 4."""
+    s = friends_and_strangers()
+    c = _contacts(s)
+    friends, strangers = _row(c, "f1", "f2"), _row(c, "s1", "s2")
+    assert strangers["n_events"] > friends["n_events"]
+    assert (strangers["n_events"], strangers["meetings"]) == (20, 20)
+    assert (friends["n_events"], friends["meetings"]) == (8, 4)
+    assert friends["score"] > strangers["score"]
+    assert c.index[(c["pid_a"] == "f1") & (c["pid_b"] == "f2")][0] == 0  # ranked first overall
+    assert friends["q_value"] < 0.05 < strangers["q_value"]
+    assert strangers["expected"] > 0.8 * strangers["meetings"]
+    assert friends["expected"] < 0.5
+    assert friends["places"] == 4 and strangers["places"] == 1
+
+
+def test_p_and_q_values_are_coherent():
+    """p in [0, 1], q >= p, q <= 1, q monotone in p (Benjamini-Hochberg); ordered by score."""
+    s = friends_and_strangers(commuters=30, weekdays=10)
+    c = _contacts(s)
+    assert list(c.columns) == list(CONTACTS_COLUMNS)
+    assert ((c["p_value"] >= 0) & (c["p_value"] <= 1)).all()
+    assert (c["q_value"] >= c["p_value"] - 1e-15).all() and (c["q_value"] <= 1).all()
+    by_p = c.sort_values("p_value", kind="stable")
+    assert by_p["q_value"].is_monotonic_increasing
+    assert c["score"].is_monotonic_decreasing
+    assert (c["pid_a"] < c["pid_b"]).all()
+    assert (c["sri"] <= c["hwi"] + 1e-12).all() and ((c["hwi"] >= 0) & (c["hwi"] <= 1)).all()
+    assert (c["days"] <= c["days_both"]).all()
+    assert (c["excess"] == c["meetings"] - c["expected"]).all()
+
+
+def test_short_window_for_pedestrians():
+    """W = 2 s: two pedestrians crossing a small zone 1 s apart meet; 3 s apart they do not."""
+    rows = []
+    for d in range(3):
+        t = MONDAY + d * DAY + pd.Timedelta(hours=12, minutes=7 * d)
+        rows += [
+            ("a", "zone", t),
+            ("b", "zone", t + pd.Timedelta(seconds=1)),
+            ("c", "zone", t + pd.Timedelta(seconds=4)),
+        ]
+    c = _contacts(_sightings(rows), window_s=2)
+    assert c[["pid_a", "pid_b", "meetings"]].values.tolist() == [["a", "b", 3]]
+
+
+def test_min_meetings_filters_pairs_and_keeps_q_valid():
+    s = friends_and_strangers(commuters=20, weekdays=5)
+    full = _contacts(s)
+    part = _contacts(s, min_meetings=2)
+    assert (part["meetings"] >= 2).all() and len(part) < len(full)
+    merged = part.merge(full, on=["pid_a", "pid_b"], suffixes=("", "_full"))
+    assert np.allclose(merged["p_value"], merged["p_value_full"])
+    assert (merged["q_value"] >= merged["q_value_full"] - 1e-12).all()
+
+
+def test_empty_and_bad_input():
+    s = _sightings([("a", "c1", T0), ("b", "c2", T0)])
+    m = build_meetings(find_colocations(s, events=True))
+    c = score_contacts(m, None, s)
+    assert list(c.columns) == list(CONTACTS_COLUMNS) and len(c) == 0
+    assert str(c["first_ts"].dtype) == "datetime64[us, UTC]"
+    with pytest.raises(UsageError, match="window"):
+        score_contacts(m, None, s, window_s=-1)
+    with pytest.raises(UsageError, match="gap"):
+        score_contacts(m, None, s, gap_s=-5)
+    with pytest.raises(UsageError, match="strata"):
+        score_contacts(m, None, s, strata="weekly")
+    with pytest.raises(UsageError, match="min_meetings"):
+        score_contacts(m, None, s, min_meetings=0)
+    with pytest.raises(UsageError, match="start_ts"):
+        score_contacts(m.drop(columns="start_ts"), None, s)
+    s2 = _sightings([("a", "c1", T0), ("b", "c1", T0)])
+    m2 = build_meetings(find_colocations(s2, events=True))
+    with pytest.raises(UsageError, match="no sightings"):
+        score_contacts(m2, None, s2[s2["pid"] == "a"])
+    with pytest.raises(UsageError, match="radius"):
+        score_contacts(m2, None, s2, radius_m=50)
+
+
+def test_radius_pairs_cameras_within_r():
+    """R = 50 m: A passes camera X and B camera Y (30 m away) together at 08:00 on three days;
+    a third camera Z 500 m away sees C at the same times. The meetings' place is X (the id that
+    sorts first), and swapped days meet across X and Y just like the real ones:
+    expected = 3 * (6 + 1/2) / (6 + 1), as for one camera (see the hand-computed test)."""
+    cams = pd.DataFrame(
+        {"camera_id": ["X", "Y", "Z"], "lat": [52.0, 52.00027, 52.0045], "lon": [5.0, 5.0, 5.0]}
+    )
+    rows = []
+    for d in range(3):
+        t = T0 + d * DAY
+        rows += [("A", "X", t), ("B", "Y", t + pd.Timedelta(seconds=20)), ("C", "Z", t)]
+    s = _sightings(rows)
+    ev = find_colocations(s, radius_m=50, cameras=cams, events=True)
+    m = build_meetings(ev)
+    assert set(m["camera_id"]) == {"X"} and len(m) == 3
+    c = score_contacts(m, None, s, radius_m=50, cameras=cams)
+    r = _row(c, "A", "B")
+    assert len(c) == 1
+    assert r["expected"] == pytest.approx(3 * 6.5 / 7)
+    assert r["routine_share"] == pytest.approx(6.5 / 7)
