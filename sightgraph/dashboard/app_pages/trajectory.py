@@ -20,12 +20,12 @@ if pid:
     if not len(traj):
         st.info("No sightings for this subject.")
         st.stop()
-    times = traj["ts"].dt.to_pydatetime()
+    first, last = traj["ts"].iloc[0].to_pydatetime(), traj["ts"].iloc[-1].to_pydatetime()
     upto = st.slider(
         "Replay up to",
-        min_value=times[0],
-        max_value=times[-1],
-        value=times[-1],
+        min_value=first,
+        max_value=last,
+        value=last,
         format="YYYY-MM-DD HH:mm",
     )
     shown = traj[traj["ts"] <= pd.Timestamp(upto)].dropna(subset=["lat", "lon"])
