@@ -1,21 +1,42 @@
 """Push the lake and its derived tables into any :class:`~sightgraph.graph.base.Store`.
 
 Idempotent and resumable by construction: every write is an upsert keyed on ids
-(pid, camera_id, sighting_id, pid pair, camera pair), so a run killed half-way and run again
-ends with exactly the right counts and no duplicates.
+(pid, camera_id, sighting_id, pid pair, camera pair) and each batch commits as a whole, so a
+run killed half-way and run again ends with exactly the right counts and no duplicates (the
+second run finds the batches already written and skips them). The stores retry transient
+failures themselves; when a store gives up (:class:`~sightgraph.errors.StoreUnavailableError`)
+the error says how far the load got and that running it again finishes it.
+
+Order: cameras, sightings (which create their persons), contacts, transitions. The next
+Arrow batch is read and converted while the store writes the current one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import pyarrow.parquet as pq
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
+from sightgraph.errors import StoreUnavailableError, UsageError
 from sightgraph.graph.base import Store
 from sightgraph.lake import read_cameras, sightings_dataset, table_path
 
 __all__ = ["derived_path", "load_lake"]
+
+_SIGHTING_COLUMNS = ["sighting_id", "pid", "camera_id", "ts", "confidence"]
 
 
 def derived_path(lake: str | Path, name: str) -> Path:
@@ -23,40 +44,100 @@ def derived_path(lake: str | Path, name: str) -> Path:
     return table_path(lake, name) / f"{name}.parquet"
 
 
+def _prefetch(batches: Iterator[Any]) -> Iterator[pd.DataFrame]:
+    """Yield the batches as DataFrames, reading and converting the next one in a thread."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sightgraph-load") as pool:
+
+        def fetch() -> pd.DataFrame | None:
+            for batch in batches:
+                if batch.num_rows:
+                    return batch.to_pandas()
+            return None
+
+        pending: Future[pd.DataFrame | None] = pool.submit(fetch)
+        while True:
+            frame = pending.result()
+            if frame is None:
+                return
+            pending = pool.submit(fetch)
+            yield frame
+
+
 def load_lake(
     lake: str | Path, store: Store, batch_size: int = 20_000, progress: bool = True
 ) -> dict[str, int]:
     """Write cameras, sightings, contacts and transitions of ``lake`` into ``store``.
 
-    Returns the store's counts afterwards.
+    Parameters
+    ----------
+    lake : str or Path
+        A lake with sightings (and optionally cameras and the derived ``contacts`` and
+        ``transitions`` tables).
+    store : Store
+        The target; its schema is created first (idempotent).
+    batch_size : int
+        Rows read and handed to the store at a time.
+    progress : bool
+        Show a progress bar per table.
+
+    Returns
+    -------
+    dict
+        The store's counts afterwards.
+
+    Raises
+    ------
+    UsageError
+        The lake has no sightings, or ``batch_size`` is not a whole number >= 1.
+    StoreUnavailableError
+        The store stopped answering; the message says how far the load got. Run it again to
+        finish: what was written is found and skipped.
     """
-    store.ensure_schema()
-    cams = read_cameras(lake)
-    if len(cams):
-        store.write_cameras(cams)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise UsageError(f"batch_size must be a whole number >= 1 (got {batch_size!r})")
     dset = sightings_dataset(lake)
     total = dset.count_rows()
-    cols = ["sighting_id", "pid", "camera_id", "ts", "confidence"]
-    with Progress(
-        TextColumn("[bold]loading sightings"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        disable=not progress,
-    ) as bar:
-        task = bar.add_task("load", total=total)
-        for batch in dset.to_batches(columns=cols, batch_size=batch_size):
-            if batch.num_rows == 0:
-                continue
-            store.write_sightings(batch.to_pandas())
-            bar.advance(task, batch.num_rows)
-    for name, writer in (
-        ("contacts", store.write_contacts),
-        ("transitions", store.write_transitions),
-    ):
-        path = derived_path(lake, name)
-        if path.exists():
-            pf = pq.ParquetFile(path)
-            for batch in pf.iter_batches(batch_size=batch_size):
-                writer(batch.to_pandas())
-    return store.counts()
+    derived = [
+        (name, derived_path(lake, name), writer)
+        for name, writer in (
+            ("contacts", store.write_contacts),
+            ("transitions", store.write_transitions),
+        )
+        if derived_path(lake, name).exists()
+    ]
+    done = {"sightings": 0}
+    stage = "cameras"
+    try:
+        store.ensure_schema()
+        cams = read_cameras(lake)
+        if len(cams):
+            store.write_cameras(cams)
+        with Progress(
+            TextColumn("[bold]loading {task.fields[table]:<11}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TaskProgressColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            disable=not progress,
+        ) as bar:
+            stage = "sightings"
+            task = bar.add_task("sightings", total=total, table="sightings")
+            batches = dset.to_batches(columns=_SIGHTING_COLUMNS, batch_size=batch_size)
+            for frame in _prefetch(iter(batches)):
+                store.write_sightings(frame)
+                done["sightings"] += len(frame)
+                bar.advance(task, len(frame))
+            for name, path, writer in derived:
+                stage = name
+                pf = pq.ParquetFile(path)
+                task = bar.add_task(name, total=pf.metadata.num_rows, table=name)
+                for frame in _prefetch(pf.iter_batches(batch_size=batch_size)):
+                    writer(frame)
+                    bar.advance(task, len(frame))
+        return store.counts()
+    except StoreUnavailableError as exc:
+        raise StoreUnavailableError(
+            f"{exc} (the load stopped while writing {stage}, after {done['sightings']:,} of "
+            f"{total:,} sightings; run the same load again to finish it)"
+        ) from exc
