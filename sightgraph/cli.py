@@ -173,8 +173,17 @@ def contacts(
         Path | None, typer.Option(help="Ground-truth dir (generate's truth/) to score against")
     ] = None,
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address")] = None,
+    strata: Annotated[
+        str, typer.Option(help="Null-model day strata: weekpart or none")
+    ] = "weekpart",
+    min_meetings: Annotated[
+        int, typer.Option(help="List pairs with at least this many meetings")
+    ] = 1,
 ) -> None:
-    """Pairs that associate more than chance allows, ranked, with evidence and q-values."""
+    """Pairs that associate more than chance allows, ranked, with evidence and q-values.
+
+    Null model: each subject's days are swapped among its own days (weekdays and weekends apart);
+    p = P(Poisson(expected meetings under the swap) >= observed), q = Benjamini-Hochberg."""
     from sightgraph.analytics.contacts import compute_contacts
 
     res = compute_contacts(
@@ -186,7 +195,10 @@ def contacts(
         min_confidence=min_confidence,
         crowd_cap=crowd_cap,
         scheduler=scheduler,
+        strata=strata,
+        min_meetings=min_meetings,
     )
+    _keep_in_lake(out, lake, "contacts")
     console.print(res.summary() if hasattr(res, "summary") else str(res))
     if evaluate is not None:
         from sightgraph.analytics.evaluation import evaluate_contacts_dir
@@ -195,6 +207,27 @@ def contacts(
         report = evaluate_contacts_dir(out, evaluate, key=settings.pseudonym_key)
         for k, v in report.items():
             console.print(f"  {k}: {v}")
+
+
+@app.command()
+def trajectories(
+    lake: Annotated[Path, typer.Option(help="Lake directory")],
+    out: Annotated[Path, typer.Option(help="Output directory (visits, transitions)")],
+    gap: Annotated[str, typer.Option(help="Gap G splitting visits")] = "15m",
+    max_speed_kmh: Annotated[
+        float, typer.Option(help="Flag faster transitions as implausible")
+    ] = 150.0,
+) -> None:
+    """Visits, transitions (implausible speeds flagged) and camera flows (small cells suppressed)."""
+    from sightgraph.analytics.trajectories import compute_trajectories
+
+    res = compute_trajectories(
+        lake, out, gap_s=parse_duration(gap, "--gap"), max_speed_kmh=max_speed_kmh
+    )
+    console.print(
+        f"{res['visits']:,} visits, {res['transitions']:,} transitions ({res['implausible']:,} implausible), "
+        f"{res['flows']:,} camera flows ({res['suppressed']:,} cells under 5 subjects suppressed) -> {out}"
+    )
 
 
 @app.command()
@@ -363,6 +396,18 @@ def _run_dashboard(lake: Path, workdir: Path, port: int = 8501) -> None:
         env=env,
         check=False,
     )
+
+
+def _keep_in_lake(out: Path, lake: Path, name: str) -> None:
+    """Keep the lake's current copy of a derived table (what `load` pushes into the graph)."""
+    import shutil
+
+    from sightgraph.graph.loader import derived_path
+
+    target = derived_path(lake, name)
+    if Path(out).resolve() != target.resolve():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(out, target)
 
 
 def _ts(text: str | None, what: str) -> Any:

@@ -13,31 +13,9 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["run_demo", "run_trajectories"]
+__all__ = ["run_demo"]
 
 DEMO_KEY = "sightgraph-demo-key-not-secret"
-
-
-def run_trajectories(lake: Path, gap_s: float = 900.0, k: int = 5) -> dict[str, Any]:
-    """Visits, transitions and suppressed camera flows of the whole lake, written into the lake."""
-    from sightgraph.analytics.trajectories import aggregate_flows, build_transitions, build_visits
-    from sightgraph.graph.loader import derived_path
-    from sightgraph.lake import read_cameras, read_sightings, write_table
-
-    s = read_sightings(lake, columns=["pid", "camera_id", "ts"])
-    visits = build_visits(s, gap_s=gap_s)
-    trans = build_transitions(visits, read_cameras(lake))
-    flows, suppressed = aggregate_flows(trans, k=k)
-    params = {"gap_s": gap_s, "k": k, "suppressed_cells": suppressed}
-    write_table(visits, derived_path(lake, "visits"), params)
-    write_table(flows, derived_path(lake, "transitions"), params)
-    return {
-        "visits": len(visits),
-        "transitions": len(trans),
-        "implausible": int(trans["implausible"].sum()),
-        "flows": len(flows),
-        "suppressed": suppressed,
-    }
 
 
 def run_demo(workdir: Path, persons: int = 1500, days: int = 14, console: Any = None) -> list[str]:
@@ -67,7 +45,9 @@ def run_demo(workdir: Path, persons: int = 1500, days: int = 14, console: Any = 
     say("[bold]4/6 contacts[/bold]")
     compute_contacts(lake, derived_path(lake, "contacts"))
     say("[bold]5/6 trajectories[/bold]")
-    traj = run_trajectories(lake)
+    from sightgraph.analytics.trajectories import compute_trajectories
+
+    traj = compute_trajectories(lake)
     say("[bold]6/6 load[/bold] into the embedded graph store")
     store = EmbeddedStore(workdir / "graph.duckdb")
     try:

@@ -13,13 +13,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
 from sightgraph.errors import UsageError
 from sightgraph.schema import epoch_us_to_ts, require_columns, ts_to_epoch_us
 
-__all__ = ["build_visits", "build_transitions", "aggregate_flows", "haversine_m"]
+__all__ = [
+    "aggregate_flows",
+    "build_transitions",
+    "build_visits",
+    "compute_trajectories",
+    "haversine_m",
+]
 
 _EARTH_R = 6_371_008.8
 
@@ -173,3 +182,45 @@ def aggregate_flows(transitions: pd.DataFrame, k: int = 5) -> tuple[pd.DataFrame
     return flows[keep].reset_index(drop=True)[
         ["camera_from", "camera_to", "count", "n_subjects", "median_travel_s", "implausible"]
     ], int((~keep).sum())
+
+
+def compute_trajectories(
+    lake: str | Path,
+    out_dir: str | Path | None = None,
+    gap_s: float = 900.0,
+    max_speed_kmh: float = 150.0,
+    k: int = 5,
+) -> dict[str, Any]:
+    """Visits, transitions and suppressed camera flows of a whole lake.
+
+    Writes ``visits`` and ``transitions`` (the suppressed flows, which the loader turns into
+    TRANSITION edges) into the lake, with their parameters in the Parquet metadata, and copies
+    them to ``out_dir`` when given. Returns counts.
+    """
+    from sightgraph.lake import read_cameras, read_sightings, table_path, write_table
+
+    s = read_sightings(lake, columns=["pid", "camera_id", "ts"])
+    visits = build_visits(s, gap_s=gap_s)
+    trans = build_transitions(visits, read_cameras(lake), max_speed_kmh=max_speed_kmh)
+    flows, suppressed = aggregate_flows(trans, k=k)
+    params = {
+        "gap_s": gap_s,
+        "max_speed_kmh": max_speed_kmh,
+        "k": k,
+        "suppressed_cells": suppressed,
+    }
+    targets = [
+        table_path(lake, "visits") / "visits.parquet",
+        table_path(lake, "transitions") / "transitions.parquet",
+    ]
+    if out_dir is not None:
+        targets += [Path(out_dir) / "visits.parquet", Path(out_dir) / "transitions.parquet"]
+    for path in targets:
+        write_table(visits if path.name == "visits.parquet" else flows, path, params)
+    return {
+        "visits": len(visits),
+        "transitions": len(trans),
+        "implausible": int(trans["implausible"].sum()),
+        "flows": len(flows),
+        "suppressed": suppressed,
+    }

@@ -1,0 +1,61 @@
+"""The command line as a user runs it: real subprocesses, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+SG = [sys.executable, "-m", "sightgraph.cli"]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full = dict(os.environ, SIGHTGRAPH_PSEUDONYM_KEY="cli-test-key", **(env or {}))
+    return subprocess.run([*SG, *map(str, args)], capture_output=True, text=True, env=full, timeout=300)
+
+
+def test_missing_column_is_one_line_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "s.csv"
+    bad.write_text("subject,camera_id,ts\na,c1,2026-01-01T00:00:00Z\n")
+    r = run("ingest", bad, "--lake", tmp_path / "lake")
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert "subject_id" in r.stderr and "found" in r.stderr
+    assert "Traceback" not in r.stderr + r.stdout
+
+
+def test_bad_duration_and_negative_window(tmp_path: Path) -> None:
+    r = run("colocate", "--lake", tmp_path, "--out", tmp_path / "p.parquet", "--window", "5 parsecs")
+    assert r.returncode == 2 and "--window" in r.stderr
+    r = run("colocate", "--lake", tmp_path, "--out", tmp_path / "p.parquet")
+    assert r.returncode == 2 and "no sightings" in r.stderr
+
+
+def test_pipeline_end_to_end_with_audit_and_forget(tmp_path: Path) -> None:
+    city, lake = tmp_path / "city", tmp_path / "lake"
+    env = {"SIGHTGRAPH_WORKDIR": str(tmp_path), "SIGHTGRAPH_ROLE": "admin"}
+    assert run("generate", "--out", city, "--persons", "200", "--days", "5").returncode == 0
+    r = run("ingest", city / "sightings.parquet", "--cameras", city / "cameras.csv", "--lake", lake)
+    assert r.returncode == 0 and ": ok" in r.stdout
+    r = run("contacts", "--lake", lake, "--out", tmp_path / "c.parquet", "--evaluate", city / "truth")
+    assert r.returncode == 0, r.stderr
+    assert "auc" in r.stdout
+    assert run("trajectories", "--lake", lake, "--out", tmp_path / "traj").returncode == 0
+    r = run("load", "--lake", lake, env=env)
+    assert r.returncode == 0 and "contacts" in r.stdout
+    pid = str(pd.read_parquet(tmp_path / "c.parquet")["pid_a"].iloc[0])
+    assert run("trajectory", pid, env=env).returncode == 2  # no purpose
+    r = run("trajectory", pid, "--purpose", "test", env=env)
+    assert r.returncode == 0 and "camera_id" in r.stdout
+    r = run("forget", pid, "--lake", lake, env=env)
+    assert r.returncode == 0 and "removed from graph: persons 1" in r.stdout
+    assert run("trajectory", pid, "--purpose", "test", env=env).stdout.startswith("no sightings")
+    r = run("audit", "verify", env=env)
+    assert r.returncode == 0 and "3 entries" in r.stdout
+    log = tmp_path / "audit.jsonl"
+    log.write_text(log.read_text().replace('"test"', '"other"', 1))
+    r = run("audit", "verify", env=env)
+    assert r.returncode == 2 and "line" in r.stderr
