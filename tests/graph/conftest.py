@@ -45,6 +45,7 @@ def embedded_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embed
 def neo4j_backend() -> Iterator[Any]:
     """One Neo4jStore on the server at NEO4J_URI for the session (tests clear it)."""
     import neo4j
+
     from sightgraph.graph.neo4j_store import Neo4jStore  # type: ignore[import-not-found]
 
     driver = neo4j.GraphDatabase.driver(
