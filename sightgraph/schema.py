@@ -93,7 +93,7 @@ def ts_to_epoch_us(ts: pd.Series | pd.DatetimeIndex) -> np.ndarray:
     s = pd.Series(ts)
     if s.dt.tz is None:
         raise UsageError("timestamps must be timezone-aware (UTC) inside sightgraph")
-    delta = s.dt.tz_convert("UTC") - pd.Timestamp(0, tz="UTC")
+    delta = s.dt.tz_convert("UTC") - pd.Timestamp(0, tz="UTC").as_unit("us")
     return (delta // pd.Timedelta(microseconds=1)).to_numpy(dtype=np.int64)
 
 

@@ -61,7 +61,7 @@ def get_store(kind: str, workdir: str) -> Any:
     from sightgraph.graph import open_store
 
     settings = get_settings().model_copy(update={"workdir": Path(workdir)})
-    return open_store(kind, settings)
+    return open_store(kind, settings, read_only=True)
 
 
 def _store() -> Any:

@@ -31,10 +31,13 @@ __all__ = [
 STORE_KINDS = ("embedded", "neo4j")
 
 
-def open_store(kind: str, settings: Settings, path: Path | None = None) -> Store:
+def open_store(
+    kind: str, settings: Settings, path: Path | None = None, read_only: bool = False
+) -> Store:
     """Open the store named ``kind`` ('embedded' or 'neo4j') from settings.
 
-    The Neo4j driver is created here, once, and owned by the returned store.
+    The Neo4j driver is created here, once, and owned by the returned store. ``read_only`` opens
+    the embedded store so that several reading processes (dashboards) can share its file.
     """
     from sightgraph.errors import UsageError
 
@@ -43,7 +46,7 @@ def open_store(kind: str, settings: Settings, path: Path | None = None) -> Store
 
         target = path if path is not None else settings.embedded_path()
         target.parent.mkdir(parents=True, exist_ok=True)
-        return EmbeddedStore(target)
+        return EmbeddedStore(target, read_only=read_only)
     if kind == "neo4j":
         from sightgraph.graph.neo4j_store import Neo4jStore
 

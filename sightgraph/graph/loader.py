@@ -139,5 +139,5 @@ def load_lake(
     except StoreUnavailableError as exc:
         raise StoreUnavailableError(
             f"{exc} (the load stopped while writing {stage}, after {done['sightings']:,} of "
-            f"{total:,} sightings; run the same load again to finish it)"
+            f"{total:,} sightings; the same load run again finishes it)"
         ) from exc

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 import time
 from collections import Counter
@@ -107,9 +108,16 @@ def _is_transient(exc: BaseException) -> bool:
 
 
 def _reason(exc: BaseException) -> str:
-    """The first line of an error, without square brackets (the CLI prints rich markup)."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text.replace("[", "(").replace("]", ")")
+    """An error's message on one line, short, without square brackets (the CLI prints rich
+    markup); the driver's "(reason ...)" detail (e.g. Connection refused) is kept."""
+    text = str(exc).strip() or type(exc).__name__
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    detail = re.search(r"\(reason (.+)\)\s*$", text)
+    one = lines[0].rstrip(":") if lines else text
+    if detail and detail.group(1) not in one:
+        one = f"{one}: {detail.group(1)}"
+    one = one.replace("[", "(").replace("]", ")")
+    return one if len(one) <= 300 else one[:297] + "..."
 
 
 def _optional_floats(s: pd.Series) -> list[float | None]:

@@ -678,7 +678,11 @@ def load_benchmark_module():  # noqa: ANN201 - a module object
 
 def primaryschool_dir() -> Path:
     env = os.environ.get("SIGHTGRAPH_PRIMARYSCHOOL_DIR")
-    path = Path(env) if env else REPO.parent / "shared" / "data" / "primaryschool"
+    candidates = [
+        REPO.parent / "shared" / "data" / "primaryschool",
+        Path("/work/shared/data/primaryschool"),
+    ]
+    path = Path(env) if env else next((c for c in candidates if c.exists()), candidates[0])
     if not (path / "primaryschool.csv.gz").exists():
         if os.environ.get("CI"):
             pytest.fail(f"primary-school data missing at {path} (set SIGHTGRAPH_PRIMARYSCHOOL_DIR)")

@@ -316,7 +316,7 @@ def test_neo4j_stopped_mid_load_then_rerun_after_restart(tmp_path: Path) -> None
         assert proc.returncode == 2, (out, err)
         line = out.strip().splitlines()[-1]
         assert line.startswith("UNAVAILABLE") and uri in line, out
-        assert "of 60,000 sightings" in line and "run the same load again" in line
+        assert "of 60,000 sightings" in line and "the same load run again finishes it" in line
         assert _neo4j_sh(env, "start") == uri
         store = Neo4jStore.connect(uri, "neo4j", "x")
         partial = store.counts()["sightings"]
