@@ -114,6 +114,7 @@ from dask import delayed
 from scipy import stats
 
 from sightgraph.analytics import _kernels  # noqa: F401  (sets NUMBA_CACHE_DIR before any jit)
+from sightgraph.analytics.colocation import _check_crowd_cap
 from sightgraph.errors import UsageError
 from sightgraph.lake import PARAMS_KEY, read_cameras, sightings_dataset
 from sightgraph.schema import CONTACT_COLUMNS, epoch_us_to_ts, require_columns, ts_to_epoch_us
@@ -193,14 +194,6 @@ def _check_confidence(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, Real) or not (0.0 <= float(value) <= 1.0):
         raise UsageError(f"min_confidence must be a number in [0, 1], got {value!r}")
     return float(value)
-
-
-def _check_crowd_cap(value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
-        raise UsageError(f"crowd_cap must be an integer >= 0 (or None), got {value!r}")
-    return int(value)
 
 
 def _check_min_meetings(value: Any) -> int:
