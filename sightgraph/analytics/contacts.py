@@ -896,18 +896,7 @@ _PAIR_FIELDS = (
     "places",
     "first_ts",
     "last_ts",
-    "n_events",
-    "expected",
-    "excess",
-    "routine_share",
-    "effective_meetings",
-    "mean_busyness",
-    "mean_confidence",
-    "sri",
-    "hwi",
-    "days_a",
-    "days_b",
-    "days_both",
+    *CONTACT_EVIDENCE_COLUMNS,
 )
 
 
