@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 BIN=.venv/bin
 export NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-$PWD/.numba_cache}"
 export SIGHTGRAPH_PSEUDONYM_KEY="${SIGHTGRAPH_PSEUDONYM_KEY:-test-only-key}"
+export HYPOTHESIS_PROFILE="${HYPOTHESIS_PROFILE:-ci}"
 
 echo "== ruff"
 $BIN/ruff check sightgraph tests benchmarks

@@ -112,11 +112,20 @@ def normalize_ids_arrow(ids: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array
     if pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
         arr = pa.array(ids, from_pandas=True)
         return pc.fill_null(arr.cast(pa.string()), "")
-    values = ids.to_numpy(dtype=object)
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    texts = pa.array([_id_to_str(u) for u in uniques] + [""], type=pa.string())
-    codes = np.where(codes < 0, len(uniques), codes)
-    return texts.take(pa.array(codes, type=pa.int64())) if len(codes) else pa.array([], pa.string())
+    # Convert each distinct value once. The cache key carries the type: Python treats
+    # ``False == 0`` and ``True == 1`` as equal keys, but they are different ids ('false' vs '0').
+    cache: dict[tuple[type, Any], str] = {}
+    texts: list[str] = []
+    for value in ids.to_numpy(dtype=object):
+        try:
+            key = (type(value), value)
+            text = cache.get(key)
+            if text is None:
+                text = cache[key] = _id_to_str(value)
+        except TypeError:  # unhashable (a JSON list or object)
+            text = _id_to_str(value)
+        texts.append(text)
+    return pa.array(texts, type=pa.string())
 
 
 def normalize_ids(ids: pd.Series) -> pd.Series:

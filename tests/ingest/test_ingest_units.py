@@ -184,6 +184,28 @@ def test_normalize_ids_across_types() -> None:
     ] * 3 + [""]
 
 
+def test_normalize_ids_does_not_confuse_booleans_with_numbers() -> None:
+    """Python says ``False == 0``; a JSON ``false`` id must still not become ``'0'``.
+
+    Found by the JSON Lines fuzz test: ``0`` and ``false`` in one chunk gave both ids the
+    same text, while in separate chunks they differed, so the pid depended on the chunk size.
+    """
+    values = [0, False, 1, True, 1.0, [1], {"a": 1}, None]
+    assert normalize_ids(pd.Series(values, dtype=object)).tolist() == [
+        "0",
+        "false",
+        "1",
+        "true",
+        "1",
+        "[1]",
+        '{"a": 1}',
+        "",
+    ]
+    for value in values:
+        alone = normalize_ids(pd.Series([value], dtype=object)).iloc[0]
+        assert normalize_ids(pd.Series([value] + values, dtype=object)).iloc[0] == alone
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     st.lists(st.text(min_size=1, max_size=12).filter(lambda s: s.strip()), min_size=1, max_size=20),
