@@ -9,6 +9,8 @@ export HYPOTHESIS_PROFILE="${HYPOTHESIS_PROFILE:-ci}"
 
 echo "== ruff"
 $BIN/ruff check sightgraph tests benchmarks
+echo "== mypy"
+$BIN/mypy
 
 started=0
 if [ -z "${NEO4J_URI:-}" ]; then

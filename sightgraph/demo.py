@@ -77,13 +77,27 @@ def run_demo(workdir: Path, persons: int = 1500, days: int = 14, console: Any = 
         f"({traj['suppressed']:,} cells under 5 subjects suppressed)",
         "graph store: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()),
         "busiest cameras (sightings, distinct subjects):",
-        *[f"  {cam}: {int(r['size']):,}, {int(r['nunique']):,}" for cam, r in busiest.iterrows()],
+        *[
+            f"  {cam}: {size:,}, {distinct:,}"
+            for cam, size, distinct in zip(
+                busiest.index,
+                busiest["size"].astype(int),
+                busiest["nunique"].astype(int),
+                strict=True,
+            )
+        ],
         "most co-located pairs (raw events; busy places dominate):",
-        *[f"  {r.pid_a} {r.pid_b}: {int(r.n_events):,} events" for r in pairs.itertuples()],
+        *[
+            f"  {a} {b}: {n:,} events"
+            for a, b, n in zip(
+                pairs["pid_a"], pairs["pid_b"], pairs["n_events"].astype(int), strict=True
+            )
+        ],
         "top contacts beyond chance (score, meetings/days/places, q):",
         *[
-            f"  {r.pid_a} {r.pid_b}: {r.score:.2f}, {int(r.meetings)}/{int(r.days)}/{int(r.places)}, q={r.q_value:.2g}"
-            for r in top.itertuples()
+            f"  {r['pid_a']} {r['pid_b']}: {r['score']:.2f}, "
+            f"{int(r['meetings'])}/{int(r['days'])}/{int(r['places'])}, q={r['q_value']:.2g}"
+            for r in top.to_dict("records")
         ],
         "against the planted ground truth: "
         + ", ".join(

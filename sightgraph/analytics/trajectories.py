@@ -72,7 +72,7 @@ def build_visits(sightings: pd.DataFrame, gap_s: float = 900.0) -> pd.DataFrame:
     if len(sightings) == 0:
         return pd.DataFrame(
             {
-                c: pd.Series(dtype=t)
+                c: pd.Series(dtype=t)  # type: ignore[call-overload]
                 for c, t in zip(
                     cols,
                     [object, object, "datetime64[us, UTC]", "datetime64[us, UTC]", float, "int64"],
@@ -132,7 +132,7 @@ def build_transitions(
     )
     out["leave"] = out["leave"].astype("datetime64[us, UTC]")
     out["arrive"] = out["arrive"].astype("datetime64[us, UTC]")
-    out["travel_s"] = (out["arrive"] - out["leave"]) / pd.Timedelta(seconds=1)
+    out["travel_s"] = (out["arrive"] - out["leave"]).dt.total_seconds()
     dist = np.full(len(out), np.nan)
     if cameras is not None and len(cameras) and len(out):
         pos = cameras.set_index("camera_id")[["lat", "lon"]]

@@ -180,7 +180,7 @@ def network_dot(nodes: pd.DataFrame, edges: pd.DataFrame, seed: int = 0) -> str:
     g = nx.Graph()
     g.add_nodes_from(nodes["pid"])
     for r in edges.itertuples():
-        g.add_edge(r.pid_a, r.pid_b, weight=float(r.score))
+        g.add_edge(r.pid_a, r.pid_b, weight=float(r.score))  # type: ignore[arg-type]
     comm: dict[str, int] = {}
     if g.number_of_edges():
         for i, c in enumerate(nx.community.louvain_communities(g, weight="weight", seed=seed)):
@@ -196,7 +196,8 @@ def network_dot(nodes: pd.DataFrame, edges: pd.DataFrame, seed: int = 0) -> str:
         "#ff9da7",
     ]
     hop = dict(zip(nodes["pid"], nodes["hop"], strict=True))
-    top = max((float(r.score) for r in edges.itertuples()), default=1.0) or 1.0
+    top = float(edges["score"].max()) if len(edges) else 1.0
+    top = top or 1.0
     lines = ["graph ego {", '  node [style=filled, fontname="Helvetica", fontsize=9];']
     for p in g.nodes:
         shape = "doublecircle" if hop.get(p) == 0 else "circle"
