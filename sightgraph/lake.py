@@ -10,7 +10,11 @@ shares. The lake is a directory::
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +28,9 @@ from sightgraph.schema import CAMERAS_ARROW, SIGHTINGS_ARROW
 
 __all__ = [
     "DERIVED_TABLES",
+    "LOCK_NAME",
     "PARAMS_KEY",
+    "lake_lock",
     "read_cameras",
     "read_params",
     "read_sightings",
@@ -42,6 +48,51 @@ DERIVED_TABLES = (
     "predictions",
 )
 PARAMS_KEY = b"sightgraph.params"
+LOCK_NAME = ".sightgraph.lock"
+
+
+@contextlib.contextmanager
+def lake_lock(lake: str | Path, what: str = "writing") -> Iterator[Path]:
+    """Hold the lake's writer lock (``LAKE/.sightgraph.lock``) while ingesting or erasing.
+
+    Two writers at once could interleave partitions and ingest logs, and an erasure racing an
+    ingest could miss the rows being written; so a second writer fails at once with a clear
+    message instead of waiting (readers never lock). The lock is an ``flock`` on the file: the
+    operating system releases it when the holder exits, however it exits, so a crashed run
+    never leaves the lake locked. A lake folder created only to hold the lock is removed again
+    when nothing else was written into it.
+
+    Raises
+    ------
+    UsageError
+        Another process (or another open of the lake in this one) holds the lock.
+    """
+    root = Path(lake)
+    created = not root.exists()
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+            raise UsageError(
+                f"lake {root} is busy: {holder} is writing to it; wait for it to finish, then retry"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} ({what})".encode(), 0)
+        try:
+            yield path
+        finally:
+            os.ftruncate(fd, 0)
+            if created and [p.name for p in root.iterdir()] == [LOCK_NAME]:
+                # a refused first run (bad input) leaves no empty lake behind
+                path.unlink()
+                root.rmdir()
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def table_path(lake: str | Path, name: str) -> Path:

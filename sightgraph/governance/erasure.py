@@ -31,12 +31,13 @@ Files whose name or folder starts with ``.`` or ``_`` are skipped, as lake reade
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import unquote
 
 import pandas as pd
@@ -45,6 +46,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sightgraph.errors import UsageError
+from sightgraph.lake import lake_lock
 
 __all__ = ["forget_subject", "retention_apply", "retention_cutoff"]
 
@@ -61,6 +63,25 @@ def _check_lake(lake: str | os.PathLike[str]) -> Path:
     if not path.is_dir():
         raise UsageError(f"no lake at {path}: expected a folder made by `sightgraph ingest`")
     return path
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _locked(what: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """Run the wrapped lake writer (first argument: the lake) under the lake's writer lock."""
+
+    def decorate(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+        @functools.wraps(fn)
+        def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            lake = args[0] if args else kwargs["lake"]
+            with lake_lock(_check_lake(lake), what):  # type: ignore[arg-type]
+                return fn(*args, **kwargs)
+
+        return run
+
+    return decorate
 
 
 def _hidden(path: Path, root: Path) -> bool:
@@ -215,6 +236,7 @@ def _quarantine_mask(pid: str) -> Callable[[pa.Table], pa.ChunkedArray | pa.Arra
     return mask
 
 
+@_locked("forget")
 def forget_subject(
     lake: str | os.PathLike[str], pid: str, *, progress: bool = False
 ) -> dict[str, int]:
@@ -380,6 +402,7 @@ def _has_timestamp(schema: pa.Schema) -> bool:
     return any(pa.types.is_timestamp(f.type) for f in schema)
 
 
+@_locked("retention apply")
 def retention_apply(
     lake: str | os.PathLike[str], days: float, now: Any = None, *, progress: bool = False
 ) -> dict[str, int]:

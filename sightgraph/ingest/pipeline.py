@@ -57,6 +57,7 @@ from sightgraph.ingest.pseudonymize import (
 )
 from sightgraph.ingest.readers import RawChunk, TableReader, open_table
 from sightgraph.ingest.validate import check_timezone, validate_cameras, validate_sightings_chunk
+from sightgraph.lake import lake_lock
 from sightgraph.schema import (
     CAMERAS_INPUT_OPTIONAL,
     CAMERAS_INPUT_REQUIRED,
@@ -275,16 +276,17 @@ def ingest_cameras(
     """
     lake = _check_lake(Path(lake))
     cams = read_cameras_file(path, mapping)
-    upsert_cameras(lake, cams)
-    append_ingest_log(
-        lake,
-        {
-            "kind": "cameras",
-            "source": str(path),
-            "cameras": len(cams),
-            "finished_utc": datetime.now(UTC).isoformat(),
-        },
-    )
+    with lake_lock(lake, "ingest cameras"):
+        upsert_cameras(lake, cams)
+        append_ingest_log(
+            lake,
+            {
+                "kind": "cameras",
+                "source": str(path),
+                "cameras": len(cams),
+                "finished_utc": datetime.now(UTC).isoformat(),
+            },
+        )
     return len(cams)
 
 
@@ -395,9 +397,24 @@ def ingest(
     ...     "camera_id": "logger_id", "ts": "time"}, tz="America/Vancouver")  # doctest: +SKIP
     >>> print("\\n".join(report.summary()))  # doctest: +SKIP
     """
+    lake = _check_lake(Path(lake))
+    with lake_lock(lake, "ingest"):
+        return _ingest(source, lake, cameras, mapping, tz, pseudonymize, key, chunk_rows, progress)
+
+
+def _ingest(
+    source: str | Path,
+    lake: Path,
+    cameras: str | Path | None,
+    mapping: dict[str, str] | None,
+    tz: str | None,
+    pseudonymize: bool,
+    key: str | None,
+    chunk_rows: int,
+    progress: bool,
+) -> IngestReport:
     started = time.perf_counter()
     source = Path(source)
-    lake = _check_lake(Path(lake))
     tz = check_timezone(tz)
     mapping = _check_mapping(mapping)
     key_bytes = resolve_key(key) if pseudonymize else None

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from sightgraph.errors import UsageError
 from sightgraph.governance.erasure import forget_subject, retention_apply, retention_cutoff
-from sightgraph.lake import read_params, read_sightings, write_table
+from sightgraph.lake import LOCK_NAME, read_params, read_sightings, write_table
 from sightgraph.schema import SIGHTINGS_ARROW
 
 T = pd.Timestamp
@@ -44,7 +44,10 @@ def _sorted(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _files(lake: Path) -> list[str]:
-    return sorted(str(p.relative_to(lake)) for p in lake.rglob("*") if p.is_file())
+    """The lake's data files (not the writer lock, which holds no data)."""
+    return sorted(
+        str(p.relative_to(lake)) for p in lake.rglob("*") if p.is_file() and p.name != LOCK_NAME
+    )
 
 
 # ---------------------------------------------------------------------------------------------
