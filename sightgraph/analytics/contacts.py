@@ -38,10 +38,10 @@ of *all* ``P (P - 1) / 2`` pairs of the ``P`` subjects seen (pairs that never me
 What it means: routine strangers (same hub, same train, every weekday) meet on swapped days as
 often as on real ones, so ``expected ~ meetings`` and ``p ~ 0.5``; friends who meet at a
 different bar each time never meet on swapped days, so ``expected ~ 0`` and ``p`` is tiny. Its
-limit, stated plainly: a tie that is *nothing but* a shared daily routine (household members at
-their home camera at breakfast) is explained by H0 just as well, because co-location alone
-cannot tell a shared routine from a tie; the score weighs such routines by how quiet the place
-is.
+limit, stated plainly: a tie that is *nothing but* a shared daily routine (two colleagues who
+take the same train every day and never meet elsewhere) is explained by H0 just as well, because
+co-location alone cannot tell a shared routine from a tie; such a pair is neither significant
+nor ranked high (the score counts only the share of meetings beyond the null's expectation).
 
 Approximations, stated: ``expected`` is a plug-in estimate (the uncertainty of ``M_s / C_s`` is
 ignored, which matters little once a pair has a few days per stratum); meetings within one day
@@ -52,26 +52,34 @@ count all its sightings.
 
 Score (ranking)
 ---------------
-``score = sum over the pair's meetings m of  n_m * c_m * beta_m * u_m``: the raw co-location
-count (``n_m`` events in meeting ``m``) with every event weighted, where
+``score = f * sum over the pair's meetings m of  n_m * c_m * beta_m * u_m``: the raw co-location
+count (``n_m`` events in meeting ``m``) with every event weighted, times the share of the pair's
+meetings that chance does not explain, where
 
 - ``c_m`` (confidence): the mean over the meeting's events of ``confidence_a * confidence_b``
   (the chance both identifications are right; 1 when unknown);
-- ``beta_m`` (busyness): ``1 / (N_m - 1)``, where ``N_m`` is the number of distinct subjects the
-  meeting's camera saw in the clock hour (``period_s``) the meeting started: the chance that a
-  randomly chosen one of the others seen there then is the partner (the group-size weighting of
-  gambit-of-the-group association indices). A meeting where the camera saw only the two of them
-  weighs 1, one at a hub that saw 200 subjects that hour 0.005;
-- ``u_m`` (novelty): ``(1 - rho_m) + rho_m / r_m``. ``rho_m`` is the share of the pair's swapped
-  day pairs (of the meeting's stratum, shrunk as above) that also put them together at that place
-  within ``G`` of that time of day: the part of the meeting that their routines explain.
-  ``r_m`` is the number of the pair's meetings at the same place and stratum within ``G`` of that
-  time of day (itself included): the explained part is shared among the meetings of one routine
-  slot, so a shared routine counts once, a meeting no routine explains counts fully.
+- ``beta_m`` (busyness): ``1 / log2(N_m)``, where ``N_m`` is the number of distinct subjects the
+  meeting's camera saw in the clock hour (``period_s``) the meeting started (at least 2): the
+  Adamic-Adar weight of link prediction (Adamic & Adar 2003), a shared place-hour counts less the
+  more subjects share it. A meeting where the camera saw only the two of them weighs 1, one at a
+  hub that saw 200 subjects that hour 0.13. (The steeper ``1 / (N_m - 1)`` of
+  gambit-of-the-group indices lets one chance encounter on a quiet street, ``N_m = 3``, outweigh
+  two weeks of lunches at a cafe with ``N_m = 40``.)
+- ``u_m`` (novelty): ``(1 - s_m) + s_m / r_m``, with ``r_m`` the number of the pair's meetings at
+  the same place and stratum within ``G`` of that time of day (itself included: a *routine
+  slot*) and ``s_m = min(1, e_m / r_m)`` the share of the slot's meetings that the two routines
+  explain. ``e_m = rho_m * n_s`` is the slot's expected number of meetings under H0: ``rho_m``
+  is the share of the pair's swapped day pairs (of the meeting's stratum, shrunk as above) that
+  also put them together at that place within ``G`` of that time of day, ``n_s`` the days both
+  were seen in that stratum. A slot the routines fully explain (the same train every weekday)
+  counts once in all, a meeting no routine explains counts fully;
+- ``f = max(0, 1 - expected / meetings)``: the share of the pair's meetings in excess of the
+  null's expectation (0 when the pair met no more often than their routines predict).
 
 Hence meetings at busy places and times weigh less, repetition on different days at different
 places adds fully, repeating one slot at one place adds little, being seen together again and
-again within a meeting adds (as in the raw count), and doubtful identifications weigh less.
+again within a meeting adds (as in the raw count), doubtful identifications weigh less, and a
+pair whose meetings are what their routines produce (routine strangers) scores about 0.
 
 Evidence columns
 ----------------
@@ -153,7 +161,7 @@ CONTACT_EVIDENCE_COLUMNS = (
 #: All columns of a contacts table, in order.
 CONTACTS_COLUMNS = CONTACT_COLUMNS + CONTACT_EVIDENCE_COLUMNS
 
-MODEL = "day-swap Poisson null (v1)"
+MODEL = "day-swap Poisson null v1; score v2 (1/log2 busyness, excess over the null)"
 STRATA = ("weekpart", "none")
 _US = 1_000_000
 _DAY_US = 86_400 * _US
@@ -574,6 +582,7 @@ def _day_swap_null(
     days_b = np.zeros(npairs, np.int64)
     days_ab = np.zeros(npairs, np.int64)
     rho = np.zeros(len(m_place))
+    slot_expected = np.zeros(len(m_place))
     rr = np.ones(len(m_place), np.int64)
     stamp = np.zeros(ndays * ndays, np.int64)
     stamp_id = 0
@@ -727,6 +736,7 @@ def _day_swap_null(
                             cnt += 1
                     u += 1
             rho[mi] = (cnt + 0.5) / (combos + 1.0)
+            slot_expected[mi] = rho[mi] * nab[st]
             # r: the pair's meetings at this place and stratum within g of this time of day
             r = 0
             for mj in range(m_lo[k], m_hi[k]):
@@ -738,7 +748,7 @@ def _day_swap_null(
                 ):
                     r += 1
             rr[mi] = max(r, 1)
-    return expected, days_a, days_b, days_ab, rho, rr
+    return expected, days_a, days_b, days_ab, rho, rr, slot_expected
 
 
 # ---------------------------------------------------------------------------------------------
@@ -925,6 +935,22 @@ def _empty_pairs() -> dict[str, np.ndarray]:
     return out
 
 
+def _novelty(rho: np.ndarray, r: np.ndarray, slot_expected: np.ndarray) -> np.ndarray:
+    """``u_m = (1 - s_m) + s_m / r_m`` with ``s_m = min(1, e_m / r_m)`` (module docstring)."""
+    s = np.minimum(1.0, slot_expected / r)
+    return (1.0 - s) + s / r
+
+
+def _excess_share(expected: np.ndarray, meetings: np.ndarray) -> np.ndarray:
+    """``f = max(0, 1 - expected / meetings)`` of the module docstring."""
+    return np.clip(1.0 - expected / meetings, 0.0, 1.0)
+
+
+def _busyness_weight(busy: np.ndarray) -> np.ndarray:
+    """``beta_m = 1 / log2(N_m)`` (Adamic-Adar) from ``N_m`` (at least 2)."""
+    return 1.0 / np.log2(busy)
+
+
 def _score_meetings(
     m: dict[str, np.ndarray], ctx: _Context, min_meetings: int
 ) -> dict[str, np.ndarray]:
@@ -953,7 +979,7 @@ def _score_meetings(
     tod = start - day_abs * _DAY_US
     dur = end - start
     place = m["place"].astype(np.int64)
-    expected, days_a, days_b, days_ab, rho, r = _day_swap_null(
+    expected, days_a, days_b, days_ab, rho, r, slot_expected = _day_swap_null(
         a[p_start],
         b[p_start],
         p_start.astype(np.int64),
@@ -983,11 +1009,11 @@ def _score_meetings(
         hit = ctx.busy_key[pos] == key
         busy[hit] = ctx.busy_n[pos[hit]]
     busy = np.maximum(busy, 2).astype(np.float64)  # a meeting means at least two subjects
-    beta = 1.0 / (busy - 1.0)
+    beta = _busyness_weight(busy)
     with np.errstate(invalid="ignore", divide="ignore"):
         conf = np.where(m["conf_n"] > 0, m["conf_sum"] / np.maximum(m["conf_n"], 1), np.nan)
     c = np.where(np.isnan(conf), 1.0, conf)
-    u = (1.0 - rho) + rho / r
+    u = _novelty(rho, r, slot_expected)
     contrib = m["n"].astype(np.float64) * c * beta * u
     npairs = len(p_start)
 
@@ -1014,7 +1040,7 @@ def _score_meetings(
     return {
         "a": a[p_start].astype(np.int32),
         "b": b[p_start].astype(np.int32),
-        "score": total(contrib),
+        "score": total(contrib) * _excess_share(expected, meetings),
         "p_value": np.clip(p_value, 0.0, 1.0),
         "meetings": meetings.astype(np.int64),
         "days": n_days.astype(np.int64),

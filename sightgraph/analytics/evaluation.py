@@ -1,8 +1,9 @@
 """Ground-truth evaluation of a contacts table against planted ties (synthetic cities).
 
 The generator (:mod:`sightgraph.ingest.generate`) plants *ties* (household, coworkers, friends)
-and lists *routine strangers* (same hub, same train, every weekday, never a tie). A contacts
-table ranks the pairs that co-located; this module measures how well it ranks the ties first:
+and lists *routine strangers* (same hub, same train, every weekday, nothing else in common: never
+a tie, different homes, workplaces and streets). A contacts table ranks the pairs that
+co-located; this module measures how well it ranks the ties first:
 
 - ``auc``: ROC AUC (:func:`sklearn.metrics.roc_auc_score`) of the score, ties as positives,
   every other listed pair as a negative; ``auc_baseline`` the same for the raw co-location count

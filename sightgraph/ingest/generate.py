@@ -8,52 +8,64 @@ The demo and test data source of sightgraph (``sightgraph generate``). A city is
 ``street``
     through streets; commuters pass one on the way (one sighting).
 ``work``
-    workplace entrances; seen on arrival, at the team's lunch and on leaving (dwell sightings).
+    workplace entrances; passed (one sighting each) on arriving, on going out to lunch and coming
+    back, and on leaving. The camera does not see inside.
 ``leisure``
-    bars, parks, shops, ...; Zipf-popular; visited alone, with the household or with friends.
+    cafes, bars, parks, shops, ...; Zipf-popular; stays there are seen (a sighting every
+    ``gap_s['leisure']`` seconds on average): alone, with the household, with friends, or with
+    the team at lunch.
 ``home``
-    residential street cameras; a household is seen there around breakfast and dinner.
+    residential street cameras: they see a person leave home and come back (one sighting each),
+    never while at home. About 17 persons (7 households) share one.
 
 Persons live in households, work in teams, belong to friend groups and follow daily and weekly
-routines (weekday commute home -> street -> hub -> work and back; weekends with later mornings,
-household outings and leisure). Every person-day is simulated as an ordered chain of visits in
-which each leg takes at least the travel time between camera positions (so genuine transitions
-are plausible, about 30 km/h door to door; long leisure trips pass a hub too), and every visit
-is turned into sightings: one for a pass (hub, street, arriving home), several over a dwell
-(a gap of 5 minutes on average at home and work, 10 at leisure places). A person alone is seen at
-random moments of a dwell; members of a group present together (a household at home or on an
-outing, a team at lunch) are seen at moments the group shares, within seconds of each other.
+routines (weekday commute home -> street -> hub -> workplace and back; weekends with household
+outings and leisure). Every person-day is simulated as an ordered chain of visits in which each
+leg takes at least the travel time between camera positions (so genuine transitions are
+plausible, about 30 km/h door to door; long leisure trips pass a hub too), and every visit is
+turned into sightings: one for a pass, several over a stay. A person alone is seen at random
+moments of a stay; members of a group present together (a household or friends out together, a
+team at lunch) are seen at moments the group shares, within a minute of each other, and members
+who leave or arrive together pass the camera within seconds of each other.
 
 Ground truth (``City.ties``, ``City.strangers``, ``City.persons``):
 
 - **ties** (``subject_a < subject_b``, one row per pair): ``household`` (2-4 persons sharing a
-  home: co-present at the home camera at breakfast and dinner, outings together at weekends),
-  ``coworkers`` (2-6 persons of one team at one workplace: same start time and lunch slot), and
-  ``friends`` (groups of 3-5 persons who meet a few times over the period, on random days, at a
-  different leisure place each time; ``friend_meetings`` says how many meetings both attended).
-  A pair in two groups is listed once, with the first kind in the order household, coworkers,
-  friends.
+  home; seen together when they leave and come back together: weekend outings, evenings out
+  together, and on some weekday mornings the commuters who leave within half an hour of each
+  other walk out together; and at the places of their outings), ``coworkers`` (2-6 persons of
+  one team at one workplace: the same start time; on most weekdays they walk out to lunch
+  together, at one of the team's three lunch places near the workplace, a different one from
+  day to day, so they meet at the entrance and at changing cafes; colleagues of other teams
+  only pass the same entrance at their own times), and ``friends`` (groups of 3-5 persons who
+  meet a few times over the period, on random evenings, at a different leisure place each time;
+  ``friend_meetings`` says how many meetings both attended). A pair in two groups is listed once,
+  with the first kind in the order household, coworkers, friends.
 - **strangers**: pairs of commuters who take the same train at the same hub every weekday (the
-  08:12 at Station 3), in the morning (``am_departure``) or evening (``pm_departure``) or both.
-  They are seen within a minute of each other at the hub on most weekdays, so a naive count of
-  co-location events ranks them above friends, but they are not ties: a pair that is also a tie
-  is never listed as strangers.
+  08:12 at Station 3), in the morning (``am_departure``) or evening (``pm_departure``) or both,
+  and share *nothing else* of their routines: not a tie (no common household, team or friend
+  group), different home cameras, different workplaces and different street cameras (pairs who
+  share the train and one of these are background, neither ties nor strangers). They are seen
+  within a minute of each other at the hub on most weekdays, so naive counts of days or meetings
+  together rank them above friends (who meet on a few evenings), and the crowd at a busy hub
+  gives a raw event count many such pairs; they are not associates.
 - **persons**: home, work and hub camera per subject. No demographic attributes of any kind.
 
-Other pairs can co-locate too, as in any city: neighbours at a home camera, colleagues of other
-teams at a workplace, patrons of a popular bar. They are background, neither ties nor strangers.
+Other pairs co-locate by chance, as in any city: patrons of a popular bar or cafe at the same
+hour, neighbours leaving their street at the same minute, the crowd on the same train. They are
+background, neither ties nor strangers (routine strangers can meet by chance like anyone else).
 
 Recognition noise (:class:`Noise`): each true sighting is missed with ``miss_prob``; a surviving
 sighting is credited to another random subject with ``false_match_prob`` (a false match, with a
 lower confidence score and usually an implausible jump in that subject's trajectory). Every
 sighting has a confidence in (0, 1], rounded to 3 decimals; timestamps are whole seconds, UTC.
 
-Size: a default city yields about 27 sightings per person-day (2000 persons, 14 days: about
-750,000 sightings; the rate depends a little on the share of weekend days). Ask for a size with
+Size: a default city yields about 13 sightings per person-day (2000 persons, 14 days: about
+370,000 sightings; the rate depends a little on the share of weekend days). Ask for a size with
 ``generate_city(target_sightings=N)`` or :func:`persons_for_sightings` (which measures the rate
 with a small pilot city). Cameras scale with persons (``persons // 10``) unless given.
 Everything is vectorised over persons (a Python loop runs per day and per activity, never per
-sighting): about 1.5 s for a million sightings and 30 s for ten million on two cores.
+sighting): about 2 s for a million sightings and 20 s for ten million on two cores.
 """
 
 from __future__ import annotations
@@ -130,12 +142,19 @@ BEHAVIOUR: dict[str, Any] = {
     "ride_speed_mps": 12.0,  # hub to workplace
     "travel_overhead_s": 120.0,
     "ride_overhead_s": 180.0,
-    "gap_s": {"home": 300.0, "work": 300.0, "leisure": 600.0},  # mean gap between dwell sightings
+    "gap_s": {"leisure": 600.0},  # mean gap between sightings during a stay
     "group_seen_prob": 0.8,  # a member present at one of the group's moments is seen
+    "together_jitter_s": 10.0,  # members of a group passing a camera together: within this
+    "min_home_s": 300.0,  # at home at least this long before going out again
+    "household_leave_together_prob": 0.5,  # per weekday and household: commuters leave together
+    "leave_together_window_s": 1800.0,  # ... those who would leave within this of the first
     "weekday_midday_leisure_prob": 0.40,  # persons at home on a weekday
-    "evening_leisure_prob": {"weekday": 0.10, "weekend": 0.15},
+    "evening_leisure_prob": {"weekday": 0.10, "weekend": 0.15},  # alone
+    "household_evening_prob": {"weekday": 0.10, "weekend": 0.25},  # household of 2+, together
     "weekend_afternoon_leisure_prob": 0.45,
-    "household_outing_prob": 0.30,  # per weekend day and household of 2+
+    "household_outing_prob": 0.50,  # per weekend day and household of 2+
+    "lunch_places": 3,  # per team, near the workplace; one of them each day
+    "lunch_distance_scale_m": 800.0,
     "leisure_distance_scale_m": 2500.0,
     "hub_distance_scale_m": 3000.0,
     "via_hub_min_m": 3000.0,  # leisure trips longer than this pass the hub nearest their origin
@@ -282,8 +301,6 @@ class _Pop:
     n_hh: int
     hh_size: np.ndarray
     home: np.ndarray  # camera per person
-    hh_bk: np.ndarray  # weekday breakfast per household
-    hh_dinner: np.ndarray
     hh_fav: np.ndarray  # (n_hh, k) leisure cameras
     fav: np.ndarray  # (n, k) leisure cameras
     worker: np.ndarray
@@ -292,6 +309,7 @@ class _Pop:
     n_team: int
     team_lunch: np.ndarray
     team_lunch_len: np.ndarray
+    team_fav: np.ndarray  # (n_team, k) lunch places near the workplace
     start: np.ndarray  # habitual work start per person
     end: np.ndarray
     uses_hub: np.ndarray
@@ -379,7 +397,9 @@ def _ride(cams: _Cams, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return _dist(cams, a, b) / BEHAVIOUR["ride_speed_mps"] + BEHAVIOUR["ride_overhead_s"]
 
 
-def _top_k_leisure(rng: np.random.Generator, cams: _Cams, home: np.ndarray, k: int) -> np.ndarray:
+def _top_k_leisure(
+    rng: np.random.Generator, cams: _Cams, home: np.ndarray, k: int, scale_m: float
+) -> np.ndarray:
     """k distinct favourite leisure places per row: popular and near ``home`` (Gumbel top-k).
 
     The choice is among the 64 places of highest weight for that home camera (the weight of a
@@ -390,7 +410,7 @@ def _top_k_leisure(rng: np.random.Generator, cams: _Cams, home: np.ndarray, k: i
     d = np.hypot(
         cams.x[homes][:, None] - cams.x[lei][None, :], cams.y[homes][:, None] - cams.y[lei][None, :]
     )
-    logit = np.log(cams.pop[_LEISURE])[None, :] - d / BEHAVIOUR["leisure_distance_scale_m"]
+    logit = np.log(cams.pop[_LEISURE])[None, :] - d / scale_m
     m = min(64, len(lei))
     cand = (
         np.argpartition(-logit, m - 1, axis=1)[:, :m]
@@ -411,11 +431,10 @@ def _populate(rng: np.random.Generator, n: int, cams: _Cams) -> _Pop:
     hh = np.repeat(np.arange(n_hh), hh_size)[rng.permutation(n)]
     hh_home = rng.choice(cams.idx[_HOME], size=n_hh)
     home = hh_home[hh]
-    hh_bk = rng.uniform(6.25 * _H, 7.75 * _H, size=n_hh)
-    hh_dinner = rng.uniform(17.5 * _H, 20.5 * _H, size=n_hh)
     k_fav = min(3, len(cams.idx[_LEISURE]))
-    hh_fav = _top_k_leisure(rng, cams, hh_home, k_fav)
-    fav = _top_k_leisure(rng, cams, home, k_fav)
+    scale = b["leisure_distance_scale_m"]
+    hh_fav = _top_k_leisure(rng, cams, hh_home, k_fav, scale)
+    fav = _top_k_leisure(rng, cams, home, k_fav, scale)
 
     # work and teams
     worker = rng.random(n) < b["worker_share"]
@@ -436,7 +455,11 @@ def _populate(rng: np.random.Generator, n: int, cams: _Cams) -> _Pop:
     team_start = np.clip(rng.normal(8.7 * _H, 0.7 * _H, size=n_team), 6.75 * _H, 10.5 * _H)
     team_len = rng.uniform(7.5 * _H, 9.0 * _H, size=n_team)
     team_lunch = rng.uniform(11.5 * _H, 13.5 * _H, size=n_team)
-    team_lunch_len = rng.uniform(30 * _M, 45 * _M, size=n_team)
+    team_lunch_len = rng.uniform(40 * _M, 60 * _M, size=n_team)
+    team_work = np.zeros(n_team, dtype=np.int64)
+    team_work[team[w_idx]] = work[w_idx]
+    k_lunch = min(b["lunch_places"], len(cams.idx[_LEISURE]))
+    team_fav = _top_k_leisure(rng, cams, team_work, k_lunch, b["lunch_distance_scale_m"])
     start = np.full(n, np.nan)
     end = np.full(n, np.nan)
     start[w_idx] = team_start[team[w_idx]] + rng.normal(0.0, 4 * _M, size=n_workers)
@@ -493,8 +516,6 @@ def _populate(rng: np.random.Generator, n: int, cams: _Cams) -> _Pop:
         n_hh=n_hh,
         hh_size=hh_size,
         home=home,
-        hh_bk=hh_bk,
-        hh_dinner=hh_dinner,
         hh_fav=hh_fav,
         fav=fav,
         worker=worker,
@@ -503,6 +524,7 @@ def _populate(rng: np.random.Generator, n: int, cams: _Cams) -> _Pop:
         n_team=n_team,
         team_lunch=team_lunch,
         team_lunch_len=team_lunch_len,
+        team_fav=team_fav,
         start=start,
         end=end,
         uses_hub=uses_hub,
@@ -627,7 +649,13 @@ class _Segments:
 
 
 class _Day:
-    """State of every person during one day: where they are and since when."""
+    """State of every person during one day: where they are and since when.
+
+    Everyone starts the day at home, unseen. Leaving home and coming back are passes of the home
+    camera (one sighting each); a workplace entrance is passed on arrival, on going out to lunch
+    and back, and on leaving; hubs and streets are passed; leisure places (cafes, bars, parks)
+    are dwells.
+    """
 
     def __init__(
         self, rng: np.random.Generator, pop: _Pop, cams: _Cams, day: int, segs: _Segments
@@ -635,11 +663,20 @@ class _Day:
         self.rng, self.pop, self.cams, self.day, self.segs = rng, pop, cams, day, segs
         self.t = np.zeros(pop.n)
         self.cam = pop.home.copy()
-        gap = BEHAVIOUR["gap_s"]
-        self.gap = {_HOME: gap["home"], _WORK: gap["work"], _LEISURE: gap["leisure"]}
+        self.gap = float(BEHAVIOUR["gap_s"]["leisure"])
 
     def uniform(self, lo: float, hi: float, n: int) -> np.ndarray:
         return self.rng.uniform(lo, hi, size=n)
+
+    def jitter(self, n: int) -> np.ndarray:
+        """Seconds between members of a group passing a camera together."""
+        return self.uniform(0.0, BEHAVIOUR["together_jitter_s"], n)
+
+    def pass_(self, who: np.ndarray, cam: np.ndarray, t: np.ndarray) -> None:
+        """One sighting of each person at ``cam`` at ``t``; they are there then."""
+        self.segs.add(self.day, who, cam, t, t, 0.0)
+        self.t[who] = t
+        self.cam[who] = cam
 
     def dwell(
         self,
@@ -647,19 +684,18 @@ class _Day:
         cam: np.ndarray,
         t0: np.ndarray,
         t1: np.ndarray,
-        kind: int,
         group: tuple[int, np.ndarray] | None = None,
     ) -> None:
-        """Record a dwell and move the persons there; a window with t1 < t0 yields nothing.
+        """Record a stay at a leisure place and move the persons there (t1 < t0 yields nothing).
 
-        ``group`` = (tag, index per person): members of one group (a household at home, a team
-        at lunch) are seen together, at moments shared by the group on this day.
+        ``group`` = (tag, index per person): members of one group present together (a team at
+        lunch, a household or friends out together) are seen at moments the group shares.
         """
         grp = None
         if group is not None:
             tag, index = group
             grp = (np.int64(tag) << 52) | (np.int64(self.day) << 36) | index.astype(np.int64)
-        self.segs.add(self.day, who, cam, t0, t1, self.gap[kind], grp)
+        self.segs.add(self.day, who, cam, t0, t1, self.gap, grp)
         self.t[who] = np.maximum(t0, t1)
         self.cam[who] = cam
 
@@ -670,10 +706,28 @@ class _Day:
         t = self.t[who] + _travel(self.cams, self.cam[who], cam)
         if planned is not None:
             t = np.maximum(t, planned)
-        self.segs.add(self.day, who, cam, t, t, 0.0)
-        self.t[who] = t
-        self.cam[who] = cam
+        self.pass_(who, cam, t)
         return t
+
+    def _via_hub(self, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Which trips pass the hub nearest their origin (long ones from home or leisure)."""
+        cams = self.cams
+        hub = cams.near_hub[src]
+        via = (
+            np.isin(cams.kind[src], (_HOME, _LEISURE))
+            & (_dist(cams, src, dst) > BEHAVIOUR["via_hub_min_m"])
+            & (dst != hub)
+        )
+        return via, hub
+
+    def trip_time(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """Seconds from ``src`` to ``dst`` as :meth:`arrive` travels (direct or via a hub)."""
+        via, hub = self._via_hub(src, dst)
+        return np.where(
+            via,
+            _travel(self.cams, src, hub) + _ride(self.cams, hub, dst),
+            _travel(self.cams, src, dst),
+        )
 
     def arrive(
         self, who: np.ndarray, cam: np.ndarray, planned: np.ndarray | None = None
@@ -685,64 +739,99 @@ class _Day:
         """
         cams = self.cams
         src = self.cam[who]
-        hub = cams.near_hub[src]
-        via = (
-            np.isin(cams.kind[src], (_HOME, _LEISURE))
-            & (_dist(cams, src, cam) > BEHAVIOUR["via_hub_min_m"])
-            & (cam != hub)
-        )
+        via, hub = self._via_hub(src, cam)
         v, hv = who[via], hub[via]
         t_hub = self.t[v] + _travel(cams, src[via], hv)
         if planned is not None:
             late = planned[via] - _ride(cams, hv, cam[via]) - self.uniform(0.0, 300.0, len(v))
             t_hub = np.maximum(t_hub, late)
-        self.segs.add(self.day, v, hv, t_hub, t_hub, 0.0)
-        self.t[v], self.cam[v] = t_hub, hv
+        self.pass_(v, hv, t_hub)
         leg = np.where(via, _ride(cams, self.cam[who], cam), _travel(cams, self.cam[who], cam))
         arr = self.t[who] + leg
         return arr if planned is None else np.maximum(planned, arr)
 
+    def leave_home(self, who: np.ndarray, t: np.ndarray) -> None:
+        """Those of ``who`` at home leave at ``t`` (at least ``min_home_s`` after coming home):
+        one sighting at the home camera. The others set off from where they are, not before."""
+        home = self.pop.home[who]
+        at_home = self.cam[who] == home
+        t = np.maximum(t, self.t[who] + np.where(at_home, BEHAVIOUR["min_home_s"], 0.0))
+        self.pass_(who[at_home], home[at_home], t[at_home])
+        self.t[who] = t
+
+    def come_home(self, who: np.ndarray) -> None:
+        """Those of ``who`` away from home travel home: one sighting at the home camera."""
+        away = who[self.cam[who] != self.pop.home[who]]
+        home = self.pop.home[away]
+        self.pass_(away, home, self.arrive(away, home))
+
+    def visit(
+        self, who: np.ndarray, place: np.ndarray, planned: np.ndarray, lo: float, hi: float
+    ) -> None:
+        """A stay of ``lo``-``hi`` seconds alone at ``place``, arriving at ``planned`` if possible."""
+        self.leave_home(who, planned - self.trip_time(self.cam[who], place))
+        arr = self.arrive(who, place, planned)
+        self.dwell(who, place, arr, arr + self.uniform(lo, hi, len(who)))
+
+    def outing_together(
+        self,
+        who: np.ndarray,
+        grp: np.ndarray,
+        place: np.ndarray,
+        start: np.ndarray,
+        end: np.ndarray,
+        tag: int,
+    ) -> None:
+        """Members ``who`` (at home) of groups ``grp`` (a household) leave home together, stay
+        together at ``place[grp]`` from about ``start[grp]`` to ``end[grp]`` and come home
+        together: seen together leaving, there and coming back."""
+        if len(who) == 0:
+            return
+        home = self.pop.home[who]
+        plan = start[grp] - self.trip_time(home, place[grp])
+        ready = np.full(len(start), -np.inf)
+        np.maximum.at(ready, grp, np.maximum(plan, self.t[who] + BEHAVIOUR["min_home_s"]))
+        self.pass_(who, home, ready[grp] + self.jitter(len(who)))
+        arr = self.arrive(who, place[grp])
+        last = np.full(len(start), -np.inf)
+        np.maximum.at(last, grp, arr)
+        leave = np.maximum(end, last + 10 * _M)
+        self.dwell(who, place[grp], arr, leave[grp], group=(tag, grp))
+        self.t[who] = leave[grp] + self.jitter(len(who))
+        self.pass_(who, home, self.arrive(who, home))
+
     def evening(self, weekend: bool, meetings: _Meetings) -> None:
-        """Home (arrival, dinner with the household), an optional evening out, home again."""
+        """Home from the day; then a friends' meeting, an evening out with the household or alone."""
         pop, rng, n = self.pop, self.rng, self.pop.n
         b = BEHAVIOUR
-        away = np.flatnonzero(self.cam != pop.home)
-        t = self.arrive(away, pop.home[away])
-        self.segs.add(self.day, away, pop.home[away], t, t, 0.0)
-        self.t[away], self.cam[away] = t, pop.home[away]
-        # evening plans: friend meetings, else some go out alone
+        part = "weekend" if weekend else "weekday"
+        self.come_home(np.arange(n))
+        # friends' meetings: each member comes and goes on their own, together while both there
         today = meetings.day == self.day
-        ev_place = np.full(n, -1, dtype=np.int64)
-        ev_start = np.zeros(n)
-        ev_end = np.zeros(n)
-        mp = meetings.person[today]
-        ev_place[mp] = meetings.place[today]
-        ev_start[mp] = meetings.start[today] + rng.normal(0.0, 4 * _M, size=len(mp))
-        ev_end[mp] = meetings.end[today] + rng.normal(0.0, 4 * _M, size=len(mp))
-        p_alone = b["evening_leisure_prob"]["weekend" if weekend else "weekday"]
-        alone = np.flatnonzero((ev_place < 0) & (rng.random(n) < p_alone))
-        ev_place[alone] = pop.fav[alone, rng.integers(0, pop.fav.shape[1], size=len(alone))]
-        ev_start[alone] = self.uniform(19.5 * _H, 21.0 * _H, len(alone))
-        ev_end[alone] = ev_start[alone] + self.uniform(45 * _M, 120 * _M, len(alone))
-        out = np.flatnonzero(ev_place >= 0)
-        # dinner window at home, cut short by an evening out
-        everyone = np.arange(n)
-        dinner = pop.hh_dinner + rng.normal(0.0, 5 * _M, size=pop.n_hh)
-        dn = dinner[pop.hh]
-        ws = np.maximum(self.t, dn - 20 * _M)
-        we = np.maximum(ws + self.uniform(10 * _M, 20 * _M, n), dn + 25 * _M)
-        depart = np.full(n, np.inf)
-        depart[out] = ev_start[out] - _travel(self.cams, pop.home[out], ev_place[out])
-        we = np.minimum(we, depart)
-        t_home = self.t.copy()
-        self.dwell(everyone, pop.home, ws, we, _HOME, group=(1, pop.hh))
-        self.t = np.where(we >= ws, self.t, t_home)
-        # the evening out and back home
-        arr = self.arrive(out, ev_place[out], ev_start[out])
-        leave = np.maximum(ev_end[out], arr + 10 * _M)
-        self.dwell(out, ev_place[out], arr, leave, _LEISURE)
-        back = self.arrive(out, pop.home[out])
-        self.dwell(out, pop.home[out], back, back + self.uniform(2 * _M, 8 * _M, len(out)), _HOME)
+        mp, m_place, m_id = meetings.person[today], meetings.place[today], meetings.meeting[today]
+        busy = np.zeros(n, dtype=bool)
+        busy[mp] = True
+        m_start = meetings.start[today] + rng.normal(0.0, 4 * _M, size=len(mp))
+        m_end = meetings.end[today] + rng.normal(0.0, 4 * _M, size=len(mp))
+        self.leave_home(mp, m_start - self.trip_time(self.cam[mp], m_place))
+        arr = self.arrive(mp, m_place, m_start)
+        self.dwell(mp, m_place, arr, np.maximum(m_end, arr + 10 * _M), group=(4, m_id))
+        self.come_home(mp)
+        # the household's evening out (the members not meeting friends)
+        go = (pop.hh_size >= 2) & (rng.random(pop.n_hh) < b["household_evening_prob"][part])
+        h_place = pop.hh_fav[
+            np.arange(pop.n_hh), rng.integers(0, pop.hh_fav.shape[1], size=pop.n_hh)
+        ]
+        h_start = self.uniform(18.5 * _H, 20.5 * _H, pop.n_hh)
+        h_end = h_start + self.uniform(75 * _M, 150 * _M, pop.n_hh)
+        who = np.flatnonzero(go[pop.hh] & ~busy)
+        self.outing_together(who, pop.hh[who], h_place, h_start, h_end, tag=5)
+        busy[who] = True
+        # some go out alone
+        alone = np.flatnonzero(~busy & (rng.random(n) < b["evening_leisure_prob"][part]))
+        place = pop.fav[alone, rng.integers(0, pop.fav.shape[1], size=len(alone))]
+        self.visit(alone, place, self.uniform(19.5 * _H, 21.0 * _H, len(alone)), 45 * _M, 120 * _M)
+        self.come_home(alone)
 
     def weekday(self, meetings: _Meetings) -> None:
         pop, cams, rng, n = self.pop, self.cams, self.rng, self.pop.n
@@ -767,19 +856,16 @@ class _Day:
         leave = (
             np.where(pop.uses_hub[c], hub_am[c], arr_plan) - path - self.uniform(0.0, 180.0, len(c))
         )
-        # morning at home: breakfast with the household, then the minutes before leaving
-        bk = (pop.hh_bk + rng.normal(0.0, 5 * _M, size=pop.n_hh))[pop.hh]
-        t0 = bk - 15 * _M
-        t1 = bk + self.uniform(15 * _M, 45 * _M, n)
-        short = leave - self.uniform(5 * _M, 15 * _M, len(c))
-        t0[c] = np.minimum(bk[c] - 15 * _M, short)
-        t1[c] = np.minimum(bk[c] + 15 * _M, leave)
-        self.dwell(np.arange(n), pop.home, t0, t1, _HOME, group=(1, pop.hh))
-        late = leave > t1[c]
-        cl = c[late]
-        before = np.maximum(short[late], t1[cl])
-        self.dwell(cl, pop.home[cl], before, leave[late], _HOME, group=(1, pop.hh[cl]))
-        # to work: street, hub, workplace (arrival, team lunch, leaving)
+        # leaving home: on some mornings the household's commuters who leave within half an
+        # hour of its first one go out together with them
+        together = rng.random(pop.n_hh) < b["household_leave_together_prob"]
+        hc = pop.hh[c]
+        earliest = np.full(pop.n_hh, np.inf)
+        np.minimum.at(earliest, hc, leave)
+        join = together[hc] & (leave - earliest[hc] <= b["leave_together_window_s"])
+        leave = np.where(join, earliest[hc] + self.jitter(len(c)), leave)
+        self.pass_(c, pop.home[c], leave)
+        # to work: street, hub, workplace entrance
         s = np.flatnonzero(commute & pop.has_street)
         self.go_and_pass(s, pop.street[s])
         h = np.flatnonzero(hubc)
@@ -787,70 +873,71 @@ class _Day:
         leg = np.where(
             hubc[c], _ride(cams, self.cam[c], pop.work[c]), _travel(cams, self.cam[c], pop.work[c])
         )
-        arrive = self.t[c] + leg
-        self.dwell(c, pop.work[c], arrive, arrive + self.uniform(5 * _M, 15 * _M, len(c)), _WORK)
+        self.pass_(c, pop.work[c], self.t[c] + leg)
+        # lunch: the team walks out together to one of its lunch places (a different one from
+        # day to day) and back
         lunch_day = pop.team_lunch + rng.normal(0.0, 3 * _M, size=pop.n_team)
-        lunch = lunch_day[pop.team[c]] + self.uniform(0.0, 120.0, len(c))
+        lunch_place = pop.team_fav[
+            np.arange(pop.n_team), rng.integers(0, pop.team_fav.shape[1], size=pop.n_team)
+        ]
+        lunch = lunch_day[pop.team[c]]
         eats = (lunch > self.t[c] + 5 * _M) & (rng.random(len(c)) >= b["lunch_skip_prob"])
-        ce = c[eats]
-        lunch_end = lunch[eats] + pop.team_lunch_len[pop.team[ce]]
-        self.dwell(ce, pop.work[ce], lunch[eats], lunch_end, _WORK, group=(2, pop.team[ce]))
+        ce, tm = c[eats], pop.team[c[eats]]
+        self.pass_(ce, pop.work[ce], lunch[eats] + self.jitter(len(ce)))
+        arr = self.arrive(ce, lunch_place[tm])
+        back = lunch_day[tm] + pop.team_lunch_len[tm] - _travel(cams, lunch_place[tm], pop.work[ce])
+        done = np.maximum(back, arr + 10 * _M)
+        self.dwell(ce, lunch_place[tm], arr, done, group=(2, tm))
+        self.t[ce] = done + self.jitter(len(ce))
+        self.pass_(ce, pop.work[ce], self.arrive(ce, pop.work[ce]))
+        # leaving work, then hub and street
         ride_back = _ride(cams, pop.work[c], np.maximum(pop.hub[c], 0))
         d_plan = np.where(
             hubc[c],
             hub_pm[c] - ride_back - self.uniform(60.0, 300.0, len(c)),
             pop.end[c] + rng.normal(0.0, 10 * _M, size=len(c)),
         )
-        d_end = np.maximum(d_plan, self.t[c] + 30 * _M)
-        d_start = np.maximum(d_end - self.uniform(5 * _M, 15 * _M, len(c)), self.t[c])
-        self.dwell(c, pop.work[c], d_start, d_end, _WORK)
-        # home again: hub, street
+        self.pass_(c, pop.work[c], np.maximum(d_plan, self.t[c] + 30 * _M))
         ride = _ride(cams, pop.work[h], pop.hub[h])
-        t_hub = np.maximum(hub_pm[h], self.t[h] + ride)
-        self.segs.add(self.day, h, pop.hub[h], t_hub, t_hub, 0.0)
-        self.t[h], self.cam[h] = t_hub, pop.hub[h]
+        self.pass_(h, pop.hub[h], np.maximum(hub_pm[h], self.t[h] + ride))
         self.go_and_pass(s, pop.street[s])
         # at home on a weekday: maybe out during the day
         idle = np.flatnonzero(~commute & (rng.random(n) < b["weekday_midday_leisure_prob"]))
         place = pop.fav[idle, rng.integers(0, pop.fav.shape[1], size=len(idle))]
-        arr = self.arrive(idle, place, self.uniform(10 * _H, 15 * _H, len(idle)))
-        self.dwell(idle, place, arr, arr + self.uniform(45 * _M, 120 * _M, len(idle)), _LEISURE)
+        self.visit(idle, place, self.uniform(10 * _H, 15 * _H, len(idle)), 45 * _M, 120 * _M)
         self.evening(weekend=False, meetings=meetings)
 
     def weekend(self, meetings: _Meetings) -> None:
         pop, rng, n = self.pop, self.rng, self.pop.n
         b = BEHAVIOUR
-        bk = (pop.hh_bk + 1.5 * _H + rng.normal(0.0, 15 * _M, size=pop.n_hh))[pop.hh]
-        t1 = bk + self.uniform(30 * _M, 90 * _M, n)
-        self.dwell(np.arange(n), pop.home, bk - 20 * _M, t1, _HOME, group=(1, pop.hh))
-        # household outings: all members together at one of the household's places
+        # household outings: the members leave together, stay together and come back together
         go = (pop.hh_size >= 2) & (rng.random(pop.n_hh) < b["household_outing_prob"])
         g_place = pop.hh_fav[
             np.arange(pop.n_hh), rng.integers(0, pop.hh_fav.shape[1], size=pop.n_hh)
         ]
-        g_start = self.uniform(11 * _H, 14 * _H, pop.n_hh)
+        g_start = self.uniform(10.5 * _H, 14 * _H, pop.n_hh)
         g_end = g_start + self.uniform(60 * _M, 180 * _M, pop.n_hh)
         who = np.flatnonzero(go[pop.hh])
-        hh = pop.hh[who]
-        arr = self.arrive(who, g_place[hh], g_start[hh] + self.uniform(0.0, 60.0, len(who)))
-        leave = np.maximum(g_end[hh] + self.uniform(0.0, 60.0, len(who)), arr + 10 * _M)
-        self.dwell(who, g_place[hh], arr, leave, _LEISURE, group=(3, hh))
+        self.outing_together(who, pop.hh[who], g_place, g_start, g_end, tag=3)
         # an afternoon out alone
         alone = np.flatnonzero(rng.random(n) < b["weekend_afternoon_leisure_prob"])
         place = pop.fav[alone, rng.integers(0, pop.fav.shape[1], size=len(alone))]
-        arr = self.arrive(alone, place, self.uniform(14 * _H, 17 * _H, len(alone)))
-        self.dwell(alone, place, arr, arr + self.uniform(45 * _M, 120 * _M, len(alone)), _LEISURE)
+        self.visit(alone, place, self.uniform(14 * _H, 17 * _H, len(alone)), 45 * _M, 120 * _M)
         self.evening(weekend=True, meetings=meetings)
 
 
-def _hash01(x: np.ndarray, salt: int) -> np.ndarray:
-    """Deterministic uniform [0, 1) numbers from integers (splitmix64 finaliser)."""
+def _hash64(x: np.ndarray, salt: int) -> np.ndarray:
+    """Deterministic, well-mixed uint64 numbers from integers (splitmix64 finaliser)."""
     with np.errstate(over="ignore"):
         z = x.astype(np.uint64) + np.uint64(salt) * np.uint64(0x9E3779B97F4A7C15)
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-    return (z >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+        return z ^ (z >> np.uint64(31))
+
+
+def _hash01(x: np.ndarray, salt: int) -> np.ndarray:
+    """Deterministic uniform [0, 1) numbers from integers."""
+    return (_hash64(x, salt) >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
 def _expand(
@@ -858,10 +945,12 @@ def _expand(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Visits -> sightings: (visit index, local time in seconds) per sighting.
 
-    A pass gives one sighting at ``t0``. A dwell alone gives ``1 + Poisson(dwell / gap)``
-    sightings, uniform over the dwell. A dwell of a group member is seen at the group's moments
-    of the day (a regular beat with a period of 0.7-1.3 ``gap`` and a random phase), each with
-    probability ``group_seen_prob`` and +-30 s of jitter: members present together are seen
+    A pass gives one sighting at ``t0``. A stay alone gives ``1 + Poisson(stay / gap)``
+    sightings, uniform over the stay. A stay of a group member is seen at the group's moments
+    of the day: one moment in each cell of ``gap`` seconds (a random phase per group), at a
+    position within the cell drawn per group and cell, so that members of one group share their
+    moments while two groups' moments are independent. A member present at a moment is seen with
+    probability ``group_seen_prob``, with +-30 s of jitter: members present together are seen
     within a minute of each other.
     """
     n_seg = len(t0)
@@ -870,20 +959,24 @@ def _expand(
     lam = np.where((gap > 0) & ~grouped, dur / np.maximum(gap, 1.0), 0.0)
     count = np.where(grouped, 0, 1 + rng.poisson(lam))
     salt = int(rng.integers(0, 2**62))
-    period = gap * (0.7 + 0.6 * _hash01(grp, salt + 1))
-    phase = _hash01(grp, salt + 2) * period
-    k0 = np.ceil((t0 - phase) / np.maximum(period, 1.0))
-    k1 = np.floor((t1 - phase) / np.maximum(period, 1.0))
+    period = np.maximum(gap, 1.0).astype(np.float64)
+    phase = _hash01(grp, salt + 1) * period
+    k0 = np.floor((t0 - phase) / period)
+    k1 = np.floor((t1 - phase) / period)
     count = count + np.where(grouped, np.maximum(k1 - k0 + 1, 0), 0).astype(np.int64)
     del k1
     rep = np.repeat(np.arange(n_seg), count)
     j = np.arange(len(rep)) - np.repeat(np.cumsum(count) - count, count)
     g = grouped[rep]
     t_ind = t0[rep] + rng.random(len(rep)) * dur[rep]
-    t_grp = phase[rep] + (k0[rep] + j) * period[rep] + rng.uniform(-30.0, 30.0, len(rep))
-    t = np.where(g, t_grp, t_ind)
-    del t_ind, t_grp, j
-    keep = ~g | (rng.random(len(rep)) < BEHAVIOUR["group_seen_prob"])
+    cell = (k0[rep] + j).astype(np.int64)
+    with np.errstate(over="ignore"):
+        cell_key = _hash64(grp[rep], salt + 2) ^ cell.astype(np.uint64)
+    moment = phase[rep] + (cell + _hash01(cell_key, salt + 3)) * period[rep]
+    inside = (moment >= t0[rep]) & (moment <= t1[rep])
+    t = np.where(g, moment + rng.uniform(-30.0, 30.0, len(rep)), t_ind)
+    del t_ind, moment, j, cell, cell_key
+    keep = ~g | (inside & (rng.random(len(rep)) < BEHAVIOUR["group_seen_prob"]))
     return rep[keep], t[keep]
 
 
@@ -986,7 +1079,8 @@ def _truth(
     )
     ties = ties.sort_values(["subject_a", "subject_b"], ignore_index=True)
 
-    # routine strangers: same hub, same habitual train, not a tie
+    # routine strangers: same hub, same habitual train, and nothing else in common: not a tie,
+    # different home cameras, workplaces and street cameras
     hw = cams.headway
     keys_ab: list[np.ndarray] = []
     for t_habit in (pop.t_am, pop.t_pm):
@@ -996,6 +1090,13 @@ def _truth(
         keys_ab.append(sa.astype(np.int64) * n + sb)
     am_key, pm_key = (np.setdiff1d(kk, tie_key) for kk in keys_ab)
     s_key = np.union1d(am_key, pm_key)
+    sa, sb = s_key // n, s_key % n
+    share = (
+        (pop.home[sa] == pop.home[sb])
+        | (pop.work[sa] == pop.work[sb])
+        | ((pop.street[sa] == pop.street[sb]) & (pop.street[sa] >= 0))
+    )
+    s_key = s_key[~share]
     sa, sb = s_key // n, s_key % n
     in_am = np.isin(s_key, am_key)
     in_pm = np.isin(s_key, pm_key)
@@ -1288,7 +1389,7 @@ def persons_for_sightings(
 ) -> int:
     """Number of persons that gives about ``n`` sightings over ``days`` days.
 
-    The rate (sightings per person-day, about 27 with the default noise; it depends on the
+    The rate (sightings per person-day, about 13 with the default noise; it depends on the
     share of weekend days) is measured with a small pilot city of the same days, seed and
     noise, so the estimate is usually within a few percent.
 
@@ -1306,7 +1407,7 @@ def persons_for_sightings(
 
     Examples
     --------
-    >>> 20_000 < persons_for_sightings(10_000_000, days=14) < 30_000
+    >>> 45_000 < persons_for_sightings(10_000_000, days=14) < 65_000
     True
     """
     n = _check_int(n, "n (sightings)", 1)

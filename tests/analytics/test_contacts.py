@@ -214,7 +214,12 @@ def test_null_expected_hand_computed():
     r = _row(c, "A", "B")
     assert r["expected"] == pytest.approx(3 * 6.5 / 7)
     assert r["routine_share"] == pytest.approx(6.5 / 7)
-    assert r["effective_meetings"] == pytest.approx(3 * ((1 - 6.5 / 7) + 6.5 / 7 / 3))
+    # the slot's expected meetings e = rho * n = 3 * 6.5 / 7, so s = e / r = 6.5 / 7
+    u = (1 - 6.5 / 7) + 6.5 / 7 / 3
+    assert r["effective_meetings"] == pytest.approx(3 * u)
+    # one event per meeting, confidence 1, only A and B at X that hour: beta = 1 / log2(2) = 1;
+    # the share of meetings beyond the null's expectation: 1 - expected / meetings
+    assert r["score"] == pytest.approx(3 * u * (1 - 3 * 6.5 / 7 / 3))
     assert r["p_value"] == pytest.approx(stats.poisson.sf(2, 3 * 6.5 / 7))
     assert (r["meetings"], r["days"], r["places"], r["days_both"]) == (3, 3, 1, 3)
     assert r["sri"] == r["hwi"] == 1.0
@@ -276,6 +281,27 @@ def _home_days(people: list[str], days: range) -> list[tuple]:
     return [
         (p, f"home_{p}", MONDAY + d * DAY + pd.Timedelta(hours=7)) for p in people for d in days
     ]
+
+
+def test_a_routine_slot_counts_once_even_when_met_on_some_days_only():
+    """A takes the 08:12 every weekday for two weeks, B on five of them (the 08:17 on the
+    others): five meetings, all in one routine slot. Swapped days meet in 45 of the 90 pairs of
+    distinct days, so rho = (45 + 1/2) / 91 = 1/2 and the slot's expected meetings
+    e = rho * 10 days = 5 = r: the routine explains the whole slot, which counts once
+    (effective_meetings = 1), and the pair meets exactly as often as expected (score 0)."""
+    rows = []
+    for k, d in enumerate([0, 1, 2, 3, 4, 7, 8, 9, 10, 11]):
+        day = T0 + d * DAY
+        rows.append(("A", "hub", day + pd.Timedelta(minutes=12)))
+        late = 5 if k % 2 else 0
+        rows.append(("B", "hub", day + pd.Timedelta(minutes=12 + late, seconds=20)))
+    c = _contacts(_sightings(rows))
+    r = _row(c, "A", "B")
+    assert (r["meetings"], r["days_both"]) == (5, 10)
+    assert r["routine_share"] == pytest.approx(0.5)
+    assert r["expected"] == pytest.approx(5.0)
+    assert r["effective_meetings"] == pytest.approx(1.0)
+    assert r["score"] == 0.0
 
 
 def test_quiet_place_scores_above_busy_place():

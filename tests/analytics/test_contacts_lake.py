@@ -204,15 +204,12 @@ def test_evaluate_contacts_pseudonymises_truth():
 def test_generated_city_end_to_end(tmp_path):
     """Generate -> ingest (pseudonymised) -> contacts -> evaluate against the planted truth.
 
-    On associates against routine strangers (the issue) the score beats the raw event count
-    clearly, friends above all; no routine stranger is in the top K for the hub alone: each one
-    there also shares a home camera (neighbours, together at home every day) or a workplace with
-    its partner, and met at two places or more.
-    Against *all* co-located pairs the ranking is limited by neighbours and colleagues of other
-    teams who share the ties' daily routines (see benchmarks/contacts/RESULTS.md)."""
+    The issue's targets, on a small city: precision at K of at least 0.9 where the raw event
+    count reaches less, no routine stranger in the top K (the raw count has some) and none
+    significant; on associates against routine strangers the score beats the raw count, friends
+    above all (see benchmarks/contacts/RESULTS.md for 1M and 3M sightings)."""
     from sightgraph.ingest.generate import generate_city, write_city
     from sightgraph.ingest.pipeline import ingest
-    from sightgraph.ingest.pseudonymize import pseudonymize_ids
 
     city = generate_city(persons=400, days=14, seed=3)
     paths = write_city(city, tmp_path / "city")
@@ -223,28 +220,13 @@ def test_generated_city_end_to_end(tmp_path):
     r = evaluate_contacts_dir(out, tmp_path / "city", key=KEY)
     assert r["k"] > 0.9 * len(city.ties)
     assert r["auc"] > 0.9
-    assert r["auc_vs_strangers"] > r["auc_vs_strangers_baseline"] + 0.08
+    assert r["precision_at_k"] >= 0.9 > r["precision_at_k_baseline"]
+    assert r["strangers_in_top_k"] == 0 < r["strangers_in_top_k_baseline"]
+    assert r["auc_vs_strangers"] > r["auc_vs_strangers_baseline"] + 0.02
     assert r["precision_at_k_vs_strangers"] > r["precision_at_k_vs_strangers_baseline"]
-    assert r["auc_friends_vs_strangers"] > 0.8 > 0.5 > r["auc_friends_vs_strangers_baseline"]
-    assert r["recall_household"] > 0.9
-    assert r["strangers_significant"] == 0 and r["precision_significant"] > 0.5
-    contacts = pd.read_parquet(out).head(r["k"])
-    persons = city.persons.assign(pid=pseudonymize_ids(city.persons["subject_id"], KEY)).set_index(
-        "pid"
-    )
-    st = city.strangers.assign(
-        a=pseudonymize_ids(city.strangers["subject_a"], KEY),
-        b=pseudonymize_ids(city.strangers["subject_b"], KEY),
-    )
-    pairs = {tuple(sorted(x)) for x in zip(st["a"], st["b"], strict=True)}
-    top = contacts[
-        [(a, b) in pairs for a, b in zip(contacts["pid_a"], contacts["pid_b"], strict=True)]
-    ]
-    assert len(top) == r["strangers_in_top_k"]
-    for row in top.itertuples():
-        a, b = persons.loc[row.pid_a], persons.loc[row.pid_b]
-        assert a["home_camera"] == b["home_camera"] or a["work_camera"] == b["work_camera"]
-        assert row.places >= 2
+    assert r["auc_friends_vs_strangers"] > 0.95 > 0.9 > r["auc_friends_vs_strangers_baseline"]
+    assert min(r["recall_household"], r["recall_coworkers"]) > 0.9
+    assert r["strangers_significant"] == 0 and r["precision_significant"] > 0.8
 
 
 def test_lake_job_with_radius(tmp_path, scenario):

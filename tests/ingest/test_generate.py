@@ -221,7 +221,7 @@ def test_counts_are_as_requested(noisy_city: City) -> None:
         pd.Timestamp("2026-03-16"),
     )
     per_person_day = len(noisy_city.sightings) / (300 * 14)
-    assert 15 < per_person_day < 60
+    assert 8 < per_person_day < 25
     counts = noisy_city.params["counts"]
     assert counts["sightings"] == len(noisy_city.sightings)
     assert counts["ties"] == len(noisy_city.ties)
@@ -239,19 +239,61 @@ def test_target_sightings_sizes_the_city() -> None:
 # --- planted ties really co-locate ---------------------------------------------------------------
 
 
-def test_every_household_pair_meets_at_home_on_several_days(
-    clean_city: City, clean_index: Index
-) -> None:
+def _site_sightings(index: Index) -> pd.DataFrame:
+    return index.sightings.assign(site=index.sightings["camera_id"].map(index.site))
+
+
+def test_home_and_work_cameras_see_passes_not_stays(clean_city: City, clean_index: Index) -> None:
+    """A residential street camera sees its residents leave and come back, never while at home
+    (passes at least ``min_home_s`` apart); a workplace entrance sees its workers arrive, go out
+    to lunch and come back, and leave: at most four sightings a day."""
+    s = _site_sightings(clean_index)
+    persons = clean_city.persons.set_index("subject_id")
+    home = s[s["site"] == "home"].sort_values(["subject_id", "t"])
+    assert (home["camera_id"].to_numpy() == persons.loc[home["subject_id"], "home_camera"]).all()
+    per_day = home.groupby(["subject_id", "date"])
+    assert per_day.size().max() <= 8 and per_day.size().median() <= 4
+    assert per_day["t"].diff().dropna().min() >= 299  # passes, not a stay seen every few minutes
+    work = s[s["site"] == "work"]
+    assert (work["camera_id"].to_numpy() == persons.loc[work["subject_id"], "work_camera"]).all()
+    assert work.groupby(["subject_id", "date"]).size().max() <= 4
+
+
+def _neighbours(city: City, same: str) -> pd.DataFrame:
+    """Pairs sharing the ``same`` camera of persons.csv who are not ties."""
+    p = city.persons.dropna(subset=[same])
+    m = p.merge(p, on=same)
+    m = m[m["subject_id_x"] < m["subject_id_y"]]
+    m = m.rename(columns={"subject_id_x": "subject_a", "subject_id_y": "subject_b"})
+    m = m[["subject_a", "subject_b", same]]
+    tied = pd.MultiIndex.from_frame(city.ties[["subject_a", "subject_b"]])
+    return m[~pd.MultiIndex.from_frame(m[["subject_a", "subject_b"]]).isin(tied)]
+
+
+def test_households_leave_and_come_home_together(clean_city: City, clean_index: Index) -> None:
+    """Household members pass their home camera together when they go out or come back together
+    (outings, evenings out, some mornings) and are seen together at their outings' places;
+    neighbours (same home camera, other households) only pass it together by chance."""
     persons = clean_city.persons.set_index("subject_id")
     hh = clean_city.ties[clean_city.ties["kind"] == "household"].copy()
     assert len(hh) >= 20
     hh["home"] = persons.loc[hh["subject_a"], "home_camera"].to_numpy()
     assert (hh["home"] == persons.loc[hh["subject_b"], "home_camera"].to_numpy()).all()
-    days = clean_index.count(hh, by="days", at="home")
-    assert days.min() >= 5, hh[days < 5]
+    home_days = clean_index.count(hh, by="days", at="home")
+    assert home_days.min() >= 1 and np.median(home_days) >= 3
+    ev = clean_index.events(hh)
+    out = ev[ev["camera_id"].map(clean_index.site) == "leisure"]
+    out_days = out.groupby(["subject_a", "subject_b"])["date"].nunique()
+    assert len(out_days) == len(hh)  # every household pair is seen together out of home
+    neighbours = _neighbours(clean_city, "home_camera")
+    assert len(neighbours) >= 100
+    nb_days = clean_index.count(neighbours, by="days", at="home_camera")
+    assert np.median(nb_days) == 0 and np.mean(nb_days >= 2) < 0.1
 
 
-def test_coworkers_meet_at_their_workplace(clean_city: City, clean_index: Index) -> None:
+def test_coworkers_lunch_together_at_changing_places(clean_city: City, clean_index: Index) -> None:
+    """A team passes its entrance together going out to lunch and coming back, at one of several
+    lunch places; colleagues of other teams share the entrance only at their own times."""
     persons = clean_city.persons.set_index("subject_id")
     cw = clean_city.ties[clean_city.ties["kind"] == "coworkers"].copy()
     assert len(cw) >= 20
@@ -259,6 +301,19 @@ def test_coworkers_meet_at_their_workplace(clean_city: City, clean_index: Index)
     assert (cw["work"] == persons.loc[cw["subject_b"], "work_camera"].to_numpy()).all()
     days = clean_index.count(cw, by="days", at="work")
     assert np.mean(days >= 3) >= 0.95
+    ev = clean_index.events(cw)
+    lunch = ev[ev["camera_id"].map(clean_index.site) == "leisure"]
+    places = lunch.groupby(["subject_a", "subject_b"])["camera_id"].nunique()
+    places = places.reindex(pd.MultiIndex.from_frame(cw[["subject_a", "subject_b"]]), fill_value=0)
+    assert np.mean(places >= 2) >= 0.8
+    others = _neighbours(clean_city, "work_camera")
+    assert len(others) >= 100
+    assert (
+        np.median(clean_index.count(others, by="days"))
+        <= 1
+        < 6
+        <= np.median(clean_index.count(cw, by="days"))
+    )
 
 
 def test_most_friends_meet_at_changing_leisure_places(clean_city: City, clean_index: Index) -> None:
@@ -296,20 +351,41 @@ def test_routine_strangers_meet_at_their_hub_at_the_same_minute_on_most_weekdays
         .reindex(pd.MultiIndex.from_frame(am[["subject_a", "subject_b"]]), fill_value=0)
         / 10
     )  # weekdays in the two weeks
-    assert np.mean(share > 0.5) >= 0.9
+    # a pair meets on a weekday unless one is absent or off the usual train (about 0.8) and the
+    # two are seen within the window (0.94): more than half the weekdays for ~90% of the pairs
+    assert np.mean(share > 0.5) >= 0.8
     spread = per_pair["minute"].max() - per_pair["minute"].min()
     assert spread.max() <= 5  # the same minute, give or take a train
     assert ((ev["dep"] - ev["minute"]).between(0, 2)).mean() >= 0.9  # just before departure
 
 
-def test_naive_event_count_ranks_strangers_above_friends(noisy_city: City) -> None:
-    """That is the point of routine strangers: raw counts mislead, contact scores must not."""
+def test_routine_strangers_share_nothing_but_the_train(
+    clean_city: City, clean_index: Index
+) -> None:
+    """Different homes, workplaces and streets: together only at the hub (and, like anyone, by
+    chance at a leisure place)."""
+    st_ = clean_city.strangers
+    persons = clean_city.persons.set_index("subject_id")
+    a, b = persons.loc[st_["subject_a"]], persons.loc[st_["subject_b"]]
+    assert (a["home_camera"].to_numpy() != b["home_camera"].to_numpy()).all()
+    assert (a["work_camera"].to_numpy() != b["work_camera"].to_numpy()).all()
+    assert (a["hub_camera"].to_numpy() == st_["camera_id"].to_numpy()).all()
+    assert (b["hub_camera"].to_numpy() == st_["camera_id"].to_numpy()).all()
+    sites = clean_index.events(st_)["camera_id"].map(clean_index.site)
+    assert set(sites) <= {"hub", "leisure"}
+    assert (sites == "hub").mean() > 0.7
+
+
+def test_naive_counts_of_days_together_rank_strangers_above_friends(noisy_city: City) -> None:
+    """That is the point of routine strangers: they are seen together on most weekdays, friends
+    on the few evenings they meet, so naive repetition counts (days or meetings together, the
+    simple ratio index) rank strangers first; contact scores must not."""
     index = Index(noisy_city)
     friends = noisy_city.ties[noisy_city.ties["kind"] == "friends"]
-    n_friend = index.count(friends)
-    n_stranger = index.count(noisy_city.strangers)
-    assert np.mean(n_stranger) > np.mean(n_friend)
-    assert np.median(n_stranger) > np.median(n_friend)
+    days_friend = index.count(friends, by="days")
+    days_stranger = index.count(noisy_city.strangers, by="days")
+    assert np.median(days_stranger) >= 2 * np.median(days_friend)
+    assert np.mean(days_stranger[:, None] > days_friend[None, :]) > 0.8
 
 
 # --- noise and plausibility ----------------------------------------------------------------------
@@ -434,6 +510,10 @@ def test_any_small_city_keeps_the_invariants(
     for df in (city.ties, city.strangers):
         assert (df["subject_a"] < df["subject_b"]).all()
     assert not pairs(city.ties) & pairs(city.strangers)
+    persons = city.persons.set_index("subject_id")
+    for col in ("home_camera", "work_camera"):
+        a = persons.loc[city.strangers["subject_a"], col].to_numpy()
+        assert (a != persons.loc[city.strangers["subject_b"], col].to_numpy()).all()
     households = city.persons.groupby("household_id")["subject_id"].size()
     n_household_pairs = int((households * (households - 1) // 2).sum())
     assert (city.ties["kind"] == "household").sum() == n_household_pairs
