@@ -235,10 +235,27 @@ def load(
     lake: Annotated[Path, typer.Option(help="Lake directory")],
     store: Annotated[str | None, typer.Option(help="neo4j or embedded")] = None,
     batch_size: Annotated[int, typer.Option(help="Rows per write batch")] = 20_000,
+    bulk: Annotated[
+        bool,
+        typer.Option(
+            "--bulk",
+            help="First load into an EMPTY Neo4j run by scripts/neo4j/neo4j.sh: offline "
+            "neo4j-admin import (the server is stopped and restarted)",
+        ),
+    ] = False,
 ) -> None:
     """Push the lake and its derived tables into the graph store (idempotent, resumable)."""
     from sightgraph.graph.loader import load_lake
 
+    if bulk:
+        from sightgraph.graph.bulk import bulk_load
+
+        settings = _settings()
+        if (store or settings.store) != "neo4j":
+            raise UsageError("--bulk is for --store neo4j only; drop --bulk for this store")
+        counts = bulk_load(lake, settings, report=err.print)
+        console.print("loaded: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+        return
     st = _store(store)
     try:
         counts = load_lake(lake, st, batch_size=batch_size)

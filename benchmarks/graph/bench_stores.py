@@ -14,7 +14,16 @@
 4. ``--reads`` trajectories of random subjects and 2-hop ego networks of random subjects with
    contacts, the same subjects for both stores; median and p95 latency (ms), and a check that
    both stores gave identical frames;
-5. a table on stdout and ``--results`` (Markdown) with the numbers and the command.
+5. a table on stdout and, with ``--results FILE``, the same as Markdown with the command.
+
+``--bulk``: Neo4j is (also) loaded with the offline bulk path (``sightgraph load --bulk``,
+sightgraph.graph.bulk): the graph is cleared, then ``bulk_load`` is timed as a whole (writing
+the import files, stopping the server, ``neo4j-admin database import``, restarting it,
+creating the constraints and indexes); sightings/s = lake sightings / that whole time. Then an
+online load of the same lake is timed on top (it must find everything and change nothing) and
+the reads run on the bulk-loaded graph. ``--uri`` must then be the server that
+``scripts/neo4j/neo4j.sh`` runs for ``SIGHTGRAPH_NEO4J_HOME``; ``--no-online`` skips the
+(slow) online load into the empty graph.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -36,6 +46,7 @@ from pandas.testing import assert_frame_equal
 from rich.console import Console
 from rich.table import Table
 
+from sightgraph.graph.bulk import bulk_load
 from sightgraph.graph.embedded import EmbeddedStore
 from sightgraph.graph.loader import derived_path, load_lake
 from sightgraph.graph.neo4j_store import Neo4jStore
@@ -182,11 +193,15 @@ def main() -> None:
         help="ego networks use min_score = the score of the N-th strongest contact (0: all)",
     )
     ap.add_argument("--dense-reads", type=int, default=5, help="2-hop reads with min_score 0")
-    ap.add_argument("--results", type=Path, default=Path(__file__).with_name("RESULTS.md"))
+    ap.add_argument("--results", type=Path, help="also write the table as Markdown here")
+    ap.add_argument("--bulk", action="store_true", help="time the offline bulk load too")
+    ap.add_argument("--no-online", action="store_true", help="skip the online Neo4j load")
     ap.add_argument("--note", default="", help="a line about the machine/server for RESULTS.md")
     args = ap.parse_args()
     if not args.uri:
         sys.exit("--uri or NEO4J_URI needed (the benchmark CLEARS that Neo4j graph)")
+    if args.no_online and not args.bulk:
+        sys.exit("--no-online needs --bulk (Neo4j must be loaded one way or the other)")
 
     with tempfile.TemporaryDirectory(prefix="bench-stores-") as tmp:
         work = Path(tmp)
@@ -199,14 +214,16 @@ def main() -> None:
         console.print(f"lake: {n:,} sightings; contacts: {contacts_note}")
 
         emb = EmbeddedStore(work / "graph.duckdb")
-        neo = Neo4jStore.connect(args.uri, "neo4j", os.environ.get("NEO4J_PASSWORD", "neo4j"))
+        password = os.environ.get("NEO4J_PASSWORD", "neo4j")
+        neo = Neo4jStore.connect(args.uri, "neo4j", password)
         neo.ensure_schema()
         t = time.perf_counter()
         neo.clear()
         console.print(f"cleared Neo4j in {time.perf_counter() - t:.1f} s")
 
         results: dict[str, dict[str, Any]] = {}
-        for name, store in (("embedded", emb), ("neo4j", neo)):
+        stores = [("embedded", emb)] + ([] if args.no_online else [("neo4j", neo)])
+        for name, store in stores:
             s_phase, total, counts = time_load(lake, store, args.batch_size)
             t = time.perf_counter()
             again = load_lake(lake, store, batch_size=args.batch_size, progress=False)
@@ -220,6 +237,27 @@ def main() -> None:
                 "reload_s": reload_s,
             }
             console.print(f"{name}: {counts} sightings phase {s_phase:.1f} s, load {total:.1f} s")
+        if args.bulk:
+            t = time.perf_counter()
+            neo.clear()
+            console.print(f"cleared Neo4j in {time.perf_counter() - t:.1f} s")
+            neo.close()
+            settings = SimpleNamespace(
+                neo4j_uri=args.uri, neo4j_user="neo4j", neo4j_password=password, neo4j_database=None
+            )
+            t = time.perf_counter()
+            counts = bulk_load(lake, settings, report=console.log)
+            bulk_s = time.perf_counter() - t
+            assert counts == results["embedded"]["counts"], (counts, results["embedded"]["counts"])
+            console.print(f"bulk: {counts} in {bulk_s:.1f} s: {n / bulk_s:,.0f} sightings/s")
+            neo = Neo4jStore.connect(args.uri, "neo4j", password)
+            t = time.perf_counter()
+            again = load_lake(lake, neo, batch_size=args.batch_size, progress=False)
+            after_s = time.perf_counter() - t
+            assert again == counts, (again, counts)
+            results["bulk"] = {"load_s": bulk_s, "rate": n / bulk_s, "reload_s": after_s}
+            console.print(f"online load after the bulk load (no changes): {after_s:.1f} s")
+            results.setdefault("neo4j", {"counts": counts})
 
         rng = np.random.default_rng(3)
         everyone = sorted(read_sightings(lake, columns=["pid"])["pid"].unique())
@@ -274,15 +312,37 @@ def main() -> None:
     def ms(x: np.ndarray, q: float) -> str:
         return f"{np.percentile(x, q):.1f}"
 
+    def val(d: dict[str, Any], key: str, fmt: str) -> str:
+        return format(d[key], fmt) if key in d else "-"
+
     rows = [
         (
             "load: sightings/s (sightings phase)",
-            f"{e['rate']:,.0f}",
-            f"{g['rate']:,.0f}",
+            val(e, "rate", ",.0f"),
+            val(g, "rate", ",.0f"),
             ">= 50,000",
         ),
-        ("load: whole lake, s", f"{e['load_s']:.1f}", f"{g['load_s']:.1f}", ""),
-        ("reload (no changes), s", f"{e['reload_s']:.1f}", f"{g['reload_s']:.1f}", ""),
+        ("load: whole lake, s", val(e, "load_s", ".1f"), val(g, "load_s", ".1f"), ""),
+        ("reload (no changes), s", val(e, "reload_s", ".1f"), val(g, "reload_s", ".1f"), ""),
+    ]
+    if "bulk" in results:
+        b = results["bulk"]
+        rows += [
+            (
+                "bulk load (--bulk): sightings/s (whole bulk load)",
+                "",
+                val(b, "rate", ",.0f"),
+                ">= 50,000",
+            ),
+            (
+                "bulk load: whole lake incl. stop/import/restart/indexes, s",
+                "",
+                val(b, "load_s", ".1f"),
+                "",
+            ),
+            ("online load after the bulk load (no changes), s", "", val(b, "reload_s", ".1f"), ""),
+        ]
+    rows += [
         ("trajectory median, ms", ms(e["traj"], 50), ms(g["traj"], 50), ""),
         ("trajectory p95, ms", ms(e["traj"], 95), ms(g["traj"], 95), "< 100"),
         ("2-hop ego median, ms", ms(e["ego"], 50), ms(g["ego"], 50), ""),
@@ -336,8 +396,9 @@ def main() -> None:
         *[f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows],
         "",
     ]
-    args.results.write_text("\n".join(md_lines), encoding="utf-8")
-    console.print(f"wrote {args.results}")
+    if args.results is not None:
+        args.results.write_text("\n".join(md_lines), encoding="utf-8")
+        console.print(f"wrote {args.results}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,11 @@
 #   scripts/neo4j/neo4j.sh status            "running URI (pid N)" exit 0 / "stopped URI" exit 3
 #   scripts/neo4j/neo4j.sh restart [--fresh]
 #   scripts/neo4j/neo4j.sh build             only compile / download the dependencies
+#   scripts/neo4j/neo4j.sh import ARGS...    offline bulk import into the (empty) database: stop the
+#                                            server, run `neo4j-admin database import full neo4j
+#                                            --overwrite-destination ARGS...` on its store (log:
+#                                            import.log), start it again with the settings it was
+#                                            started with, print the URI. Replaces the database!
 #
 # Environment:
 #   SIGHTGRAPH_NEO4J_HOME  state dir (default <repo>/.neo4j): neo4j.pid, neo4j.log, build.log, db/
@@ -16,6 +21,9 @@
 #   NEO4J_PAGECACHE_MB     page cache size in MiB (default 256)
 #   NEO4J_START_TIMEOUT    seconds to wait for Bolt (default 180)
 #   NEO4J_JAVA_OPTS        extra JVM options (word-split, placed after ours so they win)
+#   NEO4J_IMPORT_HEAP      JVM max heap of the importer (default 1g; it works mostly off-heap)
+#   NEO4J_IMPORT_JAVA_OPTS extra JVM options of the importer (default -XX:TieredStopAtLevel=1,
+#                          C1 only: halves a small import; -XX:TieredStopAtLevel=4 undoes it)
 #   JAVA_HOME              Java 17+ to use (default: java on PATH)
 # Auth is disabled: any user/password is accepted. --fresh wipes the database first.
 set -euo pipefail
@@ -32,6 +40,8 @@ PID_FILE=$STATE_DIR/neo4j.pid
 PORT_FILE=$STATE_DIR/neo4j.port
 LOG_FILE=$STATE_DIR/neo4j.log
 BUILD_LOG=$STATE_DIR/build.log
+IMPORT_LOG=$STATE_DIR/import.log
+LAUNCH_FILE=$STATE_DIR/neo4j.launch # the settings of the running server, for `import` to restart it
 DB_DIR=$STATE_DIR/db
 BUILD_DIR=$SCRIPT_DIR/target
 CP_FILE=$BUILD_DIR/classpath.txt
@@ -196,6 +206,11 @@ cmd_start() {
         esac
     done
     lock
+    do_start "$fresh"
+}
+
+do_start() { # fresh (0/1); the caller holds the lock
+    local fresh=$1
     local pid
     if pid=$(running_pid); then
         local rport
@@ -241,7 +256,13 @@ cmd_start() {
     local extra=()
     [[ -n ${NEO4J_JAVA_OPTS:-} ]] && read -r -a extra <<<"$NEO4J_JAVA_OPTS"
 
-    NEO4J_PORT=$PORT nohup "$JAVA" "${jvm_opts[@]}" ${extra[@]+"${extra[@]}"} \
+    {
+        printf 'PORT=%q\n' "$PORT"
+        printf 'HEAP=%q\n' "$HEAP"
+        printf 'NEO4J_PAGECACHE_MB=%q\n' "${NEO4J_PAGECACHE_MB:-}"
+        printf 'NEO4J_JAVA_OPTS=%q\n' "${NEO4J_JAVA_OPTS:-}"
+    } >"$LAUNCH_FILE"
+    NEO4J_PAGECACHE_MB=${NEO4J_PAGECACHE_MB:-} NEO4J_PORT=$PORT nohup "$JAVA" "${jvm_opts[@]}" ${extra[@]+"${extra[@]}"} \
         -cp "$BUILD_DIR/classes:$(<"$CP_FILE")" "$MAIN_CLASS" "$DB_DIR" \
         </dev/null >>"$LOG_FILE" 2>&1 9>&- &  # 9>&-: the server must not inherit our lock
     pid=$!
@@ -265,6 +286,46 @@ cmd_stop() {
     kill_and_wait "$pid"
     rm -f "$PID_FILE" "$PORT_FILE"
     log "stopped after $((SECONDS - start)) s"
+}
+
+cmd_import() {
+    (($# > 0)) || die "import needs the importer's arguments (--nodes=... --relationships=...)"
+    lock
+    find_java
+    build
+    local pid was_running=0
+    if pid=$(running_pid); then
+        was_running=1
+        # restart it as it was started (port, heap, page cache, JVM options), not with our env
+        PORT=$(recorded_port)
+        if [[ -f $LAUNCH_FILE ]]; then
+            # shellcheck disable=SC1090
+            source "$LAUNCH_FILE"
+            export NEO4J_PAGECACHE_MB NEO4J_JAVA_OPTS
+        fi
+        log "stopping Neo4j (pid $pid) for the offline import"
+        kill_and_wait "$pid"
+        rm -f "$PID_FILE" "$PORT_FILE"
+    fi
+    mkdir -p "$DB_DIR"
+    log "importing into $DB_DIR/data/databases/neo4j (log: $IMPORT_LOG)"
+    local start=$SECONDS rc=0 opts=()
+    read -r -a opts <<<"${NEO4J_IMPORT_JAVA_OPTS:--XX:TieredStopAtLevel=1}"
+    NEO4J_HOME=$DB_DIR NEO4J_CONF=$DB_DIR/conf "$JAVA" "-Xmx${NEO4J_IMPORT_HEAP:-1g}" -XX:+UseG1GC \
+        ${opts[@]+"${opts[@]}"} -cp "$BUILD_DIR/classes:$(<"$CP_FILE")" org.neo4j.cli.AdminTool \
+        database import full neo4j --overwrite-destination "$@" \
+        </dev/null >"$IMPORT_LOG" 2>&1 9>&- || rc=$?
+    if ((rc)); then
+        log "--- last lines of $IMPORT_LOG ---"
+        grep -Ev '^[-.]\.{9} ' "$IMPORT_LOG" | tail -n 25 >&2 || true
+        log "import failed (exit $rc) after $((SECONDS - start)) s"
+    else
+        log "import done in $((SECONDS - start)) s"
+    fi
+    if ((was_running)); then
+        do_start 0 || exit 1
+    fi
+    exit "$rc"
 }
 
 cmd_status() {
@@ -291,6 +352,7 @@ main() {
         status) cmd_status ;;
         restart) cmd_stop && cmd_start "$@" ;;
         build) lock && find_java && build ;;
+        import) cmd_import "$@" ;;
         -h | --help | help) usage ;;
         *) usage ;;
     esac

@@ -305,6 +305,9 @@ COUNTS = _query(
     """
 )
 
+#: no node at all (of any label): the offline bulk import replaces the whole database
+GRAPH_IS_EMPTY = _query("RETURN NOT EXISTS { MATCH (n) } AS empty")
+
 # --- governance -----------------------------------------------------------------------------------
 
 FORGET_SIGHTINGS = _query(

@@ -586,6 +586,10 @@ class Neo4jStore:
         keys = ("persons", "cameras", "sightings", "contacts", "transitions")
         return {k: int(v) for k, v in zip(keys, row, strict=True)}
 
+    def is_empty(self) -> bool:
+        """True when the database holds no node at all (of any label, not only sightgraph's)."""
+        return bool(self._read(lambda tx: _run(tx, cypher.GRAPH_IS_EMPTY)[0][0], "counting"))
+
     # -- governance ------------------------------------------------------------------------
     def forget(self, pid: str) -> dict[str, int]:
         """Delete the person, its sightings and its contacts (one transaction); returns what
