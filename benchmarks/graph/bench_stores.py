@@ -288,7 +288,7 @@ def main() -> None:
             )
             dl, dense = latencies(lambda p, s=store: s.ego_network(p, hops=2), dense_ids)
             results[name]["dense"] = dl
-            results[name]["dense_edges"] = int(np.mean([len(e.edges) for e in dense]))
+            results[name]["dense_edges"] = int(np.mean([len(e.edges) for e in dense])) if dense else 0
             results[name]["traj"] = tl
             results[name]["ego"] = el
             results[name]["traj_rows"] = int(np.mean([len(f) for f in traj]))
@@ -310,7 +310,7 @@ def main() -> None:
     e, g = results["embedded"], results["neo4j"]
 
     def ms(x: np.ndarray, q: float) -> str:
-        return f"{np.percentile(x, q):.1f}"
+        return f"{np.percentile(x, q):.1f}" if len(x) else "-"
 
     def val(d: dict[str, Any], key: str, fmt: str) -> str:
         return format(d[key], fmt) if key in d else "-"
