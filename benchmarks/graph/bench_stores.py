@@ -288,7 +288,9 @@ def main() -> None:
             )
             dl, dense = latencies(lambda p, s=store: s.ego_network(p, hops=2), dense_ids)
             results[name]["dense"] = dl
-            results[name]["dense_edges"] = int(np.mean([len(e.edges) for e in dense])) if dense else 0
+            results[name]["dense_edges"] = (
+                int(np.mean([len(e.edges) for e in dense])) if dense else 0
+            )
             results[name]["traj"] = tl
             results[name]["ego"] = el
             results[name]["traj_rows"] = int(np.mean([len(f) for f in traj]))
