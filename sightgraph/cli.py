@@ -322,20 +322,47 @@ def retention_apply(
     )
 
 
+def _parse_anchor(text: str) -> tuple[int, str]:
+    seq, sep, hash_ = text.strip().partition(":")
+    if not sep or not seq.isdigit() or not re.fullmatch(r"[0-9a-f]{64}", hash_):
+        raise UsageError(
+            f"--anchor must be SEQ:HASH as `sightgraph audit head` prints it (got {text!r})"
+        )
+    return int(seq), hash_
+
+
+@audit_app.command("head")
+def audit_head(
+    log: Annotated[Path | None, typer.Option(help="Audit log file")] = None,
+) -> None:
+    """Print the anchor SEQ:HASH of the last entry. Keep it outside this machine and give it to
+    `audit verify --anchor` later: the chain alone cannot show lines cut from its end."""
+    from sightgraph.governance.audit import AuditLog
+
+    path = log if log is not None else _settings().audit_path()
+    seq, hash_ = AuditLog(path).head()
+    typer.echo(f"{seq}:{hash_}")
+
+
 @audit_app.command("verify")
 def audit_verify(
     log: Annotated[Path | None, typer.Option(help="Audit log file")] = None,
+    anchor: Annotated[
+        str | None,
+        typer.Option(help="SEQ:HASH from an earlier `audit head`: that entry must still be there"),
+    ] = None,
 ) -> None:
     """Check the hash chain of the audit log; exit 2 naming the first bad line if tampered."""
     from sightgraph.governance.audit import AuditLog
 
     path = log if log is not None else _settings().audit_path()
-    res = AuditLog(path).verify()
+    res = AuditLog(path).verify(anchor=None if anchor is None else _parse_anchor(anchor))
     if not res.ok:
         raise UsageError(
             f"audit log {path} fails verification at line {res.first_bad_line}: {res.reason}"
         )
-    console.print(f"audit log {path}: {res.entries} entries, hash chain intact")
+    upto = f", entry {anchor.split(':')[0]} matches the anchor" if anchor else ""
+    console.print(f"audit log {path}: {res.entries} entries, hash chain intact{upto}")
 
 
 @app.command()

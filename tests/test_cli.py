@@ -14,7 +14,9 @@ SG = [sys.executable, "-m", "sightgraph.cli"]
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full = dict(os.environ, SIGHTGRAPH_PSEUDONYM_KEY="cli-test-key", **(env or {}))
-    return subprocess.run([*SG, *map(str, args)], capture_output=True, text=True, env=full, timeout=300)
+    return subprocess.run(
+        [*SG, *map(str, args)], capture_output=True, text=True, env=full, timeout=300
+    )
 
 
 def test_missing_column_is_one_line_exit_2(tmp_path: Path) -> None:
@@ -28,7 +30,9 @@ def test_missing_column_is_one_line_exit_2(tmp_path: Path) -> None:
 
 
 def test_bad_duration_and_negative_window(tmp_path: Path) -> None:
-    r = run("colocate", "--lake", tmp_path, "--out", tmp_path / "p.parquet", "--window", "5 parsecs")
+    r = run(
+        "colocate", "--lake", tmp_path, "--out", tmp_path / "p.parquet", "--window", "5 parsecs"
+    )
     assert r.returncode == 2 and "--window" in r.stderr
     r = run("colocate", "--lake", tmp_path, "--out", tmp_path / "p.parquet")
     assert r.returncode == 2 and "no sightings" in r.stderr
@@ -40,7 +44,9 @@ def test_pipeline_end_to_end_with_audit_and_forget(tmp_path: Path) -> None:
     assert run("generate", "--out", city, "--persons", "200", "--days", "5").returncode == 0
     r = run("ingest", city / "sightings.parquet", "--cameras", city / "cameras.csv", "--lake", lake)
     assert r.returncode == 0 and ": ok" in r.stdout
-    r = run("contacts", "--lake", lake, "--out", tmp_path / "c.parquet", "--evaluate", city / "truth")
+    r = run(
+        "contacts", "--lake", lake, "--out", tmp_path / "c.parquet", "--evaluate", city / "truth"
+    )
     assert r.returncode == 0, r.stderr
     assert "auc" in r.stdout
     assert run("trajectories", "--lake", lake, "--out", tmp_path / "traj").returncode == 0
@@ -55,7 +61,19 @@ def test_pipeline_end_to_end_with_audit_and_forget(tmp_path: Path) -> None:
     assert run("trajectory", pid, "--purpose", "test", env=env).stdout.startswith("no sightings")
     r = run("audit", "verify", env=env)
     assert r.returncode == 0 and "3 entries" in r.stdout
+    anchor = run("audit", "head", env=env).stdout.strip()
+    assert anchor.startswith("3:") and len(anchor) == 2 + 64
+    r = run("audit", "verify", "--anchor", anchor, env=env)
+    assert r.returncode == 0 and "entry 3 matches the anchor" in r.stdout
     log = tmp_path / "audit.jsonl"
+    full = log.read_text()
+    log.write_text("".join(full.splitlines(keepends=True)[:-1]))  # the last entry cut off
+    assert run("audit", "verify", env=env).returncode == 0  # the chain alone cannot see it
+    r = run("audit", "verify", "--anchor", anchor, env=env)
+    assert r.returncode == 2 and "removed at the end" in r.stderr
+    r = run("audit", "verify", "--anchor", "3:nothex", env=env)
+    assert r.returncode == 2 and "SEQ:HASH" in r.stderr and "Traceback" not in r.stderr
+    log.write_text(full)
     log.write_text(log.read_text().replace('"test"', '"other"', 1))
     r = run("audit", "verify", env=env)
     assert r.returncode == 2 and "line" in r.stderr

@@ -29,7 +29,15 @@ from sightgraph.graph.loader import derived_path, load_lake
 from sightgraph.graph.neo4j_store import Neo4jStore
 from sightgraph.lake import write_table
 from sightgraph.schema import SIGHTINGS_ARROW
-from tests.graph.test_neo4j_load import SIGHTGRAPH, URI, _neo4j_sh, free_port, make_lake
+from tests.graph.test_neo4j_load import (
+    SIGHTGRAPH,
+    URI,
+    _neo4j_sh,
+    answer_pids,
+    answers,
+    free_port,
+    make_lake,
+)
 
 pytestmark = [
     pytest.mark.neo4j,
@@ -129,16 +137,6 @@ def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
     )
 
 
-def answers(store: Any) -> list[pd.DataFrame]:
-    pids = [f"p{i:05d}" for i in range(0, 300, 13)]
-    out = [store.trajectory(p) for p in pids]
-    for p in pids[:10]:
-        ego = store.ego_network(p, hops=2, min_score=1.0)
-        out += [ego.nodes, ego.edges]
-    out += [store.pair_events(pids[i], pids[i + 1], window_s=3600) for i in range(10)]
-    return out
-
-
 def test_bulk_load_is_the_online_graph_and_online_reload_changes_nothing(
     managed: Any, neo4j_backend: Neo4jStore, tmp_path: Path
 ) -> None:
@@ -168,8 +166,8 @@ def test_bulk_load_is_the_online_graph_and_online_reload_changes_nothing(
         assert any("\n" in (p.get("name") or "") for _, p, _, _ in got["cameras"])
         # ... which answers like the embedded store
         assert load_lake(lake, emb, batch_size=1_000, progress=False) == expected
-        reference = answers(emb)
-        for a, b in zip(answers(bulk), reference, strict=True):
+        reference = answers(emb, answer_pids(13))
+        for a, b in zip(answers(bulk, answer_pids(13)), reference, strict=True):
             assert_frame_equal(a, b)
         assert sum(len(f) for f in reference) > 100
         # constraints and indexes are there (the online path's plans need them)
@@ -253,3 +251,29 @@ def test_bulk_refuses_servers_it_does_not_run(
     assert (
         done.stderr.strip() == "error: --bulk is for --store neo4j only; drop --bulk for this store"
     )
+
+
+def test_import_datetimes_keep_every_microsecond_and_drop_only_zero_fractions() -> None:
+    """The importer's DateTime text: whole seconds without a fraction (parsed faster), any
+    other instant with all six digits, before 1970 too; a missing time is an empty cell."""
+    from sightgraph.graph.bulk import _times
+
+    ts = pd.Series(
+        pd.to_datetime(
+            ["2026-03-02 05:07:56", "2026-03-02 05:07:56.000001", "1969-12-31 23:59:59.5",
+             "1969-12-31 23:59:59", "1970-01-01 00:00:00", None],
+            utc=True,
+            format="ISO8601",
+        )
+    )  # fmt: skip
+    assert _times(ts).to_pylist() == [
+        "2026-03-02T05:07:56Z",
+        "2026-03-02T05:07:56.000001Z",
+        "1969-12-31T23:59:59.500000Z",
+        "1969-12-31T23:59:59Z",
+        "1970-01-01T00:00:00Z",
+        None,
+    ]
+    # every text reads back as the instant it came from
+    back = pd.to_datetime(pd.Series(_times(ts).to_pylist()), utc=True, format="ISO8601")
+    pd.testing.assert_series_equal(back, ts, check_dtype=False)

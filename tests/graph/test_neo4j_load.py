@@ -157,6 +157,22 @@ def cli(*args: str, env: dict[str, str] | None = None, **kw: Any) -> subprocess.
 # --- load, compare, reload --------------------------------------------------------------------
 
 
+def answer_pids(step: int) -> list[str]:
+    """Every ``step``-th subject of a :func:`make_lake` lake."""
+    return [f"p{i:05d}" for i in range(0, 300, step)]
+
+
+def answers(store: Any, pids: list[str]) -> list[pd.DataFrame]:
+    """What a store answers about ``pids``, to compare two stores frame by frame: their
+    trajectories, 2-hop ego networks of the first 10, pair events of 10 neighbouring pairs."""
+    out = [store.trajectory(p) for p in pids]
+    for p in pids[:10]:
+        ego = store.ego_network(p, hops=2, min_score=1.0)
+        out += [ego.nodes, ego.edges]
+    out += [store.pair_events(pids[i], pids[i + 1], window_s=3600) for i in range(10)]
+    return out
+
+
 @pytest.mark.neo4j
 @pytest.mark.skipif(not URI, reason="needs NEO4J_URI")
 def test_load_matches_the_embedded_store_and_reload_changes_nothing(
@@ -170,24 +186,15 @@ def test_load_matches_the_embedded_store_and_reload_changes_nothing(
     try:
         assert load_lake(tmp_path / "lake", emb, batch_size=700, progress=False) == expected
         assert load_lake(tmp_path / "lake", neo, batch_size=700, progress=False) == expected
-        pids = [f"p{i:05d}" for i in range(0, 300, 7)]
-
-        def answers(store: Any) -> list[pd.DataFrame]:
-            out = [store.trajectory(p) for p in pids]
-            for p in pids[:10]:
-                ego = store.ego_network(p, hops=2, min_score=1.0)
-                out += [ego.nodes, ego.edges]
-            out += [store.pair_events(pids[i], pids[i + 1], window_s=3600) for i in range(10)]
-            return out
-
-        want = answers(emb)
-        got = answers(neo)
+        pids = answer_pids(7)
+        want = answers(emb, pids)
+        got = answers(neo, pids)
         for a, b in zip(got, want, strict=True):
             assert_frame_equal(a, b)
         assert sum(len(f) for f in want[: len(pids)]) > 300  # trajectory rows
         assert sum(len(f) for f in want[len(pids) + 1 : len(pids) + 20 : 2]) > 0  # ego edges
         assert load_lake(tmp_path / "lake", neo, batch_size=1_000, progress=False) == expected
-        for a, b in zip(answers(neo), want, strict=True):
+        for a, b in zip(answers(neo, pids), want, strict=True):
             assert_frame_equal(a, b)
         assert edge_check(neo) == (expected["sightings"],) * 2
     finally:
