@@ -107,6 +107,7 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from numbers import Real
 from pathlib import Path
@@ -1397,9 +1398,18 @@ def _load_bucket(spill: str, q: int) -> dict[str, np.ndarray]:
     return {k: v[order] for k, v in m.items()}
 
 
+#: what stays in memory per scored pair until the table is written: the global order and the
+#: q-values need these (24 bytes a pair); every other column waits on disk
+_RANK_FIELDS = ("a", "b", "score", "p_value")
+#: rows per row group of a written contacts table
+_WRITE_ROWS = 1_000_000
+
+
 def _reduce_bucket(
     spill: str, q: int, ctx: _Context, min_meetings: int
 ) -> tuple[dict[str, np.ndarray], int]:
+    """Score bucket ``q``; its pairs go back to disk (``spill/s{q}/<column>.npy``) in the table's
+    order (score descending, then pids), and only :data:`_RANK_FIELDS` come back."""
     m = _load_bucket(spill, q)
     n = len(m["a"])
     met = (
@@ -1409,7 +1419,62 @@ def _reduce_bucket(
         if n
         else 0
     )
-    return _score_meetings(m, ctx, min_meetings), met
+    cols = _score_meetings(m, ctx, min_meetings)
+    del m
+    order = np.lexsort((cols["b"], cols["a"], -cols["score"]))
+    folder = Path(spill) / f"s{q:05d}"
+    folder.mkdir()
+    rank: dict[str, np.ndarray] = {}
+    for f in _PAIR_FIELDS:
+        col = cols.pop(f)[order]
+        if f in _RANK_FIELDS:
+            rank[f] = col
+        np.save(folder / f"{f}.npy", col, allow_pickle=False)
+    return rank, met
+
+
+def _ranked_chunks(
+    spill: str, parts: list[dict[str, np.ndarray]], npids: int
+) -> tuple[int, int, Iterator[dict[str, np.ndarray]]]:
+    """The whole table in its order (score descending, then pids), :data:`_WRITE_ROWS` rows at a time,
+    from the per-bucket files of :func:`_reduce_bucket`; q-values over all pairs.
+
+    Every bucket's file is already in the table's order, so the rows one chunk takes from a
+    bucket are a contiguous slice of it (read through a memory map): memory holds the rank
+    fields of all pairs and one chunk of the others. Returns the number of pairs, of pairs with
+    q < 0.05, and the chunks (the spill directory must live until they are consumed).
+    """
+    sizes = np.array([len(p["a"]) for p in parts], dtype=np.int64)
+    offsets = np.r_[0, np.cumsum(sizes)]
+    rank = {f: np.concatenate([p.pop(f) for p in parts]) if parts else _empty_pairs()[f]
+            for f in _RANK_FIELDS}  # fmt: skip
+    parts.clear()
+    q_value = _bh_qvalues(rank.pop("p_value"), npids * (npids - 1) // 2)
+    order = np.lexsort((rank.pop("b"), rank.pop("a"), -rank.pop("score")))
+    n = len(order)
+    significant = int(np.count_nonzero(q_value < 0.05))
+
+    def chunks(step: int = _WRITE_ROWS) -> Iterator[dict[str, np.ndarray]]:
+        for s0 in range(0, n, step):
+            idx = order[s0 : s0 + step]
+            bucket = np.searchsorted(offsets, idx, side="right") - 1
+            chunk: dict[str, np.ndarray] = {"q_value": q_value[idx]}
+            for f in _PAIR_FIELDS:
+                out: np.ndarray | None = None
+                for q in np.unique(bucket):
+                    at = np.flatnonzero(bucket == q)
+                    local = idx[at] - offsets[q]
+                    col = np.load(Path(spill) / f"s{q:05d}" / f"{f}.npy", mmap_mode="r")
+                    lo, hi = int(local[0]), int(local[-1]) + 1  # increasing: one slice
+                    if hi - lo != len(at):
+                        raise RuntimeError(f"contacts bucket {q} is not in the table's order")
+                    if out is None:
+                        out = np.empty(len(idx), dtype=col.dtype)
+                    out[at] = col[lo:hi]
+                chunk[f] = out if out is not None else _empty_pairs()[f]
+            yield chunk
+
+    return n, significant, chunks()
 
 
 def _warm_up() -> None:
@@ -1474,25 +1539,26 @@ def _contacts_schema(params: dict[str, Any] | None) -> pa.Schema:
 
 
 def _write_contacts(
-    cols: dict[str, np.ndarray], pids: pa.Array, out: Path, params: dict[str, Any]
+    chunks: Iterable[dict[str, np.ndarray]], pids: pa.Array, out: Path, params: dict[str, Any]
 ) -> None:
-    """Write the ordered pair arrays in row groups of a million (pids as strings)."""
+    """Write ordered chunks of pair arrays, one row group each (pids as strings), atomically."""
     schema = _contacts_schema(params)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + f".tmp-{uuid.uuid4().hex[:8]}")
-    n = len(cols["a"])
-    step = 1_000_000
     try:
         with pq.ParquetWriter(tmp, schema) as writer:
-            for s0 in range(0, max(n, 1), step):
-                sl = slice(s0, min(n, s0 + step))
+            wrote = False
+            for cols in chunks:
                 arrays = [
-                    pids.take(pa.array(cols["a"][sl], pa.int32())),
-                    pids.take(pa.array(cols["b"][sl], pa.int32())),
+                    pids.take(pa.array(cols["a"], pa.int32())),
+                    pids.take(pa.array(cols["b"], pa.int32())),
                 ]
                 for f in CONTACTS_COLUMNS[2:]:
-                    arrays.append(pa.array(cols[f][sl], schema.field(f).type))
-                writer.write_table(pa.Table.from_arrays(arrays, schema=schema), row_group_size=step)
+                    arrays.append(pa.array(cols[f], schema.field(f).type))
+                writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+                wrote = True
+            if not wrote:
+                writer.write_table(schema.empty_table())
         tmp.replace(out)
     finally:
         tmp.unlink(missing_ok=True)
@@ -1677,21 +1743,21 @@ def compute_contacts(
                 "scoring pairs",
                 progress,
             )
+        pairs_met = int(sum(n for _, n in results))
+        n_pairs, significant, chunks = _ranked_chunks(spill, [r for r, _ in results], npids)
+        del results
+        params.update(
+            events=n_events,
+            meetings=n_meetings,
+            pairs_met=pairs_met,
+            pairs=n_pairs,
+            significant=significant,
+        )
+        _write_contacts(chunks, pids, out, params)
     finally:
         shutil.rmtree(spill, ignore_errors=True)
-    cols, _ = _finish([r for r, _ in results], npids)
-    pairs_met = int(sum(n for _, n in results))
-    significant = int(np.count_nonzero(cols["q_value"] < 0.05))
-    params.update(
-        events=n_events,
-        meetings=n_meetings,
-        pairs_met=pairs_met,
-        pairs=len(cols["a"]),
-        significant=significant,
-    )
-    _write_contacts(cols, pids, out, params)
     return ContactsResult(
-        pairs=len(cols["a"]),
+        pairs=n_pairs,
         pairs_met=pairs_met,
         meetings=n_meetings,
         events=n_events,

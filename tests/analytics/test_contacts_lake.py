@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from sightgraph.analytics import contacts as contacts_module
@@ -38,10 +39,13 @@ def scenario() -> pd.DataFrame:
     return s
 
 
-@pytest.mark.parametrize("window_s", [60, 2])
-def test_lake_job_equals_in_memory(tmp_path, scenario, window_s):
+@pytest.mark.parametrize(("window_s", "write_rows"), [(60, None), (2, None), (60, 7)])
+def test_lake_job_equals_in_memory(tmp_path, scenario, window_s, write_rows, monkeypatch):
     """The Dask job over a lake gives exactly the in-memory table (any window, several
-    partitions and buckets), with the parameters in the file's metadata."""
+    partitions and buckets, the table written in chunks merged from the buckets' files), with
+    the parameters in the file's metadata."""
+    if write_rows is not None:
+        monkeypatch.setattr(contacts_module, "_WRITE_ROWS", write_rows)
     lake = write_lake(tmp_path / "lake", scenario)
     out = tmp_path / "contacts.parquet"
     res = compute_contacts(
@@ -60,6 +64,8 @@ def test_lake_job_equals_in_memory(tmp_path, scenario, window_s):
         params["family_pairs"] == scenario["pid"].nunique() * (scenario["pid"].nunique() - 1) // 2
     )
     assert "pairs scored" in res.summary()
+    groups = pq.ParquetFile(out).metadata.num_row_groups
+    assert groups == (-(-len(got) // write_rows) if write_rows else 1)
 
 
 def _capped(s: pd.DataFrame, cap: int, window_s: float) -> pd.DataFrame:
