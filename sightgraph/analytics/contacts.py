@@ -1338,8 +1338,20 @@ def _read_lake_sightings(lake: str | Path, min_confidence: float):
     return pids, pid, cams, cam, ts
 
 
+def _recode(codes: np.ndarray, source: pa.Array, target: pa.Array, what: str) -> np.ndarray:
+    """``codes`` into the string dictionary ``source`` -> codes into ``target`` (the contacts
+    job's dictionary of the same lake; it lacks only ids without a sighting it keeps)."""
+    to = pc.index_in(source, value_set=target).fill_null(-1).to_numpy(zero_copy_only=False)
+    out = to.astype(np.int32)[codes]
+    if len(out) and out.min() < 0:
+        raise RuntimeError(f"an event names {what} that the contacts job does not know")
+    return out
+
+
 def _partition_to_buckets(
-    events: pd.DataFrame,
+    ev: dict[str, np.ndarray],
+    ev_pids: pa.Array,
+    ev_cams: pa.Array,
     *,
     pids: pa.Array,
     cams: pa.Array,
@@ -1348,21 +1360,21 @@ def _partition_to_buckets(
     bucket_of: np.ndarray,
     nbuckets: int,
 ) -> tuple[int, int]:
-    """Meetings of one partition's events, appended to the reduction buckets (by pid_a)."""
-    n = len(events)
+    """Meetings of one partition's events (``map_event_partitions(raw=True)`` arrays),
+    appended to the reduction buckets (by pid_a)."""
+    n = len(ev["a"])
     if n == 0:
         return 0, 0
-
-    def codes(col: str, dictionary: pa.Array) -> np.ndarray:
-        arr = pa.array(events[col].to_numpy(dtype=object), pa.string())
-        return (
-            pc.index_in(arr, value_set=dictionary).to_numpy(zero_copy_only=False).astype(np.int32)
-        )
-
-    a, b = codes("pid_a", pids), codes("pid_b", pids)
-    ca, cb = codes("camera_a", cams), codes("camera_b", cams)
-    ta, tb = ts_to_epoch_us(events["ts_a"]), ts_to_epoch_us(events["ts_b"])
-    conf = events["confidence_a"].to_numpy(np.float64) * events["confidence_b"].to_numpy(np.float64)
+    a, b = (
+        _recode(ev["a"], ev_pids, pids, "a subject"),
+        _recode(ev["b"], ev_pids, pids, "a subject"),
+    )
+    ca, cb = (
+        _recode(ev["cam_a"], ev_cams, cams, "a camera"),
+        _recode(ev["cam_b"], ev_cams, cams, "a camera"),
+    )
+    ta, tb = ev["ts_a"].astype(np.int64, copy=False), ev["ts_b"].astype(np.int64, copy=False)
+    conf = ev["conf_a"].astype(np.float64) * ev["conf_b"].astype(np.float64, copy=False)
     m = _merge_events(
         a, b, np.minimum(ca, cb), np.minimum(ta, tb), np.maximum(ta, tb), conf, gap_us
     )
@@ -1732,6 +1744,7 @@ def compute_contacts(
                 or max(4 * sched.num_workers, math.ceil(n_sightings / 250_000)),
                 scheduler=scheduler,
                 progress=progress,
+                raw=True,
             )
             n_events = int(sum(e for e, _ in swept))
             n_meetings = int(sum(m for _, m in swept))
