@@ -1470,20 +1470,26 @@ def _ranked_chunks(
         for s0 in range(0, n, step):
             idx = order[s0 : s0 + step]
             bucket = np.searchsorted(offsets, idx, side="right") - 1
+            by_bucket = np.argsort(bucket, kind="stable")  # within a bucket: increasing idx
+            bounds = np.searchsorted(bucket[by_bucket], np.arange(len(offsets)))
+            reads = []  # (bucket, positions in the chunk, slice of the bucket's file)
+            for q in np.flatnonzero(np.diff(bounds)):
+                at = by_bucket[bounds[q] : bounds[q + 1]]
+                lo = int(idx[at[0]] - offsets[q])
+                hi = int(idx[at[-1]] - offsets[q]) + 1
+                if hi - lo != len(at):
+                    raise RuntimeError(f"contacts bucket {q} is not in the table's order")
+                reads.append((q, at, lo, hi))
             chunk: dict[str, np.ndarray] = {"q_value": q_value[idx]}
             for f in _PAIR_FIELDS:
-                out: np.ndarray | None = None
-                for q in np.unique(bucket):
-                    at = np.flatnonzero(bucket == q)
-                    local = idx[at] - offsets[q]
-                    col = np.load(Path(spill) / f"s{q:05d}" / f"{f}.npy", mmap_mode="r")
-                    lo, hi = int(local[0]), int(local[-1]) + 1  # increasing: one slice
-                    if hi - lo != len(at):
-                        raise RuntimeError(f"contacts bucket {q} is not in the table's order")
-                    if out is None:
-                        out = np.empty(len(idx), dtype=col.dtype)
+                cols = [
+                    np.load(Path(spill) / f"s{q:05d}" / f"{f}.npy", mmap_mode="r")
+                    for q, _, _, _ in reads
+                ]
+                out = np.empty(len(idx), dtype=cols[0].dtype)
+                for col, (_, at, lo, hi) in zip(cols, reads, strict=True):
                     out[at] = col[lo:hi]
-                chunk[f] = out if out is not None else _empty_pairs()[f]
+                chunk[f] = out
             yield chunk
 
     return n, significant, chunks()
