@@ -35,7 +35,6 @@ from urllib.parse import urlsplit
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -60,8 +59,6 @@ _ONLINE = "drop --bulk for the normal online load"
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 _RUNNING = re.compile(r"^running (bolt://127\.0\.0\.1:(\d+)) \(pid \d+\)$")
 # DateTime text the importer reads as a UTC DateTime with every microsecond kept
-# (%S of a timestamp[us] carries the 6 fractional digits, of a timestamp[s] none)
-_TS_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 _SEEN_AT_HEADER = (
     ":START_ID(Person)",
@@ -224,16 +221,20 @@ def _ints(s: pd.Series) -> pa.Array:
 def _times(s: pd.Series) -> pa.Array:
     """UTC DateTime text; whole seconds without the fraction: the importer parses
     ``2026-03-02T05:07:56Z`` faster than ``2026-03-02T05:07:56.000000Z`` (1M sightings and
-    830k contacts: 13.8 s instead of 16.8 s of relationship import)."""
-    arr = pa.array(s, type=pa.timestamp("us", tz="UTC"), from_pandas=True)  # NaT: empty
-    us = arr.cast(pa.int64()).fill_null(0).to_numpy()
-    whole = pa.array(us % 1_000_000 == 0)  # numpy's % floors: right before 1970 too
-    seconds = pc.cast(arr, pa.timestamp("s", tz="UTC"), safe=False)  # exact where whole
-    return pc.if_else(
-        whole,
-        pc.strftime(seconds, format=_TS_FORMAT),
-        pc.strftime(arr, format=_TS_FORMAT),
-    )
+    830k contacts: 13.8 s instead of 16.8 s of relationship import in one measurement). numpy
+    formats it 3-4x faster than ``pyarrow.compute.strftime``."""
+    us = pa.array(s, type=pa.timestamp("us", tz="UTC"), from_pandas=True)  # NaT: null
+    missing = us.is_null().to_numpy(zero_copy_only=False)
+    t = us.cast(pa.int64()).fill_null(0).to_numpy().view("datetime64[us]")
+    whole = t.astype(np.int64) % 1_000_000 == 0  # numpy's % floors: right before 1970 too
+    if whole.all():
+        text = np.datetime_as_string(t.astype("datetime64[s]"), unit="s", timezone="UTC")
+    else:
+        text = np.datetime_as_string(t, unit="us", timezone="UTC").astype(object)
+        text[whole] = np.datetime_as_string(
+            t[whole].astype("datetime64[s]"), unit="s", timezone="UTC"
+        )
+    return pa.array(text, type=pa.string(), mask=missing)
 
 
 def _last_occurrence_mask(dset: Any, batch_size: int) -> np.ndarray | None:
