@@ -38,7 +38,6 @@ import json
 import math
 import os
 import shutil
-import tempfile
 import threading
 import time
 import uuid
@@ -57,7 +56,7 @@ from dask import delayed
 from rich.progress import Progress
 
 from sightgraph.analytics import _kernels
-from sightgraph.analytics.compute import Scheduler, progress_bar, resolve_scheduler
+from sightgraph.analytics.compute import Scheduler, progress_bar, resolve_scheduler, spill_dir
 from sightgraph.analytics.trajectories import haversine_m
 from sightgraph.errors import UsageError
 from sightgraph.lake import PARAMS_KEY, read_cameras, sightings_dataset
@@ -1180,7 +1179,7 @@ def colocate_lake(
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     ev_tmp = _prepare_events_dir(events_dir) if events_dir is not None else None
-    spill = tempfile.mkdtemp(prefix=".colocate-", dir=out.parent)
+    spill = spill_dir(out.parent, "colocate")
     try:
         with resolve_scheduler(scheduler) as sched, progress_bar(progress) as bar:
             _frags, plan, per_part = _prepare(

@@ -17,9 +17,14 @@ Examples
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import socket
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import dask
@@ -36,7 +41,7 @@ from rich.progress import (
 
 from sightgraph.errors import UsageError
 
-__all__ = ["ENV_SCHEDULER", "Scheduler", "progress_bar", "resolve_scheduler"]
+__all__ = ["ENV_SCHEDULER", "Scheduler", "progress_bar", "resolve_scheduler", "spill_dir"]
 
 ENV_SCHEDULER = "DASK_SCHEDULER_ADDRESS"
 CONNECT_TIMEOUT_S = 5.0
@@ -224,3 +229,28 @@ def resolve_scheduler(scheduler: str | None = None) -> Iterator[Scheduler]:
         yield Scheduler(kind="distributed", num_workers=nthreads, address=name, client=client)
     finally:
         client.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def spill_dir(parent: str | os.PathLike[str], kind: str) -> str:
+    """A new scratch directory ``.{kind}-{host}-{pid}-XXXX`` in ``parent`` (beside a job's output,
+    so workers of a cluster see it); first removes the ones a job of this host left behind when
+    it was killed (its process no longer runs). The caller removes its own when done."""
+    folder = Path(parent)
+    folder.mkdir(parents=True, exist_ok=True)
+    host = re.sub(r"[^A-Za-z0-9]", "_", socket.gethostname()) or "host"
+    pattern = re.compile(rf"\.{re.escape(kind)}-{re.escape(host)}-(\d+)-")
+    for old in folder.glob(f".{kind}-{host}-*"):
+        m = pattern.match(old.name)
+        if m and old.is_dir() and not _alive(int(m.group(1))):
+            shutil.rmtree(old, ignore_errors=True)
+    return tempfile.mkdtemp(prefix=f".{kind}-{host}-{os.getpid()}-", dir=folder)

@@ -104,7 +104,6 @@ import functools
 import math
 import os
 import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -1656,7 +1655,7 @@ def compute_contacts(
     ContactsResult
     """
     from sightgraph.analytics.colocation import map_event_partitions
-    from sightgraph.analytics.compute import resolve_scheduler
+    from sightgraph.analytics.compute import resolve_scheduler, spill_dir
 
     t_start = time.perf_counter()
     window_us = _to_us(_check_seconds(window_s, "window"))
@@ -1723,7 +1722,7 @@ def compute_contacts(
         "lake": str(lake),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
-    spill = tempfile.mkdtemp(prefix=".contacts-", dir=out.parent)
+    spill = spill_dir(out.parent, "contacts")
     try:
         with resolve_scheduler(scheduler) as sched:
             nbuckets = max(2 * sched.num_workers, math.ceil(n_sightings / 500_000))
