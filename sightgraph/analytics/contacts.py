@@ -1461,7 +1461,17 @@ def _ranked_chunks(
             for f in _RANK_FIELDS}  # fmt: skip
     parts.clear()
     q_value = _bh_qvalues(rank.pop("p_value"), npids * (npids - 1) // 2)
-    order = np.lexsort((rank.pop("b"), rank.pop("a"), -rank.pop("score")))
+    # Each bucket is sorted by (score desc, a, b) and buckets hold increasing ranges of pid_a
+    # codes (_buckets), so among equal scores the concatenation is already in (a, b) order: a
+    # stable sort by score alone is the table's order (timsort merges the sorted runs: 68.6M
+    # pairs in ~2 s instead of ~26 s for a three-key lexsort).
+    neg = -rank.pop("score")
+    order = np.argsort(neg, kind="stable")
+    key = rank.pop("a").astype(np.int64)[order] * max(npids, 1) + rank.pop("b")[order]
+    tie = neg[order][1:] == neg[order][:-1]
+    if np.any(tie & (key[1:] <= key[:-1])):
+        raise RuntimeError("contacts buckets are not in pid order")
+    del neg, key, tie
     n = len(order)
     significant = int(np.count_nonzero(q_value < 0.05))
 
