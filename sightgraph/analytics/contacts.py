@@ -1447,8 +1447,8 @@ def _reduce_bucket(
 def _ranked_chunks(
     spill: str, parts: list[dict[str, np.ndarray]], npids: int
 ) -> tuple[int, int, Iterator[dict[str, np.ndarray]]]:
-    """The whole table in its order (score descending, then pids), :data:`_WRITE_ROWS` rows at a time,
-    from the per-bucket files of :func:`_reduce_bucket`; q-values over all pairs.
+    """The whole table in its order (score descending, then pids), :data:`_WRITE_ROWS` rows at
+    a time, from the per-bucket files of :func:`_reduce_bucket`; q-values over all pairs.
 
     Every bucket's file is already in the table's order, so the rows one chunk takes from a
     bucket are a contiguous slice of it (read through a memory map): memory holds the rank
@@ -1632,9 +1632,11 @@ def compute_contacts(
     3. one task per bucket scores its pairs (:func:`score_contacts`'s model);
     4. q-values over all pairs, ordered by score, written to ``out`` with the parameters.
 
-    Memory stays bounded: events never leave their partition task, meetings are spilled to disk,
-    and a bucket holds only its own pairs' meetings. The events of one camera are in one task,
-    so a camera with huge crowds needs ``crowd_cap`` (DESIGN §6): without one, a job whose
+    Memory stays bounded: events never leave their partition task (as integer arrays), meetings
+    are spilled to disk, a bucket holds only its own pairs' meetings, and scored pairs wait on disk
+    while 24 bytes a pair (pids, score, p-value) serve the q-values and the order; the table is
+    then written in chunks (10M sightings, 68.6M pairs: 9.7 GiB). The events of one camera are
+    in one task, so a camera with huge crowds needs ``crowd_cap`` (DESIGN §6): without one, a job whose
     busiest camera would yield more than :data:`MAX_PARTITION_EVENTS` events stops with a
     UsageError before starting.
 
