@@ -1337,14 +1337,17 @@ def _read_lake_sightings(lake: str | Path, min_confidence: float):
     return pids, pid, cams, cam, ts
 
 
-def _recode(codes: np.ndarray, source: pa.Array, target: pa.Array, what: str) -> np.ndarray:
-    """``codes`` into the string dictionary ``source`` -> codes into ``target`` (the contacts
-    job's dictionary of the same lake; it lacks only ids without a sighting it keeps)."""
+def _recode(
+    a: np.ndarray, b: np.ndarray, source: pa.Array, target: pa.Array, what: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Codes ``a``, ``b`` into the string dictionary ``source`` -> codes into ``target`` (the
+    contacts job's dictionary of the same lake; it lacks only ids without a sighting it keeps)."""
     to = pc.index_in(source, value_set=target).fill_null(-1).to_numpy(zero_copy_only=False)
-    out = to.astype(np.int32)[codes]
-    if len(out) and out.min() < 0:
+    to = to.astype(np.int32)
+    a, b = to[a], to[b]
+    if len(a) and min(a.min(), b.min()) < 0:
         raise RuntimeError(f"an event names {what} that the contacts job does not know")
-    return out
+    return a, b
 
 
 def _partition_to_buckets(
@@ -1364,14 +1367,8 @@ def _partition_to_buckets(
     n = len(ev["a"])
     if n == 0:
         return 0, 0
-    a, b = (
-        _recode(ev["a"], ev_pids, pids, "a subject"),
-        _recode(ev["b"], ev_pids, pids, "a subject"),
-    )
-    ca, cb = (
-        _recode(ev["cam_a"], ev_cams, cams, "a camera"),
-        _recode(ev["cam_b"], ev_cams, cams, "a camera"),
-    )
+    a, b = _recode(ev["a"], ev["b"], ev_pids, pids, "a subject")
+    ca, cb = _recode(ev["cam_a"], ev["cam_b"], ev_cams, cams, "a camera")
     ta, tb = ev["ts_a"].astype(np.int64, copy=False), ev["ts_b"].astype(np.int64, copy=False)
     conf = ev["conf_a"].astype(np.float64) * ev["conf_b"].astype(np.float64, copy=False)
     m = _merge_events(
@@ -1467,11 +1464,11 @@ def _ranked_chunks(
     # pairs in ~2 s instead of ~26 s for a three-key lexsort).
     neg = -rank.pop("score")
     order = np.argsort(neg, kind="stable")
+    neg = neg[order]
     key = rank.pop("a").astype(np.int64)[order] * max(npids, 1) + rank.pop("b")[order]
-    tie = neg[order][1:] == neg[order][:-1]
-    if np.any(tie & (key[1:] <= key[:-1])):
+    if np.any((neg[1:] == neg[:-1]) & (key[1:] <= key[:-1])):
         raise RuntimeError("contacts buckets are not in pid order")
-    del neg, key, tie
+    del neg, key
     n = len(order)
     significant = int(np.count_nonzero(q_value < 0.05))
 

@@ -167,7 +167,7 @@ def evaluate_contacts(
         "strangers": int(len(s)),
         "stranger_pairs_listed": int(stranger.sum()),
     }
-    friends = tie_code == (kinds.index("friends") if "friends" in kinds else -2)
+    friends = tie_code == kinds.index("friends") if "friends" in kinds else np.zeros(n, bool)
     for suffix, sel, kk in (
         ("", np.ones(n, bool), k),
         ("_vs_strangers", y | stranger, k),
@@ -187,7 +187,7 @@ def evaluate_contacts(
     top = _ranked(score, np.arange(n))[:k]
     in_top = np.zeros(n, bool)
     in_top[top] = True
-    for i in sorted({int(c) for c in np.unique(tie_code[y])}, key=lambda i: kinds[i]):
+    for i in np.unique(tie_code[y]):  # kinds are sorted, so are their codes
         sel = tie_code == i
         out[f"recall_{kinds[i]}"] = float(in_top[sel].mean())
     return out
