@@ -231,6 +231,63 @@ def trajectories(
 
 
 @app.command()
+def predict(
+    lake: Annotated[Path, typer.Option(help="Lake directory")],
+    evaluate: Annotated[
+        bool,
+        typer.Option(
+            "--evaluate",
+            help="Chronological 80/20 split per subject: Acc@1, Acc@5, MRR of the model and of "
+            "the baselines, and the predictability bound (instead of writing predictions)",
+        ),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+    gap: Annotated[str, typer.Option(help="Gap G splitting visits")] = "15m",
+    k: Annotated[int, typer.Option(help="Cameras per subject in the predictions table")] = 5,
+    alpha: Annotated[float, typer.Option(help="Smoothing towards the coarser level (> 0)")] = 1.0,
+    min_visits: Annotated[int, typer.Option(help="Evaluate subjects with this many visits")] = 5,
+    tz: Annotated[str, typer.Option(help="Time zone of the time-of-week slots")] = "UTC",
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address")] = None,
+) -> None:
+    """Next-camera prediction: the predictions table (LAKE/predictions), or --evaluate."""
+    import json
+
+    from sightgraph.analytics.prediction import compute_predictions
+
+    res = compute_predictions(
+        lake,
+        gap_s=parse_duration(gap, "--gap"),
+        evaluate=evaluate,
+        k=k,
+        alpha=alpha,
+        min_visits=min_visits,
+        tz=tz,
+        scheduler=scheduler,
+        progress=not as_json,
+    )
+    if as_json:  # NaN (nothing to evaluate) is not JSON: null
+        clean = json.loads(json.dumps(res), parse_constant=lambda _: None)
+        typer.echo(json.dumps(clean, indent=2))
+        return
+    if not evaluate:
+        console.print(
+            f"predictions: top {k} next cameras of {res['subjects']:,} subjects -> {res['path']}"
+        )
+        return
+    console.print(
+        f"{res['test_visits']:,} test visits of {res['subjects']:,} subjects, {res['cameras']:,} cameras"
+    )
+    for name, m in res["models"].items():
+        console.print(
+            f"  {name:14s} Acc@1 {m['acc1']:.3f}  Acc@5 {m['acc5']:.3f}  MRR {m['mrr']:.3f}"
+        )
+    b = res["predictability"]
+    console.print(
+        f"  predictability bound (Lempel-Ziv + Fano): median {b['median']:.3f}, mean {b['mean']:.3f}"
+    )
+
+
+@app.command()
 def load(
     lake: Annotated[Path, typer.Option(help="Lake directory")],
     store: Annotated[str | None, typer.Option(help="neo4j or embedded")] = None,

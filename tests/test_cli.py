@@ -77,3 +77,34 @@ def test_pipeline_end_to_end_with_audit_and_forget(tmp_path: Path) -> None:
     log.write_text(log.read_text().replace('"test"', '"other"', 1))
     r = run("audit", "verify", env=env)
     assert r.returncode == 2 and "line" in r.stderr
+
+
+def test_predict_evaluate_json_table_and_forget(tmp_path: Path) -> None:
+    """`predict --evaluate --json` reports the three models and the bound; `predict` writes the
+    predictions table (k rows per subject); `forget` removes the subject from it too."""
+    import json
+
+    city, lake = tmp_path / "city", tmp_path / "lake"
+    assert run("generate", "--out", city, "--persons", "150", "--days", "7").returncode == 0
+    assert run("ingest", city / "sightings.parquet", "--lake", lake).returncode == 0
+    r = run("predict", "--lake", lake, "--evaluate", "--json")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert rep["test_visits"] > 0 and rep["subjects"] > 100
+    assert set(rep["models"]) == {"most_frequent", "markov", "sightgraph"}
+    for m in rep["models"].values():
+        assert 0 <= m["acc1"] <= m["acc5"] <= 1 and m["acc1"] <= m["mrr"] <= 1
+    assert rep["models"]["sightgraph"]["acc1"] > rep["models"]["most_frequent"]["acc1"]
+    assert 0 < rep["predictability"]["median"] <= 1
+    r = run("predict", "--lake", lake, "--k", "3")
+    assert r.returncode == 0, r.stderr
+    table = pd.read_parquet(lake / "predictions" / "predictions.parquet")
+    assert table.groupby("pid")["rank"].max().eq(3).all()
+    pid = str(table["pid"].iloc[0])
+    env = {"SIGHTGRAPH_WORKDIR": str(tmp_path), "SIGHTGRAPH_ROLE": "admin"}
+    r = run("forget", pid, "--lake", lake, env=env)
+    assert r.returncode == 0, r.stderr
+    after = pd.read_parquet(lake / "predictions" / "predictions.parquet")
+    assert pid not in set(after["pid"]) and len(after) == len(table) - 3
+    r = run("predict", "--lake", tmp_path / "nolake", "--evaluate")
+    assert r.returncode == 2 and "no sightings" in r.stderr and "Traceback" not in r.stderr

@@ -47,6 +47,7 @@ __all__ = [
     "aggregate_pairs",
     "fill_pair_partials",
     "group_rows",
+    "lz_match_total",
     "scatter_by_bucket",
     "warm_up",
 ]
@@ -517,6 +518,31 @@ def camera_pairs_within(lat_rad, order, max_dlat):
                 cj[m] = x
             m += 1
     return ci, cj
+
+
+@_jit
+def lz_match_total(codes):
+    """Sum over i of L_i, the length of the shortest substring starting at i that does not
+    occur in ``codes[:i]`` (``n - i + 1`` when every one does): the Lempel-Ziv estimator's
+    denominator (sightgraph.analytics.prediction.lz_entropy). O(n^2) worst case, fine for a
+    subject's few thousand visits."""
+    n = len(codes)
+    total = 0
+    for i in range(n):
+        best = 0
+        for j in range(i):
+            if codes[j] != codes[i]:
+                continue
+            k = 0
+            while i + k < n and j + k < i and codes[j + k] == codes[i + k]:
+                k += 1
+            if k > best:
+                best = k
+        if i + best < n:
+            total += best + 1
+        else:
+            total += n - i + 1
+    return total
 
 
 def warm_up(
