@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sightgraph.analytics import _kernels
+from sightgraph.analytics import prediction as P
 from sightgraph.analytics.prediction import (
     MODELS,
     evaluate_predictions,
@@ -102,7 +103,9 @@ def slot_of(leave: pd.Timestamp) -> int:
 def oracle_ranks(
     visits: pd.DataFrame, alpha: float, fit_share: float, min_visits: int
 ) -> dict[str, list[int]]:
-    """Each test visit's rank per model, recounting the whole history for every prediction."""
+    """Each test visit's rank per model, recounting the whole history for every prediction
+    (levels of the sightgraph model: from the current camera; after the previous and the
+    current; ... and in the current visit's time slot)."""
     v = visits.sort_values(["pid", "arrive", "camera_id"], kind="stable")
     cams = sorted(v["camera_id"].unique())
     seqs = []
@@ -121,14 +124,35 @@ def oracle_ranks(
         for i in range(nf, len(seq)):
             hist, (cur, cur_slot), true = seq[:i], seq[i - 1], seq[i][0]
             freq = [sum(1 for c, _ in hist if c == x) for x in range(len(cams))]
-            pairs = list(zip(hist[:-1], hist[1:], strict=True))
+            before = seq[i - 2][0] if i >= 2 else None
+            n = len(cams)
             trans = [
-                sum(1 for a, b in pairs if a[0] == cur and b[0] == x) for x in range(len(cams))
+                sum(1 for j in range(1, i) if (hist[j - 1][0], hist[j][0]) == (cur, x))
+                for x in range(n)
             ]
-            strans = [
-                sum(1 for a, b in pairs if a == (cur, cur_slot) and b[0] == x)
-                for x in range(len(cams))
-            ]
+            rows = [trans]
+            if before is not None:
+                rows.append(
+                    [
+                        sum(
+                            1
+                            for j in range(2, i)
+                            if (hist[j - 2][0], hist[j - 1][0], hist[j][0]) == (before, cur, x)
+                        )
+                        for x in range(n)
+                    ]
+                )
+                rows.append(
+                    [
+                        sum(
+                            1
+                            for j in range(2, i)
+                            if (hist[j - 2][0], hist[j - 1], hist[j][0])
+                            == (before, (cur, cur_slot), x)
+                        )
+                        for x in range(n)
+                    ]
+                )
             total = sum(freq)
             scores = {
                 "most_frequent": [float(f) for f in freq],
@@ -138,7 +162,7 @@ def oracle_ranks(
                 ],
             }
             p = [(freq[x] + alpha * g[x]) / (total + alpha) for x in range(len(cams))]
-            for row in (trans, strans):
+            for row in rows:
                 if not sum(row):
                     break
                 p = [(row[x] + alpha * p[x]) / (sum(row) + alpha) for x in range(len(cams))]
@@ -149,23 +173,57 @@ def oracle_ranks(
     return out
 
 
-visit_rows = st.lists(
-    st.tuples(
-        st.sampled_from(["a", "b", "c"]),
-        st.sampled_from(["c1", "c2", "c3", "c4"]),
-        st.integers(0, 24 * 9),
+# scattered visits among six cameras, and repetitive ones (three cameras at a few hours of
+# thirty days) so that the second-order and time-slot contexts recur
+visit_rows = st.one_of(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b"]),
+            st.sampled_from(["c1", "c2", "c3", "c4", "c5", "c6"]),
+            st.integers(0, 24 * 9),
+        ),
+        max_size=80,
+        unique_by=lambda r: (r[0], r[2]),
     ),
-    min_size=0,
-    max_size=60,
-    unique_by=lambda r: (r[0], r[2]),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b"]),
+            st.sampled_from(["c1", "c2", "c3"]),
+            st.builds(
+                lambda d, h: 24 * d + h, st.integers(0, 30), st.sampled_from([1, 7, 9, 13, 19, 23])
+            ),
+        ),
+        max_size=120,
+        unique_by=lambda r: (r[0], r[2]),
+    ),
 )
 
 
-@settings(max_examples=120, deadline=None)
+def implementation_ranks(
+    visits: pd.DataFrame, alpha: float, fit_share: float, min_visits: int
+) -> dict[str, list[int]]:
+    """The ranks the implementation gives every test visit (its internal steps, unchunked)."""
+    v, cams = P._prepare(visits, "UTC")
+    groups = [x for x in P._groups(v) if len(x[1]) >= min_visits]
+    counts = np.zeros(len(cams))
+    for _, c, _ in groups:
+        np.add.at(counts, c[: P._fit_len(len(c), fit_share)], 1)
+    g = P._popularity(counts)
+    out: dict[str, list[int]] = {m: [] for m in MODELS}
+    for _, c, sl in groups:
+        for m, r in P._evaluate_subject(c, sl, len(cams), g, alpha, fit_share).items():
+            out[m].extend(r)
+    return out
+
+
+@settings(max_examples=150, deadline=None)
 @given(visit_rows, st.sampled_from([0.5, 1.0, 3.0]), st.sampled_from([0.5, 0.8]), st.integers(2, 6))
 def test_evaluation_equals_the_oracle(rows, alpha, fit_share, min_visits) -> None:
+    """Every test visit's rank under each model is the oracle's, and the report's means are
+    the means of those ranks."""
     visits = visits_frame([(p, c, float(h)) for p, c, h in rows])
     want = oracle_ranks(visits, alpha, fit_share, min_visits)
+    assert implementation_ranks(visits, alpha, fit_share, min_visits) == want
     got = evaluate_predictions(
         visits, alpha=alpha, fit_share=fit_share, min_visits=min_visits, scheduler="sync", chunks=2
     )
