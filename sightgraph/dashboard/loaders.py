@@ -1,7 +1,7 @@
 """Data access for the dashboard: cached loaders that call graph/, analytics/ and governance/.
 
 Pages call these and hold no logic of their own. Person-level loaders (trajectory, ego network,
-meetings of a pair) require an analyst or admin session with a purpose, and append to the audit log.
+meetings of a pair, next cameras of a subject) require an analyst or admin session with a purpose, and append to the audit log.
 No query runs at import time.
 """
 
@@ -27,8 +27,10 @@ __all__ = [
     "get_settings",
     "get_store",
     "network_dot",
+    "next_cameras",
     "overview",
     "pair_meetings",
+    "prediction_report",
     "authorise",
     "record",
     "top_contacts",
@@ -173,6 +175,34 @@ def pair_meetings(session: Session, pid_a: str, pid_b: str, window_s: float) -> 
     df = _store().pair_events(pid_a, pid_b, window_s=window_s)
     record(session, "pair_events", {"pid_a": pid_a, "pid_b": pid_b, "window_s": window_s}, len(df))
     return df
+
+
+@st.cache_data(ttl=600, show_spinner=False)
+def prediction_report(lake: str, k_min: int = 5) -> dict[str, Any] | None:
+    """The next-camera evaluation of the lake (aggregate: means over subjects), or None when it
+    covers fewer than ``k_min`` subjects (a small cell)."""
+    from sightgraph.analytics.prediction import compute_predictions
+    from sightgraph.governance.roles import require
+
+    require("viewer", "prediction-evaluation")
+    rep = compute_predictions(lake, evaluate=True, progress=False)
+    return rep if rep["subjects"] >= k_min else None
+
+
+def next_cameras(session: Session, pid: str, k: int = 5) -> pd.DataFrame:
+    """The ``k`` most likely next cameras of ``pid`` after its last visit, from its own visits
+    (sightgraph.analytics.prediction.predict_next), with the cameras' positions."""
+    from sightgraph.analytics.prediction import predict_next
+    from sightgraph.analytics.trajectories import build_visits
+
+    authorise(session, "next_cameras")
+    traj = _store().trajectory(pid)
+    visits = build_visits(traj[["camera_id", "ts"]].assign(pid=pid))
+    out = predict_next(visits, k=k)
+    pos = traj.drop_duplicates("camera_id").set_index("camera_id")[["lat", "lon"]]
+    out = out.join(pos, on="camera_id")
+    record(session, "next_cameras", {"pid": pid, "k": k}, len(out))
+    return out
 
 
 def network_dot(nodes: pd.DataFrame, edges: pd.DataFrame, seed: int = 0) -> str:

@@ -20,6 +20,7 @@ if session is not None:
             st.Page(PAGES / "contacts.py", title="Contact network"),
             st.Page(PAGES / "trajectory.py", title="Trajectory replay"),
             st.Page(PAGES / "meetings.py", title="Meetings"),
+            st.Page(PAGES / "predictions.py", title="Predictions"),
             st.Page(PAGES / "cameras.py", title="Cameras and flows"),
             st.Page(PAGES / "audit.py", title="Audit"),
         ]

@@ -58,6 +58,7 @@ AGGREGATE_ACTIONS = frozenset(
         "transitions",
         "cameras",
         "audit-verify",
+        "prediction-evaluation",
     }
 )
 """Actions a viewer may run: results about many subjects at once (small cells suppressed)."""

@@ -87,3 +87,32 @@ def test_cameras_and_audit_pages(dashboard_env, demo_workdir):
     assert (flows["n_subjects"] >= 5).all()  # small cells suppressed
     at.switch_page(str(PAGES / "audit.py")).run()
     assert not at.exception
+
+
+def test_predictions_page_aggregate_then_audited_subject(dashboard_env, demo_workdir, monkeypatch):
+    """A viewer may evaluate prediction (aggregate) but not see a subject's next cameras; an
+    analyst with a purpose sees them, ranked, and the query is audited."""
+    a, _ = top_pair(demo_workdir)
+    monkeypatch.setenv("SIGHTGRAPH_ROLE", "viewer")
+    at = _app().run()
+    at.switch_page(str(PAGES / "predictions.py")).run()
+    assert not at.exception
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert list(table["model"]) == ["most_frequent", "markov", "sightgraph"]
+    assert ((table["Acc@1"] <= table["Acc@5"]) & (table["Acc@5"] <= 1)).all()
+    assert any("analyst" in w.value for w in at.warning)
+    assert _audit(dashboard_env) == []
+    monkeypatch.setenv("SIGHTGRAPH_ROLE", "analyst")
+    at = _app().run()
+    at.sidebar.text_input[0].input("mobility study 7").run()
+    at.switch_page(str(PAGES / "predictions.py")).run()
+    [t for t in at.text_input if t.label == "Subject (pseudonym)"][0].input(a).run()
+    assert not at.exception and not at.error
+    nxt = at.dataframe[-1].value
+    assert list(nxt["rank"]) == list(range(1, len(nxt) + 1)) and len(nxt) > 0
+    assert (nxt["probability"].diff().dropna() <= 0).all()
+    entries = _audit(dashboard_env)
+    assert [e["query"] for e in entries] == ["next_cameras"]
+    assert entries[0]["params"]["pid"] == a and entries[0]["purpose"] == "mobility study 7"

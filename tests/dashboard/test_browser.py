@@ -90,6 +90,7 @@ def test_pages_render_without_exception(server, tmp_path):
             "Contact network",
             "Trajectory replay",
             "Meetings",
+            "Predictions",
             "Cameras and flows",
             "Audit",
         ):
