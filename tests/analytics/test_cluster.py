@@ -124,3 +124,16 @@ def test_cluster_equals_threaded(cluster, tmp_path):
         normalise_events(pd.concat(parts, ignore_index=True)),
         normalise_events(pd.concat(threaded, ignore_index=True)),
     )
+
+
+def test_prediction_on_the_cluster_equals_local(cluster):
+    """The prediction evaluation's chunks run in the worker processes; the report is the local
+    one to the last bit (ranks are gathered in pid order)."""
+    from sightgraph.analytics.prediction import evaluate_predictions
+
+    from .test_prediction import routine_city
+
+    visits = routine_city(weeks=3, seed=5)
+    local = evaluate_predictions(visits)
+    remote = evaluate_predictions(visits, scheduler=cluster, chunks=4)
+    assert remote == local and local["test_visits"] > 0
