@@ -44,10 +44,14 @@ def run_demo(workdir: Path, persons: int = 1500, days: int = 14, console: Any = 
     coloc = colocate_lake(lake, derived_path(lake, "colocations"))
     say("[bold]4/6 contacts[/bold]")
     compute_contacts(lake, derived_path(lake, "contacts"))
-    say("[bold]5/6 trajectories[/bold]")
+    say("[bold]5/6 trajectories and next-camera prediction[/bold]")
     from sightgraph.analytics.trajectories import compute_trajectories
 
     traj = compute_trajectories(lake)
+    from sightgraph.analytics.prediction import compute_predictions
+
+    compute_predictions(lake, progress=False)  # LAKE/predictions: next cameras of everyone
+    pred = compute_predictions(lake, evaluate=True, progress=False)
     say("[bold]6/6 load[/bold] into the embedded graph store")
     store = EmbeddedStore(workdir / "graph.duckdb")
     try:
@@ -75,6 +79,9 @@ def run_demo(workdir: Path, persons: int = 1500, days: int = 14, console: Any = 
         f"trajectories: {traj['visits']:,} visits, {traj['transitions']:,} transitions "
         f"({traj['implausible']:,} implausible), {traj['flows']:,} camera flows "
         f"({traj['suppressed']:,} cells under 5 subjects suppressed)",
+        "next-camera prediction (Acc@1 on each subject's last 20% of visits): "
+        + ", ".join(f"{name} {m['acc1']:.3f}" for name, m in pred["models"].items())
+        + f"; predictability bound {pred['predictability']['median']:.3f} (median)",
         "graph store: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()),
         "busiest cameras (sightings, distinct subjects):",
         *[

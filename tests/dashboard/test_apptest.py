@@ -116,3 +116,18 @@ def test_predictions_page_aggregate_then_audited_subject(dashboard_env, demo_wor
     entries = _audit(dashboard_env)
     assert [e["query"] for e in entries] == ["next_cameras"]
     assert entries[0]["params"]["pid"] == a and entries[0]["purpose"] == "mobility study 7"
+
+
+def test_demo_wrote_every_derived_table(demo_workdir):
+    """The demo's lake holds what the pages read: contacts, visits, flows and predictions (the
+    top five next cameras of every subject, probabilities descending)."""
+    import pandas as pd
+
+    lake = demo_workdir / "lake"
+    for name in ("contacts", "visits", "transitions", "predictions"):
+        assert len(pd.read_parquet(lake / name)) > 0, name
+    pred = pd.read_parquet(lake / "predictions")
+    visits = pd.read_parquet(lake / "visits")
+    assert set(pred["pid"]) == set(visits["pid"])
+    assert pred.groupby("pid")["rank"].max().le(5).all()
+    assert (pred.groupby("pid")["probability"].diff().dropna() <= 0).all()
