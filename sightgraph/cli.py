@@ -453,7 +453,7 @@ def demo(
         bool, typer.Option("--no-dashboard", help="Do not open the dashboard")
     ] = False,
 ) -> None:
-    """generate -> ingest -> colocate -> contacts -> load (embedded) -> summary [-> dashboard]."""
+    """generate -> ingest -> colocate -> contacts -> trajectories, prediction -> load (embedded) -> summary [-> dashboard]."""
     from sightgraph.demo import run_demo
 
     summary = run_demo(workdir, persons=persons, days=days, console=console)
