@@ -36,6 +36,10 @@ the test part); the current camera is the previous visit's. Subjects with fewer 
 top five), MRR (mean of 1 / rank), for every model; the population popularity ``g`` comes from
 the fitting parts only.
 
+The evaluation runs as a Dask job over chunks of subjects: in one thread without a cluster (the
+model loop is Python and holds the GIL), in the worker processes of a ``dask.distributed``
+cluster when one is given.
+
 Predictability (Song et al. 2010, Science 327:1018): the entropy rate of a subject's whole
 sequence of visited cameras is estimated with the Lempel-Ziv estimator of Kontoyiannis et al.
 (1998), ``S = n log2(n) / sum_i L_i``, where ``L_i`` is the length of the shortest substring
