@@ -35,6 +35,8 @@ if not os.environ.get("NUMBA_CACHE_DIR"):
 
 import numba  # noqa: E402  (NUMBA_CACHE_DIR must be set first)
 import numpy as np  # noqa: E402
+from numba import types  # noqa: E402
+from numba.typed import Dict  # noqa: E402
 
 if not numba.config.CACHE_DIR:  # type: ignore[attr-defined]  # numba read its config earlier
     numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]  # type: ignore[attr-defined]
@@ -48,6 +50,7 @@ __all__ = [
     "fill_pair_partials",
     "group_rows",
     "lz_match_total",
+    "predict_subject",
     "scatter_by_bucket",
     "warm_up",
 ]
@@ -543,6 +546,188 @@ def lz_match_total(codes):
         else:
             total += n - i + 1
     return total
+
+
+@_jit
+def _row_of(d, key):
+    """The row index stored under ``key``, or -1."""
+    if key in d:
+        return d[key]
+    return -1
+
+
+@_jit
+def _zero_score(model, gc, total, alpha, sums, found, nfound):
+    """Score of a camera the subject never visited, from its popularity ``gc``: non-decreasing
+    in ``gc`` (each step multiplies or divides by a positive number)."""
+    if model != 2:
+        return 0.0
+    p = (0.0 + alpha * gc) / (total + alpha)
+    for k in range(nfound):
+        p = (0.0 + alpha * p) / (sums[found[k]] + alpha)
+    return p
+
+
+@_jit
+def _score(model, c, loc, freq, total, g, alpha, rows, sums, found, nfound):
+    """Score of global camera ``c`` (local index ``loc``, -1 if the subject never visited it)
+    under ``model`` (0 most frequent, 1 first-order Markov, 2 back-off) in the state whose
+    context rows are ``found[:nfound]``; the same floating-point operations, in the same order,
+    as the documented formulas (sightgraph.analytics.prediction)."""
+    if loc < 0:
+        return _zero_score(model, g[c], total, alpha, sums, found, nfound)
+    f = freq[loc]
+    if model == 0:
+        return f
+    if model == 1:
+        tie = f / (total + 1.0)
+        if nfound == 0:
+            return tie
+        return rows[found[0], loc] + tie
+    p = (f + alpha * g[c]) / (total + alpha)
+    for k in range(nfound):
+        r = found[k]
+        p = (rows[r, loc] + alpha * p) / (sums[r] + alpha)
+    return p
+
+
+@_jit
+def _count_zero_above(model, g_sorted, st, strict, total, alpha, sums, found, nfound):
+    """How many cameras, scored as never visited, score > ``st`` (``strict``) or >= ``st``:
+    a prefix of the popularity order, found by binary search."""
+    lo = 0
+    hi = len(g_sorted)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        v = _zero_score(model, g_sorted[mid], total, alpha, sums, found, nfound)
+        if v > st or (not strict and v == st):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@_jit
+def predict_subject(cams, slots, mine, g, g_sorted, pos, n_fit, alpha, nslots, want_final):
+    """Next-camera prediction for one subject's visits (sightgraph.analytics.prediction).
+
+    ``cams``: the visits' cameras as indices into ``mine`` (the subject's cameras, global
+    indices, sorted); ``slots``: each visit's time slot; ``g``: the population popularity of
+    every camera, ``g_sorted`` the same in rank order (descending, ties by index) and ``pos``
+    each camera's position in that order. Walks the visits in order; each visit from ``n_fit`` on is ranked among all
+    cameras by the three models (score, then popularity, then index) before it is counted.
+    Context rows: the current camera; the previous and the current; those and the current
+    visit's slot (a level is used only if the ones below it were met).
+
+    Returns (ranks[3, n - n_fit], p) with ``p`` the back-off model's probabilities of every
+    camera after the last visit when ``want_final`` (else empty).
+    """
+    n = len(cams)
+    nl = len(mine)
+    nc = len(g)
+    g2l = np.full(nc, -1, np.int64)
+    for j in range(nl):
+        g2l[mine[j]] = j
+    freq = np.zeros(nl)
+    cap = 3 * n + 3
+    rows = np.zeros((cap, nl))
+    sums = np.zeros(cap)
+    nrows = 0
+    d0 = Dict.empty(key_type=types.int64, value_type=types.int64)
+    d1 = Dict.empty(key_type=types.int64, value_type=types.int64)
+    d2 = Dict.empty(key_type=types.int64, value_type=types.int64)
+    n_test = max(0, n - n_fit)
+    ranks = np.zeros((3, n_test), np.int64)
+    found = np.zeros(3, np.int64)
+    total = 0.0
+    before = -1
+    prev = -1
+    prev_slot = 0
+    for i in range(n + 1):
+        if i >= n_fit or i == n:
+            # the context rows of the current state
+            nfound = 0
+            if prev >= 0:
+                r = _row_of(d0, prev)
+                if r >= 0:
+                    found[0] = r
+                    nfound = 1
+                    if before >= 0:
+                        k1 = before * nl + prev
+                        r = _row_of(d1, k1)
+                        if r >= 0:
+                            found[1] = r
+                            nfound = 2
+                            r = _row_of(d2, k1 * nslots + prev_slot)
+                            if r >= 0:
+                                found[2] = r
+                                nfound = 3
+            if i == n:
+                if want_final:
+                    final = np.empty(nc)
+                    for c in range(nc):
+                        final[c] = _score(
+                            2, c, g2l[c], freq, total, g, alpha, rows, sums, found, nfound
+                        )
+                    return ranks, final
+                break
+            cam = cams[i]
+            t = mine[cam]
+            pt = pos[t]
+            for model in range(3):
+                st = _score(model, t, cam, freq, total, g, alpha, rows, sums, found, nfound)
+                # cameras that beat t (score, then popularity and index = pos): the subject's
+                # own ones counted directly; all others score as never visited, so they are a
+                # prefix of the popularity order: count everyone that way, remove the own ones
+                better = 0
+                for j in range(nl):
+                    c = mine[j]
+                    sc = _score(model, c, j, freq, total, g, alpha, rows, sums, found, nfound)
+                    if sc > st or (sc == st and pos[c] < pt):
+                        better += 1
+                    zc = _zero_score(model, g[c], total, alpha, sums, found, nfound)
+                    if zc > st or (zc == st and pos[c] < pt):
+                        better -= 1
+                above = _count_zero_above(
+                    model, g_sorted, st, True, total, alpha, sums, found, nfound
+                )
+                upto = _count_zero_above(
+                    model, g_sorted, st, False, total, alpha, sums, found, nfound
+                )
+                better += above + max(0, min(upto, pt) - above)
+                ranks[model, i - n_fit] = better + 1
+        cam = cams[i]
+        freq[cam] += 1.0
+        total += 1.0
+        if prev >= 0:
+            r = _row_of(d0, prev)
+            if r < 0:
+                r = nrows
+                d0[prev] = r
+                nrows += 1
+            rows[r, cam] += 1.0
+            sums[r] += 1.0
+            if before >= 0:
+                k1 = before * nl + prev
+                r = _row_of(d1, k1)
+                if r < 0:
+                    r = nrows
+                    d1[k1] = r
+                    nrows += 1
+                rows[r, cam] += 1.0
+                sums[r] += 1.0
+                k2 = k1 * nslots + prev_slot
+                r = _row_of(d2, k2)
+                if r < 0:
+                    r = nrows
+                    d2[k2] = r
+                    nrows += 1
+                rows[r, cam] += 1.0
+                sums[r] += 1.0
+        before = prev
+        prev = cam
+        prev_slot = slots[i]
+    return ranks, np.empty(0)
 
 
 def warm_up(

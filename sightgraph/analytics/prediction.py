@@ -36,9 +36,9 @@ the test part); the current camera is the previous visit's. Subjects with fewer 
 top five), MRR (mean of 1 / rank), for every model; the population popularity ``g`` comes from
 the fitting parts only.
 
-The evaluation runs as a Dask job over chunks of subjects: in one thread without a cluster (the
-model loop is Python and holds the GIL), in the worker processes of a ``dask.distributed``
-cluster when one is given.
+The evaluation runs as a Dask job over chunks of subjects; the model loop is compiled
+(:func:`sightgraph.analytics._kernels.predict_subject`, numba, ``nogil``), so the threaded
+scheduler uses every core, and a ``dask.distributed`` cluster its workers.
 
 Predictability (Song et al. 2010, Science 327:1018): the entropy rate of a subject's whole
 sequence of visited cameras is estimated with the Lempel-Ziv estimator of Kontoyiannis et al.
@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +79,7 @@ __all__ = [
 #: the models, baselines first
 MODELS = ("most_frequent", "markov", "sightgraph")
 _SLOTS_PER_DAY = 4
+_N_SLOTS = 2 * _SLOTS_PER_DAY  # weekday and weekend
 
 
 def lz_entropy(seq: Sequence[Any] | np.ndarray) -> float:
@@ -147,68 +147,6 @@ def rank_of(scores: np.ndarray, prior: np.ndarray, true: int) -> int:
     return rank
 
 
-@dataclass
-class _History:
-    """The counts of one subject's visits so far (cameras as indices): visits per camera, and
-    next cameras per context of the ``sightgraph`` model's levels (``_context_keys``)."""
-
-    n_cameras: int
-    freq: np.ndarray
-    trans: list[dict[tuple[int, ...], np.ndarray]]
-
-    @classmethod
-    def empty(cls, n_cameras: int) -> _History:
-        return cls(n_cameras, np.zeros(n_cameras), [{} for _ in range(3)])
-
-    def add(self, before: int | None, prev: int | None, prev_slot: int, cam: int) -> None:
-        """Count visit ``cam``, which followed ``prev`` (left in ``prev_slot``), which followed
-        ``before``."""
-        self.freq[cam] += 1
-        for level, key in zip(self.trans, _context_keys(before, prev, prev_slot), strict=False):
-            row = level.get(key)
-            if row is None:
-                row = level[key] = np.zeros(self.n_cameras)
-            row[cam] += 1
-
-    def scores(
-        self,
-        model: str,
-        before: int | None,
-        cur: int | None,
-        slot: int,
-        g: np.ndarray,
-        alpha: float,
-    ) -> np.ndarray:
-        """Scores of every camera for the visit after ``cur`` (higher = more likely); for
-        ``sightgraph`` they are probabilities."""
-        if model == "most_frequent":
-            return self.freq
-        if model == "markov":
-            row = self.trans[0].get((cur,)) if cur is not None else None
-            total = self.freq.sum()
-            # transitions first, the visit counts break ties (< 1 by construction)
-            tie = self.freq / (total + 1.0)
-            return tie if row is None else row + tie
-        p = (self.freq + alpha * g) / (self.freq.sum() + alpha)
-        for level, key in zip(self.trans, _context_keys(before, cur, slot), strict=False):
-            row = level.get(key)
-            if row is None:
-                break
-            p = (row + alpha * p) / (row.sum() + alpha)
-        return p
-
-
-def _context_keys(before: int | None, cur: int | None, slot: int) -> list[tuple[int, ...]]:
-    """The contexts of the levels above the visit counts, coarse to fine: the current camera;
-    the previous and the current; those two and the time slot. Levels that need a visit the
-    subject has not made yet are absent."""
-    if cur is None:
-        return []
-    if before is None:
-        return [(cur,)]
-    return [(cur,), (before, cur), (before, cur, slot)]
-
-
 def _prepare(visits: pd.DataFrame, tz: str) -> tuple[pd.DataFrame, np.ndarray]:
     """Visits sorted by pid, arrive with integer camera codes and the time slot of each visit's
     end; and the camera ids in code order."""
@@ -234,6 +172,15 @@ def _popularity(counts: np.ndarray) -> np.ndarray:
     return c / c.sum()
 
 
+def _popularity_order(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``g`` in ranking order (descending, ties by camera index) and each camera's position in
+    that order."""
+    order = np.lexsort((np.arange(len(g)), -g))
+    pos = np.empty(len(g), np.int64)
+    pos[order] = np.arange(len(g))
+    return g[order], pos
+
+
 def _groups(v: pd.DataFrame) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """(pid, camera codes, slots) of each subject's visits, in time order (``v`` from _prepare)."""
     if not len(v):
@@ -254,46 +201,43 @@ def _fit_len(n: int, fit_share: float) -> int:
 def _evaluate_subject(
     cams: np.ndarray,
     slots: np.ndarray,
-    n_cameras: int,
     g: np.ndarray,
     alpha: float,
     fit_share: float,
+    order: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, list[int]]:
-    """Ranks of the true camera of each test visit of one subject, per model."""
-    h = _History.empty(n_cameras)
+    """Ranks of the true camera of each test visit of one subject, per model (compiled:
+    :func:`sightgraph.analytics._kernels.predict_subject`)."""
+    mine = np.unique(cams)
+    local = np.searchsorted(mine, cams).astype(np.int64)
     n_fit = _fit_len(len(cams), fit_share)
-    ranks: dict[str, list[int]] = {m: [] for m in MODELS}
-    before: int | None = None
-    prev: int | None = None
-    prev_slot = 0
-    for i, (cam, slot) in enumerate(zip(cams.tolist(), slots.tolist(), strict=True)):
-        if i >= n_fit:
-            for m in MODELS:
-                scores = h.scores(m, before, prev, prev_slot, g, alpha)
-                ranks[m].append(rank_of(scores, g, cam))
-        h.add(before, prev, prev_slot, cam)
-        before, prev, prev_slot = prev, cam, slot
-    return ranks
+    g_sorted, pos = order if order is not None else _popularity_order(g)
+    ranks, _ = K.predict_subject(
+        local, slots.astype(np.int64), mine, g, g_sorted, pos, n_fit, float(alpha), _N_SLOTS, False
+    )
+    return {m: ranks[k].tolist() for k, m in enumerate(MODELS)}
 
 
 def _evaluate_chunk(
     subjects: list[tuple[str, np.ndarray, np.ndarray]],
-    n_cameras: int,
     g: np.ndarray,
     alpha: float,
     fit_share: float,
 ) -> list[tuple[str, dict[str, list[int]], float]]:
     """Per subject of the chunk: (pid, the test visits' ranks per model, Pi_max)."""
     out = []
+    order = _popularity_order(g)
     for pid, cams, slots in subjects:
-        ranks = _evaluate_subject(cams, slots, n_cameras, g, alpha, fit_share)
+        ranks = _evaluate_subject(cams, slots, g, alpha, fit_share, order)
         out.append((pid, ranks, fano_bound(lz_entropy(cams), len(np.unique(cams)))))
     return out
 
 
 def _warm_up() -> None:
-    """Compile (or load from the on-disk cache) the kernel before threads use it."""
+    """Compile (or load from the on-disk cache) the kernels before threads use them."""
     K.lz_match_total(np.zeros(2, np.int64))
+    one = np.zeros(1, np.int64)
+    K.predict_subject(one, one, one, np.ones(1), np.ones(1), one, 1, 1.0, _N_SLOTS, True)
 
 
 def _check(alpha: float, fit_share: float, min_visits: int, k: int) -> None:
@@ -329,7 +273,7 @@ def evaluate_predictions(
     """
     import dask
 
-    from sightgraph.analytics.compute import Scheduler, resolve_scheduler
+    from sightgraph.analytics.compute import resolve_scheduler
 
     _check(alpha, fit_share, min_visits, 1)
     v, cams = _prepare(visits, tz)
@@ -341,12 +285,8 @@ def evaluate_predictions(
     n_chunks = max(1, min(len(groups), chunks or 16))
     parts = [groups[i::n_chunks] for i in range(n_chunks)] if groups else []
     with resolve_scheduler(scheduler) as sched:
-        if sched.client is None:
-            # the per-visit model loop is Python and holds the GIL: threads only add switching
-            # (1M city: 43 s on two threads, 17 s in one); a cluster runs chunks in processes
-            sched = Scheduler(kind="sync", num_workers=1)
         sched.run_everywhere(_warm_up)
-        tasks = [dask.delayed(_evaluate_chunk)(p, len(cams), g, alpha, fit_share) for p in parts]
+        tasks = [dask.delayed(_evaluate_chunk)(p, g, alpha, fit_share) for p in parts]
         results = sched.compute(tasks, "predicting test visits", progress=progress)
     # in pid order, whatever the chunks: the means are then the same to the last bit
     per_subject = sorted((x for chunk in results for x in chunk), key=lambda x: x[0])
@@ -400,16 +340,15 @@ def predict_next(
     g = _popularity(counts)
     leave = v["leave"].to_numpy()
     last = 0
+    _warm_up()
+    g_sorted, pos = _popularity_order(g)
     for pid, c, s in _groups(v):
         last += len(c)
-        h = _History.empty(len(cams))
-        before: int | None = None
-        prev: int | None = None
-        prev_slot = 0
-        for cam, slot in zip(c.tolist(), s.tolist(), strict=True):
-            h.add(before, prev, prev_slot, cam)
-            before, prev, prev_slot = prev, cam, slot
-        p = h.scores("sightgraph", before, prev, prev_slot, g, alpha)
+        mine = np.unique(c)
+        local = np.searchsorted(mine, c).astype(np.int64)
+        _, p = K.predict_subject(
+            local, s.astype(np.int64), mine, g, g_sorted, pos, len(c), float(alpha), _N_SLOTS, True
+        )
         order = np.lexsort((np.arange(len(p)), -g, -p))[:k]
         for r, i in enumerate(order, start=1):
             cols["pid"].append(pid)

@@ -99,8 +99,10 @@ def build_visits(sightings: pd.DataFrame, gap_s: float = 900.0) -> pd.DataFrame:
         {
             "pid": pid[first],
             "camera_id": cam[first],
-            "arrive": epoch_us_to_ts(arrive).to_numpy(),
-            "leave": epoch_us_to_ts(leave).to_numpy(),
+            # .array, not .to_numpy(): a tz-aware column would become an object array of
+            # Timestamps (3.6 s of the 6.7 s of this function at 1M sightings)
+            "arrive": epoch_us_to_ts(arrive).array,
+            "leave": epoch_us_to_ts(leave).array,
             "dwell_s": (leave - arrive) / 1e6,
             "n_sightings": g.size().to_numpy().astype("int64"),
         }

@@ -173,9 +173,19 @@ def oracle_ranks(
     return out
 
 
-# scattered visits among six cameras, and repetitive ones (three cameras at a few hours of
-# thirty days) so that the second-order and time-slot contexts recur
+# scattered visits among six cameras; repetitive ones (three cameras at a few hours of thirty
+# days) so that the second-order and time-slot contexts recur; and three subjects among forty
+# cameras, so that most cameras are ones a subject never visited (popularity ties included)
 visit_rows = st.one_of(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c"]),
+            st.sampled_from([f"k{i:02d}" for i in range(40)]),
+            st.integers(0, 24 * 20),
+        ),
+        max_size=60,
+        unique_by=lambda r: (r[0], r[2]),
+    ),
     st.lists(
         st.tuples(
             st.sampled_from(["a", "b"]),
@@ -211,7 +221,7 @@ def implementation_ranks(
     g = P._popularity(counts)
     out: dict[str, list[int]] = {m: [] for m in MODELS}
     for _, c, sl in groups:
-        for m, r in P._evaluate_subject(c, sl, len(cams), g, alpha, fit_share).items():
+        for m, r in P._evaluate_subject(c, sl, g, alpha, fit_share).items():
             out[m].extend(r)
     return out
 
