@@ -1,4 +1,6 @@
-"""Compiled kernels of the co-location sweep (numba, ``nogil=True, cache=True``).
+"""Compiled kernels (numba, ``nogil=True, cache=True``): the co-location sweep, and the
+Lempel-Ziv matches and model loop of next-camera prediction (:func:`lz_match_total`,
+:func:`predict_subject`; see sightgraph.analytics.prediction).
 
 Everything here works on integer codes: ``pid`` and camera codes are int32 ranks of the sorted
 distinct strings (so ``code_a < code_b`` exactly when ``pid_a < pid_b``), times are int64
