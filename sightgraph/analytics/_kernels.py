@@ -616,8 +616,8 @@ def predict_subject(cams, slots, mine, g, g_sorted, pos, n_fit, alpha, nslots, w
     ``cams``: the visits' cameras as indices into ``mine`` (the subject's cameras, global
     indices, sorted); ``slots``: each visit's time slot; ``g``: the population popularity of
     every camera, ``g_sorted`` the same in rank order (descending, ties by index) and ``pos``
-    each camera's position in that order. Walks the visits in order; each visit from ``n_fit`` on is ranked among all
-    cameras by the three models (score, then popularity, then index) before it is counted.
+    each camera's position in that order. Walks the visits in order; each visit from ``n_fit``
+    on is ranked among all cameras by the three models (score, then popularity, then index) before it is counted.
     Context rows: the current camera; the previous and the current; those and the current
     visit's slot (a level is used only if the ones below it were met).
 
@@ -631,7 +631,9 @@ def predict_subject(cams, slots, mine, g, g_sorted, pos, n_fit, alpha, nslots, w
     for j in range(nl):
         g2l[mine[j]] = j
     freq = np.zeros(nl)
-    cap = 3 * n + 3
+    # one row of next-camera counts per context met (at most three per visit); grown by
+    # doubling, so a long history over many cameras does not allocate 3n rows up front
+    cap = min(3 * n + 3, 16)
     rows = np.zeros((cap, nl))
     sums = np.zeros(cap)
     nrows = 0
@@ -701,6 +703,13 @@ def predict_subject(cams, slots, mine, g, g_sorted, pos, n_fit, alpha, nslots, w
         cam = cams[i]
         freq[cam] += 1.0
         total += 1.0
+        if nrows + 3 > rows.shape[0]:
+            grown = np.zeros((2 * rows.shape[0] + 3, nl))
+            grown[:nrows] = rows[:nrows]
+            rows = grown
+            more = np.zeros(grown.shape[0])
+            more[:nrows] = sums[:nrows]
+            sums = more
         if prev >= 0:
             r = _row_of(d0, prev)
             if r < 0:

@@ -323,3 +323,16 @@ def test_empty_and_bad_input() -> None:
         predict_next(v, k=0)
     with pytest.raises(UsageError, match="camera_id"):
         predict_next(v.drop(columns="camera_id"))
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_long_history_equals_the_oracle(seed: int) -> None:
+    """A subject with 144 visits among 8 cameras meets hundreds of contexts, more than the
+    kernel's first allocation: the rows it grows into keep their counts."""
+    rng = np.random.default_rng(seed)
+    rows = [("a", f"c{rng.integers(0, 8)}", float(h)) for h in range(0, 24 * 30, 5)]
+    rows += [("b", f"c{rng.integers(0, 3)}", float(h)) for h in range(0, 24 * 10, 7)]
+    visits = visits_frame(rows)
+    want = oracle_ranks(visits, 1.0, 0.5, 2)
+    assert implementation_ranks(visits, 1.0, 0.5, 2) == want
+    assert len(want["sightgraph"]) > 80
