@@ -559,6 +559,20 @@ def _row_of(d, key):
 
 
 @_jit
+def _count_next(d, key, cam, rows, sums, nrows):
+    """Count ``cam`` as the next camera of context ``key`` (a new row if the context is new);
+    returns the number of rows in use."""
+    r = _row_of(d, key)
+    if r < 0:
+        r = nrows
+        d[key] = r
+        nrows += 1
+    rows[r, cam] += 1.0
+    sums[r] += 1.0
+    return nrows
+
+
+@_jit
 def _zero_score(model, gc, total, alpha, sums, found, nfound):
     """Score of a camera the subject never visited, from its popularity ``gc``: non-decreasing
     in ``gc`` (each step multiplies or divides by a positive number)."""
@@ -711,30 +725,11 @@ def predict_subject(cams, slots, mine, g, g_sorted, pos, n_fit, alpha, nslots, w
             more[:nrows] = sums[:nrows]
             sums = more
         if prev >= 0:
-            r = _row_of(d0, prev)
-            if r < 0:
-                r = nrows
-                d0[prev] = r
-                nrows += 1
-            rows[r, cam] += 1.0
-            sums[r] += 1.0
+            nrows = _count_next(d0, prev, cam, rows, sums, nrows)
             if before >= 0:
                 k1 = before * nl + prev
-                r = _row_of(d1, k1)
-                if r < 0:
-                    r = nrows
-                    d1[k1] = r
-                    nrows += 1
-                rows[r, cam] += 1.0
-                sums[r] += 1.0
-                k2 = k1 * nslots + prev_slot
-                r = _row_of(d2, k2)
-                if r < 0:
-                    r = nrows
-                    d2[k2] = r
-                    nrows += 1
-                rows[r, cam] += 1.0
-                sums[r] += 1.0
+                nrows = _count_next(d1, k1, cam, rows, sums, nrows)
+                nrows = _count_next(d2, k1 * nslots + prev_slot, cam, rows, sums, nrows)
         before = prev
         prev = cam
         prev_slot = slots[i]

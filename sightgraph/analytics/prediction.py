@@ -73,7 +73,6 @@ __all__ = [
     "lz_entropy",
     "predict_next",
     "compute_predictions",
-    "rank_of",
 ]
 
 #: the models, baselines first
@@ -129,22 +128,6 @@ def fano_bound(entropy: float, n_places: int) -> float:
         else:
             hi = mid
     return (lo + hi) / 2
-
-
-def rank_of(scores: np.ndarray, prior: np.ndarray, true: int) -> int:
-    """1-based rank of camera ``true`` when cameras are ordered by ``scores`` (descending), then
-    ``prior`` (descending), then index (ascending).
-
-    >>> rank_of(np.array([1.0, 3.0, 3.0, 0.0]), np.array([0.4, 0.1, 0.2, 0.3]), 1)
-    2
-    """
-    s = scores[true]
-    rank = 1 + int(np.count_nonzero(scores > s))
-    tied = np.flatnonzero(scores == s)
-    if len(tied) > 1:
-        p, q = prior[true], prior[tied]
-        rank += int(np.count_nonzero((q > p) | ((q == p) & (tied < true))))
-    return rank
 
 
 def _prepare(visits: pd.DataFrame, tz: str) -> tuple[pd.DataFrame, np.ndarray]:
