@@ -21,10 +21,11 @@ Set `SIGHTGRAPH_NOTEBOOK_PERSONS` to change the city size (CI uses a small one).
 from pathlib import Path
 import pandas as pd
 
-from sightgraph.ingest import generate_city, write_city, ingest
+from sightgraph.ingest import ingest
+from sightgraph.synthetic.city import generate_city, write_city
+from sightgraph.synthetic.evaluation import evaluate_contacts_dir
 from sightgraph.analytics.contacts import compute_contacts, build_meetings
 from sightgraph.analytics.colocation import find_colocations
-from sightgraph.analytics.evaluation import evaluate_contacts_dir
 from sightgraph.analytics.network import detect_communities, exposure_chains, strongest_path
 from sightgraph.lake import read_sightings
 
@@ -79,7 +80,8 @@ Set `SIGHTGRAPH_NOTEBOOK_PERSONS` to change the city size (CI uses a small one).
 from pathlib import Path
 import pandas as pd
 
-from sightgraph.ingest import generate_city, write_city, ingest
+from sightgraph.ingest import ingest
+from sightgraph.synthetic.city import generate_city, write_city
 from sightgraph.analytics.trajectories import build_visits, build_transitions, aggregate_flows
 from sightgraph.analytics.prediction import evaluate_predictions, predict_next, lz_entropy, fano_bound
 from sightgraph.lake import read_sightings, read_cameras

@@ -73,7 +73,7 @@ def generate(
     fmt: Annotated[str, typer.Option("--format", help="parquet or csv")] = "parquet",
 ) -> None:
     """Synthetic city with planted ties, routine strangers and recognition noise, plus ground truth."""
-    from sightgraph.ingest.generate import generate_city, write_city
+    from sightgraph.synthetic.city import generate_city, write_city
 
     if fmt not in ("parquet", "csv"):
         raise UsageError(f"--format must be parquet or csv, not {fmt!r}")
@@ -201,7 +201,7 @@ def contacts(
     _keep_in_lake(out, lake, "contacts")
     console.print(res.summary() if hasattr(res, "summary") else str(res))
     if evaluate is not None:
-        from sightgraph.analytics.evaluation import evaluate_contacts_dir
+        from sightgraph.synthetic.evaluation import evaluate_contacts_dir
 
         settings = _settings()
         report = evaluate_contacts_dir(out, evaluate, key=settings.pseudonym_key)

@@ -22,11 +22,11 @@ def run_demo(workdir: Path, persons: int = 1500, days: int = 14, console: Any = 
     """Run the whole pipeline into ``workdir`` and return summary lines."""
     from sightgraph.analytics.colocation import colocate_lake
     from sightgraph.analytics.contacts import compute_contacts
-    from sightgraph.analytics.evaluation import evaluate_contacts_dir
     from sightgraph.graph.embedded import EmbeddedStore
     from sightgraph.graph.loader import derived_path, load_lake
-    from sightgraph.ingest.generate import generate_city, write_city
     from sightgraph.ingest.pipeline import ingest
+    from sightgraph.synthetic.city import generate_city, write_city
+    from sightgraph.synthetic.evaluation import evaluate_contacts_dir
 
     say = console.print if console is not None else print
     key = os.environ.get("SIGHTGRAPH_PSEUDONYM_KEY") or DEMO_KEY

@@ -6,7 +6,7 @@ Run on demand (not a test)::
     .venv/bin/python benchmarks/colocation/bench_colocation.py                       # 10M
 
 1. Generates a lake ONCE per (generator, size, seed) under ``--workdir`` (default
-   ``benchmarks/out/colocation``): with ``sightgraph.ingest.generate.generate_city`` (a synthetic
+   ``benchmarks/out/colocation``): with ``sightgraph.synthetic.city.generate_city`` (a synthetic
    city whose hubs and leisure places are Zipf-popular) when available, else (or with
    ``--generator zipf``) a vectorised generator of sightings at Zipf-popular cameras (2000
    cameras, exponent 0.8: the busiest has ~5% of the sightings and ~44% of the events; uniform
@@ -171,7 +171,7 @@ def generate_zipf(
 
 def generate_city_lake(lake: Path, n: int, seed: int = 0) -> None:
     """sightgraph's synthetic city sized for ``n`` sightings, written straight to the lake."""
-    from sightgraph.ingest.generate import generate_city
+    from sightgraph.synthetic.city import generate_city
 
     city = generate_city(target_sightings=n, seed=seed, progress=True)
     s = city.sightings
@@ -189,7 +189,7 @@ def generate_city_lake(lake: Path, n: int, seed: int = 0) -> None:
 def ensure_lake(workdir: Path, n: int, generator: str, seed: int) -> tuple[Path, str]:
     if generator == "auto":
         try:
-            import sightgraph.ingest.generate as g
+            import sightgraph.synthetic.city as g
 
             generator = "city" if hasattr(g, "generate_city") else "zipf"
         except ImportError:

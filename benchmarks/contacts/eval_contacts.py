@@ -72,11 +72,11 @@ def _same_params(stored: dict, wanted: dict) -> bool:
 
 
 def _city(args: argparse.Namespace) -> dict:
-    from sightgraph.analytics.evaluation import evaluate_contacts, read_for_evaluation
-    from sightgraph.ingest.generate import generate_city, read_truth, write_city
     from sightgraph.ingest.pipeline import ingest
     from sightgraph.ingest.pseudonymize import pseudonymize_ids
     from sightgraph.lake import read_params
+    from sightgraph.synthetic.city import generate_city, read_truth, write_city
+    from sightgraph.synthetic.evaluation import evaluate_contacts, read_for_evaluation
 
     work = Path(args.work)
     city_dir, lake = work / "city", work / "lake"

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/graph/bench_stores.py --sightings 1000000 \
         --uri bolt://127.0.0.1:7687 [--lake DIR] [--reads 200] [--results benchmarks/graph/RESULTS.md]
 
-1. generate a city of about ``--sightings`` sightings (sightgraph.ingest.generate) and ingest it
+1. generate a city of about ``--sightings`` sightings (sightgraph.synthetic.city) and ingest it
    into a lake (sightgraph.ingest.pipeline), unless ``--lake`` points at one already built;
 2. contacts from the lake (sightgraph.analytics.contacts.compute_contacts; with
    ``--synthetic-contacts`` or if that fails, ~50,000 random edges between sighted subjects)
@@ -57,8 +57,8 @@ console = Console(highlight=False)
 
 def build_lake(lake: Path, sightings: int, work: Path) -> None:
     """Generate a city and ingest it into ``lake`` (pseudonymised with a benchmark key)."""
-    from sightgraph.ingest.generate import generate_city, write_city
     from sightgraph.ingest.pipeline import ingest
+    from sightgraph.synthetic.city import generate_city, write_city
 
     t = time.perf_counter()
     city = generate_city(target_sightings=sightings, seed=1, progress=True)

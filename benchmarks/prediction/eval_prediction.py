@@ -28,8 +28,8 @@ KEY = "prediction-benchmark-key"
 def _lake(args: argparse.Namespace) -> Path:
     if args.lake:
         return Path(args.lake)
-    from sightgraph.ingest.generate import generate_city, write_city
     from sightgraph.ingest.pipeline import ingest
+    from sightgraph.synthetic.city import generate_city, write_city
 
     work = Path(args.work)
     city_dir, lake = work / "city", work / "lake"

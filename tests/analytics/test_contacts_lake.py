@@ -7,7 +7,6 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from sightgraph.analytics import contacts as contacts_module
 from sightgraph.analytics.colocation import find_colocations
 from sightgraph.analytics.contacts import (
     CONTACTS_COLUMNS,
@@ -17,9 +16,10 @@ from sightgraph.analytics.contacts import (
     compute_contacts,
     score_contacts,
 )
-from sightgraph.analytics.evaluation import evaluate_contacts, evaluate_contacts_dir
+from sightgraph.analytics.contacts import job as contacts_job
 from sightgraph.errors import UsageError
 from sightgraph.lake import read_params
+from sightgraph.synthetic.evaluation import evaluate_contacts, evaluate_contacts_dir
 
 from .contacts_oracle import friends_and_strangers, write_lake
 
@@ -45,7 +45,7 @@ def test_lake_job_equals_in_memory(tmp_path, scenario, window_s, write_rows, mon
     partitions and buckets, the table written in chunks merged from the buckets' files), with
     the parameters in the file's metadata."""
     if write_rows is not None:
-        monkeypatch.setattr(contacts_module, "_WRITE_ROWS", write_rows)
+        monkeypatch.setattr(contacts_job, "_WRITE_ROWS", write_rows)
     lake = write_lake(tmp_path / "lake", scenario)
     out = tmp_path / "contacts.parquet"
     res = compute_contacts(
@@ -122,7 +122,7 @@ def test_lake_bad_input(tmp_path, scenario, monkeypatch):
     with pytest.raises(UsageError, match="directory"):
         compute_contacts(lake, tmp_path, progress=False)
     # a camera whose crowd would not fit in memory asks for a crowd cap instead of starting
-    monkeypatch.setattr(contacts_module, "MAX_PARTITION_EVENTS", 5)
+    monkeypatch.setattr(contacts_job, "MAX_PARTITION_EVENTS", 5)
     with pytest.raises(UsageError, match="crowd-cap"):
         compute_contacts(lake, out, progress=False)
     assert not out.exists()
@@ -214,8 +214,8 @@ def test_generated_city_end_to_end(tmp_path):
     count reaches less, no routine stranger in the top K (the raw count has some) and none
     significant; on associates against routine strangers the score beats the raw count, friends
     above all (see benchmarks/contacts/RESULTS.md for 1M and 3M sightings)."""
-    from sightgraph.ingest.generate import generate_city, write_city
     from sightgraph.ingest.pipeline import ingest
+    from sightgraph.synthetic.city import generate_city, write_city
 
     city = generate_city(persons=400, days=14, seed=3)
     paths = write_city(city, tmp_path / "city")

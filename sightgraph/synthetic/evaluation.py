@@ -1,6 +1,6 @@
 """Ground-truth evaluation of a contacts table against planted ties (synthetic cities).
 
-The generator (:mod:`sightgraph.ingest.generate`) plants *ties* (household, coworkers, friends)
+The generator (:mod:`sightgraph.synthetic.city`) plants *ties* (household, coworkers, friends)
 and lists *routine strangers* (same hub, same train, every weekday, nothing else in common: never
 a tie, different homes, workplaces and streets). A contacts table ranks the pairs that
 co-located; this module measures how well it ranks the ties first:
@@ -233,7 +233,7 @@ def evaluate_contacts_dir(
         The contacts table written by :func:`~sightgraph.analytics.contacts.compute_contacts`.
     truth_dir : path
         The generator's output directory or its ``truth/`` folder
-        (:func:`~sightgraph.ingest.generate.read_truth`).
+        (:func:`~sightgraph.synthetic.city.read_truth`).
     key : str, bytes, callable or None
         As for :func:`evaluate_contacts`.
 
@@ -242,7 +242,7 @@ def evaluate_contacts_dir(
     dict
         As :func:`evaluate_contacts`.
     """
-    from sightgraph.ingest.generate import read_truth
+    from sightgraph.synthetic.city import read_truth
 
     path = Path(contacts_path)
     if not path.exists():

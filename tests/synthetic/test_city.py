@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sightgraph.errors import UsageError
-from sightgraph.ingest.generate import (
+from sightgraph.schema import ts_to_epoch_us
+from sightgraph.synthetic.city import (
     PERSON_COLUMNS,
     SITE_KINDS,
     STRANGER_COLUMNS,
@@ -30,7 +31,6 @@ from sightgraph.ingest.generate import (
     read_truth,
     write_city,
 )
-from sightgraph.schema import ts_to_epoch_us
 
 WINDOW_S = 60
 DEMOGRAPHIC = re.compile(

@@ -1323,7 +1323,7 @@ def generate_city(
     ties, strangers, persons_df = _truth(pop, cams, meetings, sid, cid)
     cameras_df = _cameras_frame(cams, cid, (lat0, lon0))
     params = {
-        "generator": "sightgraph.ingest.generate",
+        "generator": "sightgraph.synthetic.city",
         "version": 1,
         "persons": persons,
         "cameras": cameras,

@@ -1,0 +1,119 @@
+"""Shared helpers of :mod:`sightgraph.analytics.contacts`: argument validation, frame checks,
+string dictionaries and the constants every step uses."""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+from typing import Any
+
+import numba
+import numpy as np
+import pandas as pd
+
+from sightgraph.analytics import _kernels  # noqa: F401  (sets NUMBA_CACHE_DIR before any jit)
+from sightgraph.errors import UsageError
+from sightgraph.schema import require_columns, ts_to_epoch_us
+
+MODEL = "day-swap Poisson null v1; score v2 (1/log2 busyness, excess over the null)"
+STRATA = ("weekpart", "none")
+_US = 1_000_000
+_DAY_US = 86_400 * _US
+
+_jit = numba.njit(nogil=True, cache=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# validation
+
+
+def _check_seconds(value: Any, name: str, *, positive: bool = False) -> float:
+    if isinstance(value, pd.Timedelta) or hasattr(value, "total_seconds"):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(float(value)):
+        raise UsageError(f"{name} must be a finite number of seconds, got {value!r}")
+    if value < 0 or (positive and value == 0):
+        limit = "> 0" if positive else ">= 0"
+        raise UsageError(f"{name} must be {limit} seconds, got {value!r}")
+    return float(value)
+
+
+def _check_radius(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(float(value)):
+        raise UsageError(f"radius_m must be a finite number of metres, got {value!r}")
+    if value < 0:
+        raise UsageError(f"radius_m must be >= 0 metres, got {value!r}")
+    return float(value)
+
+
+def _check_confidence(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real) or not (0.0 <= float(value) <= 1.0):
+        raise UsageError(f"min_confidence must be a number in [0, 1], got {value!r}")
+    return float(value)
+
+
+def _check_min_meetings(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise UsageError(f"min_meetings must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def _check_strata(value: Any) -> str:
+    if value not in STRATA:
+        raise UsageError(f"strata must be one of {', '.join(STRATA)}, got {value!r}")
+    return str(value)
+
+
+def _to_us(seconds: float) -> int:
+    return int(round(seconds * _US))
+
+
+def _require_frame(df: Any, what: str) -> pd.DataFrame:
+    if not isinstance(df, pd.DataFrame):
+        raise UsageError(f"{what} must be a pandas DataFrame, got {type(df).__name__}")
+    return df
+
+
+def _require_ts(df: pd.DataFrame, col: str, what: str) -> np.ndarray:
+    if not isinstance(df[col].dtype, pd.DatetimeTZDtype):
+        raise UsageError(
+            f"{what}: column {col} must be timezone-aware timestamps (got {df[col].dtype})"
+        )
+    missing = df[col].isna().to_numpy()
+    if missing.any():
+        raise UsageError(
+            f"{what} row {df.index[int(np.flatnonzero(missing)[0])]!r}: {col} is missing"
+        )
+    return ts_to_epoch_us(df[col])
+
+
+def _require_strings(df: pd.DataFrame, col: str, what: str) -> np.ndarray:
+    missing = df[col].isna().to_numpy()
+    if missing.any():
+        raise UsageError(
+            f"{what} row {df.index[int(np.flatnonzero(missing)[0])]!r}: {col} is missing"
+        )
+    return df[col].astype(str).to_numpy(dtype=object)
+
+
+def _sorted_codes(*columns: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """One sorted dictionary over several string columns and int32 codes of each column."""
+    if not columns or sum(len(c) for c in columns) == 0:
+        return np.empty(0, dtype=object), [np.empty(0, np.int32) for _ in columns]
+    values = np.concatenate(columns)
+    uniq, inv = np.unique(values.astype(str), return_inverse=True)
+    out, pos = [], 0
+    for c in columns:
+        out.append(inv[pos : pos + len(c)].astype(np.int32))
+        pos += len(c)
+    return uniq.astype(object), out
+
+
+def _sightings_arrays(
+    sightings: pd.DataFrame, what: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    require_columns(sightings, ("pid", "camera_id", "ts"), what)
+    pid = _require_strings(sightings, "pid", what)
+    cam = _require_strings(sightings, "camera_id", what)
+    ts = _require_ts(sightings, "ts", what)
+    return pid, cam, ts

@@ -1,0 +1,161 @@
+"""The scoring context of :mod:`sightgraph.analytics.contacts`: the sightings as integer arrays
+(per subject, per day, camera neighbourhoods, busyness) shared by the scoring of every pair."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sightgraph.analytics._kernels import count_others_in_window
+from sightgraph.analytics.contacts._common import _DAY_US
+from sightgraph.analytics.contacts.busyness import _busyness_arrays
+from sightgraph.errors import UsageError
+from sightgraph.schema import require_columns
+
+
+@dataclass
+class _Context:
+    """Everything the scoring of any pair needs, as integer arrays (shared by all tasks)."""
+
+    npids: int
+    day0: int  # first UTC day number
+    stratum: np.ndarray  # per relative day
+    nstrata: int
+    s_off: np.ndarray
+    s_cam: np.ndarray
+    s_tod: np.ndarray
+    s_day: np.ndarray
+    d_off: np.ndarray
+    d_day: np.ndarray
+    n_off: np.ndarray
+    n_cam: np.ndarray
+    busy_key: np.ndarray  # sorted cam * 2^32 + period
+    busy_n: np.ndarray
+    period_us: int
+    window_us: int
+    gap_us: int
+    kept: int  # sightings used by the null (after the crowd cap)
+
+
+def _neighbours(
+    ncams: int, cams: np.ndarray, cameras: pd.DataFrame | None, radius_m: float, where: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """CSR of cameras within radius_m of each camera (itself included, sorted codes)."""
+    if radius_m <= 0 or ncams == 0:
+        return np.arange(ncams + 1, dtype=np.int64), np.arange(ncams, dtype=np.int64)
+    from sightgraph.analytics.trajectories import haversine_m
+
+    if cameras is None:
+        raise UsageError(f"radius {radius_m:g} m needs a cameras table with lat/lon ({where})")
+    require_columns(cameras, ("camera_id", "lat", "lon"), f"cameras ({where})")
+    pos = cameras.assign(camera_id=cameras["camera_id"].astype(str)).drop_duplicates(
+        "camera_id", keep="last"
+    )
+    pos = pos.set_index("camera_id").reindex(list(cams))
+    lat = pd.to_numeric(pos["lat"], errors="coerce").to_numpy(np.float64)
+    lon = pd.to_numeric(pos["lon"], errors="coerce").to_numpy(np.float64)
+    bad = ~(np.isfinite(lat) & np.isfinite(lon))
+    if bad.any():
+        raise UsageError(
+            f"radius {radius_m:g} m needs coordinates for every camera: camera "
+            f"{cams[int(np.flatnonzero(bad)[0])]!r} has no lat/lon ({where})"
+        )
+    rows, cols = [], []
+    for c in range(ncams):  # cameras are few (thousands): a row of distances each
+        d = haversine_m(np.full(ncams, lat[c]), np.full(ncams, lon[c]), lat, lon)
+        nb = np.flatnonzero(d <= radius_m)
+        nb = np.union1d(nb, [c])
+        rows.append(np.full(len(nb), c))
+        cols.append(nb)
+    r = np.concatenate(rows)
+    off = np.zeros(ncams + 1, np.int64)
+    np.add.at(off, r + 1, 1)
+    return np.cumsum(off), np.concatenate(cols).astype(np.int64)
+
+
+def _make_context(
+    pid: np.ndarray,
+    cam: np.ndarray,
+    ts: np.ndarray,
+    npids: int,
+    ncams: int,
+    n_off: np.ndarray,
+    n_cam: np.ndarray,
+    *,
+    window_us: int,
+    gap_us: int,
+    period_us: int,
+    crowd_cap: int | None,
+    strata: str,
+) -> _Context:
+    """Arrays for the null and the busyness weights from integer-coded sightings."""
+    pid = pid.astype(np.int64)
+    cam = cam.astype(np.int64)
+    ts = ts.astype(np.int64)
+    bc, bp, bn = _busyness_arrays(cam, pid, ts, period_us)
+    busy_key = (bc << 32) + bp
+    if len(ts):
+        day_abs = ts // _DAY_US
+        day0 = int(day_abs.min())
+        ndays = int(day_abs.max()) - day0 + 1
+    else:
+        day_abs = ts
+        day0, ndays = 0, 1
+    rel = (day_abs - day0).astype(np.int64)
+    days = np.arange(ndays) + day0
+    if strata == "weekpart":
+        stratum = (((days + 3) % 7) >= 5).astype(np.int64)  # 1970-01-01 was a Thursday
+        nstrata = 2
+    else:
+        stratum = np.zeros(ndays, np.int64)
+        nstrata = 1
+    keep = np.ones(len(ts), bool)
+    if crowd_cap is not None and len(ts):
+        order = np.lexsort((ts, cam))
+        cam_sorted = cam[order]
+        # camera k's rows are order[starts[k]:starts[k + 1]] (runs of equal camera codes)
+        starts = np.flatnonzero(
+            np.concatenate(([True], cam_sorted[1:] != cam_sorted[:-1], [True]))
+        ).astype(np.int64)
+        others = count_others_in_window(
+            starts,
+            pid[order].astype(np.int32),
+            ts[order],
+            np.int64(window_us),
+            np.zeros(max(npids, 1), np.int64),
+        )
+        keep[order] = others <= crowd_cap
+    p, c, t, r = pid[keep], cam[keep], ts[keep], rel[keep]
+    tod = t - (t // _DAY_US) * _DAY_US
+    order = np.lexsort((tod, c, p))
+    s_off = np.zeros(npids + 1, np.int64)
+    np.add.at(s_off, p + 1, 1)
+    s_off = np.cumsum(s_off)
+    # days each subject was seen (all sightings, before the cap)
+    dk = np.unique(pid * ndays + rel) if len(ts) else np.empty(0, np.int64)
+    d_pid = dk // ndays
+    d_day = dk % ndays
+    d_off = np.zeros(npids + 1, np.int64)
+    np.add.at(d_off, d_pid + 1, 1)
+    return _Context(
+        npids=npids,
+        day0=day0,
+        stratum=stratum,
+        nstrata=nstrata,
+        s_off=s_off,
+        s_cam=c[order].astype(np.int64),
+        s_tod=tod[order].astype(np.int64),
+        s_day=r[order].astype(np.int64),
+        d_off=np.cumsum(d_off),
+        d_day=d_day.astype(np.int64),
+        n_off=n_off,
+        n_cam=n_cam,
+        busy_key=busy_key,
+        busy_n=bn,
+        period_us=period_us,
+        window_us=window_us,
+        gap_us=gap_us,
+        kept=int(keep.sum()),
+    )

@@ -1,0 +1,248 @@
+"""The day-swap null (:mod:`sightgraph.analytics.contacts`, *Null model*): every pair's
+expected number of meetings when each subject's days are swapped among its own days of the same
+stratum, and per meeting the share of swapped day pairs that meet at that place and time of day.
+Compiled (numba, ``nogil=True, cache=True``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sightgraph.analytics.contacts._common import _jit
+
+
+@_jit
+def _grow(arr, need):
+    if need <= len(arr):
+        return arr
+    new = np.empty(max(need, 2 * len(arr)), arr.dtype)
+    new[: len(arr)] = arr
+    return new
+
+
+@_jit
+def _segment(keys, lo, hi, value):
+    """[l, r) of ``value`` in the sorted slice keys[lo:hi]."""
+    l_ = lo
+    r_ = hi
+    while l_ < r_:
+        mid = (l_ + r_) // 2
+        if keys[mid] < value:
+            l_ = mid + 1
+        else:
+            r_ = mid
+    start = l_
+    r_ = hi
+    while l_ < r_:
+        mid = (l_ + r_) // 2
+        if keys[mid] <= value:
+            l_ = mid + 1
+        else:
+            r_ = mid
+    return start, l_
+
+
+@_jit
+def _day_swap_null(
+    pair_a,
+    pair_b,
+    m_lo,
+    m_hi,
+    m_place,
+    m_day,
+    m_s,
+    m_e,
+    s_off,
+    s_cam,
+    s_tod,
+    s_day,
+    n_off,
+    n_cam,
+    d_off,
+    d_day,
+    stratum,
+    nstrata,
+    w,
+    g,
+):
+    """The day-swap null of every pair (see :mod:`sightgraph.analytics.contacts`).
+
+    Per pair ``k`` (codes ``pair_a[k] < pair_b[k]``, meetings ``[m_lo[k], m_hi[k])`` sorted by
+    place then start time of day): ``expected``, the days A / B / both were seen, and per meeting
+    ``rho`` and ``r``. Sightings are a CSR by pid (``s_off``), each block sorted by camera then
+    time of day; ``n_cam[n_off[c]:n_off[c+1]]`` are the cameras within R of camera c (itself
+    included, sorted); ``d_day[d_off[p]:d_off[p+1]]`` the sorted days pid p was seen.
+    """
+    npairs = len(pair_a)
+    ndays = len(stratum)
+    expected = np.zeros(npairs)
+    days_a = np.zeros(npairs, np.int64)
+    days_b = np.zeros(npairs, np.int64)
+    days_ab = np.zeros(npairs, np.int64)
+    rho = np.zeros(len(m_place))
+    slot_expected = np.zeros(len(m_place))
+    rr = np.ones(len(m_place), np.int64)
+    stamp = np.zeros(ndays * ndays, np.int64)
+    stamp_id = 0
+    cap = 1024
+    x_key = np.empty(cap, np.int64)
+    x_t = np.empty(cap, np.int64)
+    x_te = np.empty(cap, np.int64)
+    w_place = np.empty(cap, np.int64)
+    w_da = np.empty(cap, np.int64)
+    w_db = np.empty(cap, np.int64)
+    w_s = np.empty(cap, np.int64)
+    w_e = np.empty(cap, np.int64)
+    na = np.zeros(nstrata, np.int64)
+    nb = np.zeros(nstrata, np.int64)
+    nab = np.zeros(nstrata, np.int64)
+    m_off = np.zeros(nstrata, np.int64)
+    order = np.empty(0, np.int64)
+    sp = np.empty(0, np.int64)
+    ss = np.empty(0, np.int64)
+    maxdur = 0
+    for k in range(npairs):
+        A = pair_a[k]
+        B = pair_b[k]
+        # days seen, per stratum
+        na[:] = 0
+        nb[:] = 0
+        nab[:] = 0
+        i = d_off[A]
+        j = d_off[B]
+        while i < d_off[A + 1] or j < d_off[B + 1]:
+            if j >= d_off[B + 1] or (i < d_off[A + 1] and d_day[i] < d_day[j]):
+                na[stratum[d_day[i]]] += 1
+                i += 1
+            elif i >= d_off[A + 1] or d_day[j] < d_day[i]:
+                nb[stratum[d_day[j]]] += 1
+                j += 1
+            else:
+                st = stratum[d_day[i]]
+                na[st] += 1
+                nb[st] += 1
+                nab[st] += 1
+                i += 1
+                j += 1
+        days_a[k] = na.sum()
+        days_b[k] = nb.sum()
+        days_ab[k] = nab.sum()
+        # swapped-day matches: A's sighting on day d, B's on day d' != d of the same stratum
+        nx = 0
+        ia = s_off[A]
+        ea = s_off[A + 1]
+        while ia < ea:
+            c1 = s_cam[ia]
+            ja = ia
+            while ja < ea and s_cam[ja] == c1:
+                ja += 1
+            for q in range(n_off[c1], n_off[c1 + 1]):
+                c2 = n_cam[q]
+                lo, hi = _segment(s_cam, s_off[B], s_off[B + 1], c2)
+                if lo == hi:
+                    continue
+                place = min(c1, c2)
+                j0 = lo
+                for ii in range(ia, ja):
+                    ti = s_tod[ii]
+                    di = s_day[ii]
+                    while j0 < hi and s_tod[j0] < ti - w:
+                        j0 += 1
+                    jj = j0
+                    while jj < hi and s_tod[jj] <= ti + w:
+                        dj = s_day[jj]
+                        if di != dj and stratum[di] == stratum[dj]:
+                            if nx >= len(x_key):
+                                x_key = _grow(x_key, nx + 1)
+                                x_t = _grow(x_t, nx + 1)
+                                x_te = _grow(x_te, nx + 1)
+                            x_key[nx] = (place * ndays + di) * ndays + dj
+                            x_t[nx] = min(ti, s_tod[jj])
+                            x_te[nx] = max(ti, s_tod[jj])
+                            nx += 1
+                        jj += 1
+            ia = ja
+        # swapped-day meetings: group by (place, d, d'), merge while gaps < g
+        nw = 0
+        m_off[:] = 0
+        if nx > 0:
+            o1 = np.argsort(x_t[:nx], kind="mergesort")
+            o2 = o1[np.argsort(x_key[:nx][o1], kind="mergesort")]
+            prev_key = -1
+            prev_t = 0
+            for u in range(nx):
+                v = o2[u]
+                key = x_key[v]
+                t = x_t[v]
+                if key != prev_key or t - prev_t >= g:
+                    if nw >= len(w_place):
+                        w_place = _grow(w_place, nw + 1)
+                        w_da = _grow(w_da, nw + 1)
+                        w_db = _grow(w_db, nw + 1)
+                        w_s = _grow(w_s, nw + 1)
+                        w_e = _grow(w_e, nw + 1)
+                    dd = key % (ndays * ndays)
+                    w_place[nw] = key // (ndays * ndays)
+                    w_da[nw] = dd // ndays
+                    w_db[nw] = dd % ndays
+                    w_s[nw] = t
+                    w_e[nw] = x_te[v]
+                    m_off[stratum[w_da[nw]]] += 1
+                    nw += 1
+                else:
+                    w_e[nw - 1] = max(w_e[nw - 1], x_te[v])
+                prev_key = key
+                prev_t = t
+        exp_k = 0.0
+        for st in range(nstrata):
+            combos = na[st] * nb[st] - nab[st]
+            exp_k += nab[st] * (m_off[st] + 0.5) / (combos + 1.0)
+        expected[k] = exp_k
+        # per observed meeting: rho (swapped day pairs meeting there then) and r (same slot)
+        if nw > 0:
+            p1 = np.argsort(w_s[:nw], kind="mergesort")
+            order = p1[np.argsort(w_place[:nw][p1], kind="mergesort")]
+            sp = w_place[:nw][order]
+            ss = w_s[:nw][order]
+            maxdur = 0
+            for u in range(nw):
+                maxdur = max(maxdur, w_e[u] - w_s[u])
+        for mi in range(m_lo[k], m_hi[k]):
+            st = stratum[m_day[mi]]
+            combos = na[st] * nb[st] - nab[st]
+            cnt = 0
+            if nw > 0:
+                stamp_id += 1
+                plo, phi = _segment(sp, 0, nw, m_place[mi])
+                # first swapped meeting that may overlap [s - g, e + g]
+                lo_t = m_s[mi] - g - maxdur
+                l_ = plo
+                r_ = phi
+                while l_ < r_:
+                    mid = (l_ + r_) // 2
+                    if ss[mid] < lo_t:
+                        l_ = mid + 1
+                    else:
+                        r_ = mid
+                u = l_
+                while u < phi and ss[u] <= m_e[mi] + g:
+                    v = order[u]
+                    if w_e[v] >= m_s[mi] - g and stratum[w_da[v]] == st:
+                        combo = w_da[v] * ndays + w_db[v]
+                        if stamp[combo] != stamp_id:
+                            stamp[combo] = stamp_id
+                            cnt += 1
+                    u += 1
+            rho[mi] = (cnt + 0.5) / (combos + 1.0)
+            slot_expected[mi] = rho[mi] * nab[st]
+            # r: the pair's meetings at this place and stratum within g of this time of day
+            r = 0
+            for mj in range(m_lo[k], m_hi[k]):
+                if (
+                    m_place[mj] == m_place[mi]
+                    and stratum[m_day[mj]] == st
+                    and m_s[mj] <= m_e[mi] + g
+                    and m_e[mj] >= m_s[mi] - g
+                ):
+                    r += 1
+            rr[mi] = max(r, 1)
+    return expected, days_a, days_b, days_ab, rho, rr, slot_expected

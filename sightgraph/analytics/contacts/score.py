@@ -1,0 +1,419 @@
+"""Scoring of :mod:`sightgraph.analytics.contacts`: meetings -> ranked pairs with the day-swap
+null's expectation, p- and q-values, the score and the evidence columns.
+
+The model (meetings, null, score, evidence columns) is stated in full in the package docstring,
+:mod:`sightgraph.analytics.contacts`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from scipy import stats
+
+from sightgraph.analytics.colocation import _check_crowd_cap
+from sightgraph.analytics.contacts._common import (
+    _DAY_US,
+    _check_min_meetings,
+    _check_radius,
+    _check_seconds,
+    _check_strata,
+    _require_frame,
+    _require_strings,
+    _require_ts,
+    _sightings_arrays,
+    _sorted_codes,
+    _to_us,
+)
+from sightgraph.analytics.contacts.busyness import BUSYNESS_COLUMNS
+from sightgraph.analytics.contacts.context import _Context, _make_context, _neighbours
+from sightgraph.analytics.contacts.nulls.day_swap import _day_swap_null
+from sightgraph.errors import UsageError
+from sightgraph.schema import CONTACT_COLUMNS, epoch_us_to_ts, require_columns
+
+#: Evidence columns that follow :data:`~sightgraph.schema.CONTACT_COLUMNS` in a contacts table.
+CONTACT_EVIDENCE_COLUMNS = (
+    "n_events",
+    "expected",
+    "excess",
+    "routine_share",
+    "effective_meetings",
+    "mean_busyness",
+    "mean_confidence",
+    "sri",
+    "hwi",
+    "days_a",
+    "days_b",
+    "days_both",
+)
+#: All columns of a contacts table, in order.
+CONTACTS_COLUMNS = CONTACT_COLUMNS + CONTACT_EVIDENCE_COLUMNS
+
+
+# ---------------------------------------------------------------------------------------------
+# scoring of meetings (integer codes) -> per-pair arrays
+
+
+_PAIR_FIELDS = (
+    "a",
+    "b",
+    "score",
+    "p_value",
+    "meetings",
+    "days",
+    "places",
+    "first_ts",
+    "last_ts",
+    *CONTACT_EVIDENCE_COLUMNS,
+)
+
+
+_INT_FIELDS = (
+    "meetings",
+    "days",
+    "places",
+    "first_ts",
+    "last_ts",
+    "n_events",
+    "days_a",
+    "days_b",
+    "days_both",
+)
+
+
+def _empty_pairs() -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    for f in _PAIR_FIELDS:
+        if f in ("a", "b"):
+            out[f] = np.empty(0, np.int32)
+        elif f in _INT_FIELDS:
+            out[f] = np.empty(0, np.int64)
+        else:
+            out[f] = np.empty(0, np.float64)
+    return out
+
+
+def _novelty(rho: np.ndarray, r: np.ndarray, slot_expected: np.ndarray) -> np.ndarray:
+    """``u_m = (1 - s_m) + s_m / r_m`` with ``s_m = min(1, e_m / r_m)`` (package docstring)."""
+    s = np.minimum(1.0, slot_expected / r)
+    return (1.0 - s) + s / r
+
+
+def _excess_share(expected: np.ndarray, meetings: np.ndarray) -> np.ndarray:
+    """``f = max(0, 1 - expected / meetings)`` of the package docstring."""
+    return np.clip(1.0 - expected / meetings, 0.0, 1.0)
+
+
+def _busyness_weight(busy: np.ndarray) -> np.ndarray:
+    """``beta_m = 1 / log2(N_m)`` (Adamic-Adar) from ``N_m`` (at least 2)."""
+    return 1.0 / np.log2(busy)
+
+
+def _score_meetings(
+    m: dict[str, np.ndarray], ctx: _Context, min_meetings: int
+) -> dict[str, np.ndarray]:
+    """Score the pairs of meetings sorted by (a, b, place, start); see the package docstring."""
+    n = len(m["a"])
+    if n == 0:
+        return _empty_pairs()
+    a, b = m["a"].astype(np.int64), m["b"].astype(np.int64)
+    new_pair = np.ones(n, bool)
+    new_pair[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+    p_start = np.flatnonzero(new_pair)
+    p_count = np.diff(np.append(p_start, n))
+    keep_pair = p_count >= min_meetings
+    if not keep_pair.any():
+        return _empty_pairs()
+    sel = np.repeat(keep_pair, p_count)
+    m = {k: v[sel] for k, v in m.items()}
+    a, b = a[sel], b[sel]
+    n = len(a)
+    p_start = np.flatnonzero(np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1])])
+    p_end = np.append(p_start[1:], n)
+    pair_idx = np.repeat(np.arange(len(p_start)), p_end - p_start)
+    start, end = m["start"], m["end"]
+    day_abs = start // _DAY_US
+    day = np.clip(day_abs - ctx.day0, 0, len(ctx.stratum) - 1).astype(np.int64)
+    tod = start - day_abs * _DAY_US
+    dur = end - start
+    place = m["place"].astype(np.int64)
+    expected, days_a, days_b, days_ab, rho, r, slot_expected = _day_swap_null(
+        a[p_start],
+        b[p_start],
+        p_start.astype(np.int64),
+        p_end.astype(np.int64),
+        place,
+        day,
+        tod.astype(np.int64),
+        (tod + dur).astype(np.int64),
+        ctx.s_off,
+        ctx.s_cam,
+        ctx.s_tod,
+        ctx.s_day,
+        ctx.n_off,
+        ctx.n_cam,
+        ctx.d_off,
+        ctx.d_day,
+        ctx.stratum,
+        ctx.nstrata,
+        np.int64(ctx.window_us),
+        np.int64(ctx.gap_us),
+    )
+    # busyness of each meeting: distinct subjects at its camera in the period it started
+    key = (place << 32) + start // ctx.period_us
+    busy = np.full(n, 2, np.int64)
+    if len(ctx.busy_key):
+        pos = np.minimum(np.searchsorted(ctx.busy_key, key), len(ctx.busy_key) - 1)
+        hit = ctx.busy_key[pos] == key
+        busy[hit] = ctx.busy_n[pos[hit]]
+    busy = np.maximum(busy, 2).astype(np.float64)  # a meeting means at least two subjects
+    beta = _busyness_weight(busy)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        conf = np.where(m["conf_n"] > 0, m["conf_sum"] / np.maximum(m["conf_n"], 1), np.nan)
+    c = np.where(np.isnan(conf), 1.0, conf)
+    u = _novelty(rho, r, slot_expected)
+    contrib = m["n"].astype(np.float64) * c * beta * u
+    npairs = len(p_start)
+
+    def total(x: np.ndarray) -> np.ndarray:
+        return np.bincount(pair_idx, weights=x, minlength=npairs)
+
+    meetings = p_end - p_start
+    days_key = np.unique(pair_idx.astype(np.int64) * (len(ctx.stratum) + 1) + day)
+    n_days = np.bincount(days_key // (len(ctx.stratum) + 1), minlength=npairs)
+    pl_key = np.unique(pair_idx.astype(np.int64) * (1 << 32) + place)
+    n_places = np.bincount(pl_key >> 32, minlength=npairs)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_conf = np.bincount(
+            pair_idx, weights=np.where(np.isnan(conf), 0.0, conf), minlength=npairs
+        ) / np.bincount(pair_idx, weights=(~np.isnan(conf)).astype(np.float64), minlength=npairs)
+    x = n_days.astype(np.float64)
+    y_ab = np.maximum(days_ab - n_days, 0)
+    y_a = days_a - days_ab
+    y_b = days_b - days_ab
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sri = x / (x + y_a + y_b + y_ab)
+        hwi = x / (x + y_ab + 0.5 * (y_a + y_b))
+    p_value = stats.poisson.sf(meetings - 1, expected)
+    return {
+        "a": a[p_start].astype(np.int32),
+        "b": b[p_start].astype(np.int32),
+        "score": total(contrib) * _excess_share(expected, meetings),
+        "p_value": np.clip(p_value, 0.0, 1.0),
+        "meetings": meetings.astype(np.int64),
+        "days": n_days.astype(np.int64),
+        "places": n_places.astype(np.int64),
+        "first_ts": np.minimum.reduceat(start, p_start).astype(np.int64),
+        "last_ts": np.maximum.reduceat(end, p_start).astype(np.int64),
+        "n_events": total(m["n"].astype(np.float64)).round().astype(np.int64),
+        "expected": expected,
+        "excess": meetings - expected,
+        "routine_share": total(rho) / meetings,
+        "effective_meetings": total(u),
+        "mean_busyness": total(busy) / meetings,
+        "mean_confidence": mean_conf,
+        "sri": sri,
+        "hwi": hwi,
+        "days_a": days_a,
+        "days_b": days_b,
+        "days_both": days_ab,
+    }
+
+
+def _bh_qvalues(p: np.ndarray, m_total: int) -> np.ndarray:
+    """Benjamini-Hochberg q-values of ``p`` within a family of ``m_total >= len(p)`` tests whose
+    other members have p = 1."""
+    n = len(p)
+    if n == 0:
+        return np.empty(0, np.float64)
+    m_total = max(int(m_total), n)
+    order = np.argsort(p, kind="stable")
+    ranked = p[order] * m_total / np.arange(1, n + 1)
+    q_sorted = np.minimum.accumulate(ranked[::-1])[::-1]
+    q = np.empty(n, np.float64)
+    q[order] = np.minimum(q_sorted, 1.0)
+    return np.maximum(q, p)
+
+
+def _finish(
+    parts: list[dict[str, np.ndarray]], npids: int
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Concatenate per-bucket pair arrays, add q-values, order by score (desc) then pids.
+
+    Frees the parts column by column (``parts`` is emptied), so the peak is about one copy of
+    the table plus one column.
+    """
+    cols: dict[str, np.ndarray] = {}
+    for f in _PAIR_FIELDS:
+        cols[f] = np.concatenate([p.pop(f) for p in parts]) if parts else _empty_pairs()[f]
+    parts.clear()
+    m_total = npids * (npids - 1) // 2
+    cols["q_value"] = _bh_qvalues(cols["p_value"], m_total)
+    order = np.lexsort((cols["b"], cols["a"], -cols["score"]))
+    for k in list(cols):
+        cols[k] = cols[k][order]
+    return cols, order
+
+
+def _pairs_frame(cols: dict[str, np.ndarray], pids: np.ndarray | pa.Array) -> pd.DataFrame:
+    def names(codes: np.ndarray) -> pd.Series:
+        if isinstance(pids, pa.Array):
+            return pd.Series(pids.take(pa.array(codes, pa.int32())).to_pandas(), dtype="str")
+        return pd.Series(np.asarray(pids, dtype=object)[codes] if len(codes) else [], dtype="str")
+
+    data: dict[str, Any] = {"pid_a": names(cols["a"]), "pid_b": names(cols["b"])}
+    for f in CONTACTS_COLUMNS[2:]:
+        if f in ("first_ts", "last_ts"):
+            data[f] = epoch_us_to_ts(cols[f])
+        elif f in _INT_FIELDS:
+            data[f] = pd.Series(cols[f], dtype="int64")
+        else:
+            data[f] = pd.Series(cols[f], dtype="float64")
+    return pd.DataFrame(data, columns=list(CONTACTS_COLUMNS))
+
+
+# ---------------------------------------------------------------------------------------------
+# in memory
+
+
+def score_contacts(
+    meetings: pd.DataFrame,
+    busyness: pd.DataFrame | None,
+    sightings: pd.DataFrame,
+    *,
+    window_s: float = 60,
+    gap_s: float = 900,
+    radius_m: float = 0,
+    cameras: pd.DataFrame | None = None,
+    crowd_cap: int | None = None,
+    period_s: float = 3600,
+    strata: str = "weekpart",
+    min_meetings: int = 1,
+) -> pd.DataFrame:
+    """Rank pairs by evidence of association beyond chance (model: package docstring).
+
+    Pure: nothing is modified, read or written.
+
+    Parameters
+    ----------
+    meetings : DataFrame
+        :data:`MEETING_COLUMNS` as from :func:`build_meetings` (``confidence`` optional).
+    busyness : DataFrame or None
+        :data:`BUSYNESS_COLUMNS` as from :func:`camera_busyness` with the same ``period_s``;
+        None computes it from ``sightings``.
+    sightings : DataFrame
+        ``pid``, ``camera_id``, ``ts``: the sightings the events were found in (after the same
+        confidence filter); the null model replays each subject's own days from them.
+    window_s, gap_s, radius_m, cameras, crowd_cap
+        ``W``, ``G``, ``R`` (``cameras`` with lat/lon when ``R > 0``) and the crowd cap the events
+        and meetings were made with: the null replays swapped days with the same rules.
+    period_s : float
+        Busyness period (default one clock hour).
+    strata : {'weekpart', 'none'}
+        Days swap only within weekdays and within weekend days, or across all days.
+    min_meetings : int
+        Score only pairs with at least this many meetings (others have p >= P(X >= 1) and are
+        left out; q-values stay valid, as if their p were 1).
+
+    Returns
+    -------
+    DataFrame
+        :data:`CONTACTS_COLUMNS`, one row per pair (``pid_a < pid_b``), ordered by ``score``
+        descending (ties by ``pid_a, pid_b``).
+
+    Raises
+    ------
+    UsageError
+        Missing columns, naive times, a negative window, gap or radius, bad strata.
+
+    Examples
+    --------
+    >>> from sightgraph.analytics.colocation import find_colocations
+    >>> from sightgraph.analytics.contacts import build_meetings
+    >>> t = pd.Timestamp("2026-03-02 20:00", tz="UTC")
+    >>> s = pd.DataFrame({"sighting_id": [1, 2, 3, 4], "pid": ["a", "b", "a", "b"],
+    ...     "camera_id": ["bar1", "bar1", "bar2", "bar2"],
+    ...     "ts": [t, t, t + pd.Timedelta(days=7), t + pd.Timedelta(days=7)]})
+    >>> m = build_meetings(find_colocations(s, events=True))
+    >>> score_contacts(m, None, s)[["pid_a", "pid_b", "meetings", "places"]].values.tolist()
+    [['a', 'b', 2, 2]]
+    """
+    what = "meetings"
+    _require_frame(meetings, what)
+    _require_frame(sightings, "sightings")
+    window_us = _to_us(_check_seconds(window_s, "window"))
+    gap_us = _to_us(_check_seconds(gap_s, "gap"))
+    radius_m = _check_radius(radius_m)
+    crowd_cap = _check_crowd_cap(crowd_cap)
+    period_us = _to_us(_check_seconds(period_s, "period", positive=True))
+    strata = _check_strata(strata)
+    min_meetings = _check_min_meetings(min_meetings)
+    require_columns(
+        meetings, ("pid_a", "pid_b", "camera_id", "start_ts", "end_ts", "n_events"), what
+    )
+    s_pid, s_cam, s_ts = _sightings_arrays(sightings, "sightings")
+    ma = _require_strings(meetings, "pid_a", what)
+    mb = _require_strings(meetings, "pid_b", what)
+    mc = _require_strings(meetings, "camera_id", what)
+    m_start = _require_ts(meetings, "start_ts", what)
+    m_end = _require_ts(meetings, "end_ts", what)
+    pids, (sp, pa_, pb_) = _sorted_codes(s_pid, ma, mb)
+    cams, (sc, mcc) = _sorted_codes(s_cam, mc)
+    known = set(np.unique(sp).tolist())
+    unknown = [p for p in np.unique(np.concatenate([pa_, pb_])) if p not in known]
+    if unknown:
+        raise UsageError(
+            f"meetings: pid {pids[unknown[0]]!r} has no sightings (pass the sightings the events came from)"
+        )
+    if len(ma) and (pa_ >= pb_).any():
+        row = meetings.index[int(np.flatnonzero(pa_ >= pb_)[0])]
+        raise UsageError(f"meetings row {row!r}: pid_a must sort before pid_b")
+    n_off, n_cam = _neighbours(len(cams), cams, cameras, radius_m, "cameras argument")
+    ctx = _make_context(
+        sp,
+        sc,
+        s_ts,
+        len(pids),
+        len(cams),
+        n_off,
+        n_cam,
+        window_us=window_us,
+        gap_us=gap_us,
+        period_us=period_us,
+        crowd_cap=crowd_cap,
+        strata=strata,
+    )
+    if busyness is not None:
+        _require_frame(busyness, "busyness")
+        require_columns(busyness, BUSYNESS_COLUMNS, "busyness")
+        bcam = _require_strings(busyness, "camera_id", "busyness")
+        bper = _require_ts(busyness, "period_start", "busyness") // period_us
+        code = pd.Index(cams).get_indexer(bcam)
+        ok = code >= 0
+        key = (code[ok].astype(np.int64) << 32) + bper[ok]
+        o = np.argsort(key, kind="stable")
+        ctx.busy_key = key[o]
+        ctx.busy_n = busyness["subjects"].to_numpy(np.int64)[ok][o]
+    conf_col = (
+        pd.to_numeric(meetings["confidence"], errors="coerce").to_numpy(np.float64)
+        if "confidence" in meetings.columns
+        else np.full(len(meetings), np.nan)
+    )
+    known_conf = ~np.isnan(conf_col)
+    m = {
+        "a": pa_.astype(np.int32),
+        "b": pb_.astype(np.int32),
+        "place": mcc.astype(np.int32),
+        "start": m_start,
+        "end": np.maximum(m_end, m_start),
+        "n": meetings["n_events"].to_numpy(np.int64),
+        "conf_sum": np.where(known_conf, conf_col, 0.0),
+        "conf_n": known_conf.astype(np.int64),
+    }
+    order = np.lexsort((m["start"], m["place"], m["b"], m["a"]))
+    m = {k: v[order] for k, v in m.items()}
+    cols, _ = _finish([_score_meetings(m, ctx, min_meetings)], len(np.unique(sp)) if len(sp) else 0)
+    return _pairs_frame(cols, pids)
