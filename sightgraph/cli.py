@@ -179,11 +179,28 @@ def contacts(
     min_meetings: Annotated[
         int, typer.Option(help="List pairs with at least this many meetings")
     ] = 1,
+    null: Annotated[
+        str,
+        typer.Option(
+            help="Null model: auto (day-swap if the median subject was seen on 3+ days, "
+            "else time-shift), day-swap or time-shift"
+        ),
+    ] = "auto",
+    shift: Annotated[
+        str | None, typer.Option(help="Time-shift null: offset step (default 2 W)")
+    ] = None,
+    rank: Annotated[
+        str,
+        typer.Option(help="Order by association (score, the default) or exposure (time together)"),
+    ] = "association",
 ) -> None:
     """Pairs that associate more than chance allows, ranked, with evidence and q-values.
 
-    Null model: each subject's days are swapped among its own days (weekdays and weekends apart);
-    p = P(Poisson(expected meetings under the swap) >= observed), q = Benjamini-Hochberg."""
+    Null model (--null): each subject's days are swapped among its own days (day-swap), or, for
+    one observation session, one subject's sightings are shifted in time (time-shift);
+    p = P(Poisson(expected meetings) >= observed), q = Benjamini-Hochberg. The score counts
+    meetings (each saturates at 3 sightings) beyond that expectation; --rank exposure orders by
+    total time together instead (contact tracing)."""
     from sightgraph.analytics.contacts import compute_contacts
 
     res = compute_contacts(
@@ -197,6 +214,9 @@ def contacts(
         scheduler=scheduler,
         strata=strata,
         min_meetings=min_meetings,
+        null=null,
+        shift_s=None if shift is None else parse_duration(shift, "--shift"),
+        rank=rank,
     )
     _keep_in_lake(out, lake, "contacts")
     console.print(res.summary() if hasattr(res, "summary") else str(res))

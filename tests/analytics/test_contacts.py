@@ -205,26 +205,54 @@ def test_null_expected_hand_computed():
     """A and B pass camera X together at 08:00 on Monday, Tuesday and Wednesday, nowhere else.
 
     Every swapped pair of days (A's day d, B's day d' != d: 3 * 3 - 3 = 6 of them) also meets,
-    so M = 6, C = 6, n = 3: expected = 3 * (6 + 1/2) / (6 + 1) = 2.7857; each meeting has
-    rho = (6 + 1/2) / 7 and r = 3; p = P(Poisson(2.7857) >= 3)."""
+    so M = 6, C = 6, n = 3: null_expected = 3 * (6 + 1/2) / (6 + 1) = 2.7857; each meeting has
+    rho = (6 + 1/2) / 7 and r = 3, so the slot's routine explains min(1, e / r) = 6.5 / 7 of
+    each meeting. Only A and B were at X that hour (N = 2): a routine nobody else shares is not
+    chance (kappa = 1 - 1 / (N - 1) = 0), so the crowd-aware expectation drops to the shrinkage
+    floor 3 * (1/2) / 7 and p = P(Poisson(3 / 14) >= 3)."""
     rows = []
     for d in range(3):
         rows += [("A", "X", T0 + d * DAY), ("B", "X", T0 + d * DAY + pd.Timedelta(seconds=20))]
     c = _contacts(_sightings(rows))
     r = _row(c, "A", "B")
-    assert r["expected"] == pytest.approx(3 * 6.5 / 7)
+    assert r["null_expected"] == pytest.approx(3 * 6.5 / 7)
+    assert r["expected"] == pytest.approx(3 * 0.5 / 7)
     assert r["routine_share"] == pytest.approx(6.5 / 7)
-    # the slot's expected meetings e = rho * n = 3 * 6.5 / 7, so s = e / r = 6.5 / 7
-    u = (1 - 6.5 / 7) + 6.5 / 7 / 3
-    assert r["effective_meetings"] == pytest.approx(3 * u)
-    # one event per meeting, confidence 1, only A and B at X that hour: beta = 1 / log2(2) = 1;
-    # the share of meetings beyond the null's expectation: 1 - expected / meetings
-    assert r["score"] == pytest.approx(3 * u * (1 - 3 * 6.5 / 7 / 3))
-    assert r["p_value"] == pytest.approx(stats.poisson.sf(2, 3 * 6.5 / 7))
+    # nothing of the routine is explained by a crowd: every meeting counts fully
+    assert r["effective_meetings"] == pytest.approx(3.0)
+    p = stats.poisson.sf(2, 3 * 0.5 / 7)
+    assert r["p_value"] == pytest.approx(p)
+    # one event per meeting, confidence 1, beta = 1 / log2(2) = 1; times the share of meetings
+    # beyond the expectation and 1 - p
+    assert r["score"] == pytest.approx(3 * (1 - 3 * 0.5 / 7 / 3) * (1 - p))
     assert (r["meetings"], r["days"], r["places"], r["days_both"]) == (3, 3, 1, 3)
     assert r["sri"] == r["hwi"] == 1.0
+    assert r["exposure_s"] == pytest.approx(3 * 60.0)  # three meetings of one event: W each
     # one subject-pair family: q = p
     assert r["q_value"] == pytest.approx(r["p_value"])
+
+
+def test_routine_in_a_crowd_is_chance_and_alone_is_a_tie():
+    """DESIGN §4 item: a shared routine at a place and slot few others share is evidence, one in
+    a crowd is not. (A, B) pass camera Q at 08:00 every weekday of two weeks and nobody else
+    does; (C, D) pass camera H at 08:00 every weekday with 40 others in the same hour, all with
+    the same routine (the same train). Same routine, same null expectation before the crowd
+    adjustment; the quiet pair is significant and ranks first, the crowded pair is not."""
+    rows = []
+    for d in [0, 1, 2, 3, 4, 7, 8, 9, 10, 11]:
+        t = T0 + d * DAY
+        rows += [("A", "Q", t), ("B", "Q", t + pd.Timedelta(seconds=20))]
+        rows += [("C", "H", t), ("D", "H", t + pd.Timedelta(seconds=20))]
+        rows += [(f"x{i:02d}", "H", t + pd.Timedelta(minutes=2 + i)) for i in range(40)]
+    c = _contacts(_sightings(rows))
+    quiet, crowd = _row(c, "A", "B"), _row(c, "C", "D")
+    assert quiet["meetings"] == crowd["meetings"] == 10
+    assert quiet["null_expected"] == pytest.approx(crowd["null_expected"])
+    assert crowd["expected"] > 0.9 * crowd["null_expected"]
+    assert quiet["expected"] < 0.1 * quiet["null_expected"]
+    assert quiet["q_value"] < 0.05 < crowd["q_value"]
+    assert quiet["score"] > 10 * crowd["score"]
+    assert c.index[(c["pid_a"] == "A") & (c["pid_b"] == "B")][0] == 0
 
 
 sightings_strategy = st.lists(
@@ -246,12 +274,20 @@ def test_null_matches_brute_force(rows, weekpart):
     s = _sightings([(p, c, T0 + d * DAY + pd.Timedelta(minutes=m)) for p, c, d, m in rows])
     m = build_meetings(find_colocations(s, window_s=120, events=True), gap_s=300)
     c = score_contacts(
-        m, None, s, window_s=120, gap_s=300, strata="weekpart" if weekpart else "none"
+        m,
+        None,
+        s,
+        window_s=120,
+        gap_s=300,
+        strata="weekpart" if weekpart else "none",
+        null="day-swap",
     )
+    assert c.attrs["null"] == "day-swap"
     assert len(c) == len(m.drop_duplicates(["pid_a", "pid_b"]))
     for r in c.itertuples():
         exp, rhos = oracle_null(s, r.pid_a, r.pid_b, m, 120, 300, weekpart)
-        assert r.expected == pytest.approx(exp)
+        assert r.null_expected == pytest.approx(exp)
+        assert r.expected <= r.null_expected + 1e-12
         assert r.routine_share == pytest.approx(np.mean(rhos))
         assert r.meetings == len(rhos)
 
@@ -285,23 +321,37 @@ def _home_days(people: list[str], days: range) -> list[tuple]:
 
 def test_a_routine_slot_counts_once_even_when_met_on_some_days_only():
     """A takes the 08:12 every weekday for two weeks, B on five of them (the 08:17 on the
-    others): five meetings, all in one routine slot. Swapped days meet in 45 of the 90 pairs of
-    distinct days, so rho = (45 + 1/2) / 91 = 1/2 and the slot's expected meetings
-    e = rho * 10 days = 5 = r: the routine explains the whole slot, which counts once
-    (effective_meetings = 1), and the pair meets exactly as often as expected (score 0)."""
-    rows = []
-    for k, d in enumerate([0, 1, 2, 3, 4, 7, 8, 9, 10, 11]):
-        day = T0 + d * DAY
-        rows.append(("A", "hub", day + pd.Timedelta(minutes=12)))
-        late = 5 if k % 2 else 0
-        rows.append(("B", "hub", day + pd.Timedelta(minutes=12 + late, seconds=20)))
-    c = _contacts(_sightings(rows))
-    r = _row(c, "A", "B")
+    others), with 40 other commuters at the hub in that hour: five meetings, all in one routine
+    slot. Swapped days meet in 45 of the 90 pairs of distinct days, so rho = (45 + 1/2) / 91 =
+    1/2 and the slot's expected meetings e = rho * 10 days = 5 = r: the routine explains the
+    whole slot, and the crowd (N = 42) explains kappa = 1 - 1/41 of it, so the slot counts about
+    once (effective_meetings = 5 (1 - kappa) + kappa) and the pair meets about as often as
+    expected: score near 0. Without the crowd the same routine is a tie's (quiet street)."""
+
+    def rows(crowd: int) -> list[tuple]:
+        out = []
+        for k, d in enumerate([0, 1, 2, 3, 4, 7, 8, 9, 10, 11]):
+            day = T0 + d * DAY
+            out.append(("A", "hub", day + pd.Timedelta(minutes=12)))
+            late = 5 if k % 2 else 0
+            out.append(("B", "hub", day + pd.Timedelta(minutes=12 + late, seconds=20)))
+            out += [
+                (f"x{i:02d}", "hub", day + pd.Timedelta(minutes=30, seconds=i))
+                for i in range(crowd)
+            ]
+        return out
+
+    r = _row(_contacts(_sightings(rows(40))), "A", "B")
+    kappa = 1 - 1 / 41
     assert (r["meetings"], r["days_both"]) == (5, 10)
     assert r["routine_share"] == pytest.approx(0.5)
-    assert r["expected"] == pytest.approx(5.0)
-    assert r["effective_meetings"] == pytest.approx(1.0)
-    assert r["score"] == 0.0
+    assert r["null_expected"] == pytest.approx(5.0)
+    assert r["expected"] == pytest.approx(5.0 * kappa)
+    assert r["effective_meetings"] == pytest.approx(5 * (1 - kappa) + kappa)
+    assert r["score"] < 0.01
+    alone = _row(_contacts(_sightings(rows(0))), "A", "B")
+    assert alone["effective_meetings"] == pytest.approx(5.0)
+    assert alone["score"] > 100 * r["score"]
 
 
 def test_quiet_place_scores_above_busy_place():
@@ -332,8 +382,14 @@ def test_more_days_and_places_raise_the_score():
     (a, b) at one bar on four days, (c, d) at four bars on four days, (e, f) at four bars on one
     day (20:00, 20:20, 20:40, 21:00). Four places on four days beat one place (the repetition is
     explained by their own routine there), and four days beat one day at the same four places
-    on the p-value (more days of evidence)."""
+    on the p-value (more days of evidence). Twenty regulars are at every bar and pub in the same
+    hour (never within the window of the pairs), so a routine there is a crowd's."""
     rows = _home_days(list("abcdef"), [d for d in range(12) if d % 7 < 5])
+    for d in [0, 2, 4, 7, 9]:
+        for place in ["bar0", "bar1", "bar2", "bar3", "bar4", "pub0", "pub1", "pub2", "pub3"]:
+            for hour in (20, 21):
+                t = MONDAY + d * DAY + pd.Timedelta(hours=hour, minutes=30)
+                rows += [(f"r{i:02d}", place, t + pd.Timedelta(seconds=i)) for i in range(20)]
     rows += _pair_at("bar0", [0, 2, 7, 9], "a", "b")
     for k, d in enumerate([0, 2, 7, 9]):
         rows += _pair_at(f"bar{k + 1}", [d], "c", "d")
@@ -466,5 +522,5 @@ def test_radius_pairs_cameras_within_r():
     c = score_contacts(m, None, s, radius_m=50, cameras=cams)
     r = _row(c, "A", "B")
     assert len(c) == 1
-    assert r["expected"] == pytest.approx(3 * 6.5 / 7)
+    assert r["null_expected"] == pytest.approx(3 * 6.5 / 7)
     assert r["routine_share"] == pytest.approx(6.5 / 7)

@@ -15,7 +15,10 @@ from sightgraph.analytics import _kernels  # noqa: F401  (sets NUMBA_CACHE_DIR b
 from sightgraph.errors import UsageError
 from sightgraph.schema import require_columns, ts_to_epoch_us
 
-MODEL = "day-swap Poisson null v1; score v2 (1/log2 busyness, excess over the null)"
+MODEL = (
+    "day-swap or time-shift Poisson null v2 (crowd-aware routines); "
+    "score v3 (meetings saturate at 3 sightings, 1/log2 busyness, excess and 1 - p)"
+)
 STRATA = ("weekpart", "none")
 _US = 1_000_000
 _DAY_US = 86_400 * _US
@@ -55,6 +58,18 @@ def _check_confidence(value: Any) -> float:
 def _check_min_meetings(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
         raise UsageError(f"min_meetings must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def _check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise UsageError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return str(value)
+
+
+def _check_shifts(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not 1 <= value <= 100:
+        raise UsageError(f"shifts must be an integer from 1 to 100, got {value!r}")
     return int(value)
 
 

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from sightgraph.analytics._kernels import count_others_in_window
-from sightgraph.analytics.contacts._common import _DAY_US
+from sightgraph.analytics.contacts._common import _DAY_US, _jit
 from sightgraph.analytics.contacts.busyness import _busyness_arrays
 from sightgraph.errors import UsageError
 from sightgraph.schema import require_columns
@@ -37,6 +37,59 @@ class _Context:
     window_us: int
     gap_us: int
     kept: int  # sightings used by the null (after the crowd cap)
+    null: str = "day-swap"  # the null model in use (never "auto" here)
+    null_reason: str = ""  # why (for auto: the median days a subject was seen)
+    offsets: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # time-shift
+    ts_cam: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # CSR as s_off,
+    ts_ts: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # by camera, time
+
+
+#: Null models: ``auto`` picks day-swap or time-shift from the data (:func:`choose_null`).
+NULLS = ("auto", "day-swap", "time-shift")
+#: ``auto`` uses the day-swap when the median subject was seen on at least this many days.
+AUTO_MIN_DAYS = 3
+
+
+def choose_null(null: str, days_per_subject: np.ndarray) -> tuple[str, str]:
+    """The null model to use and why.
+
+    ``auto``: the day-swap when the median subject was seen on at least :data:`AUTO_MIN_DAYS`
+    UTC days (each day then has at least two others to be swapped with), otherwise the
+    time-shift (one or two observation sessions: pedestrians, a conference, a school day).
+    """
+    seen = days_per_subject[days_per_subject > 0]
+    median = float(np.median(seen)) if len(seen) else 0.0
+    if null != "auto":
+        return null, f"chosen by the caller (median subject seen on {median:g} days)"
+    if median >= AUTO_MIN_DAYS:
+        return "day-swap", f"auto: median subject seen on {median:g} days (>= {AUTO_MIN_DAYS})"
+    return "time-shift", f"auto: median subject seen on {median:g} days (< {AUTO_MIN_DAYS})"
+
+
+@_jit
+def _pair_days(pair_a, pair_b, d_off, d_day):
+    """Days A, B and both were seen, per pair (sorted day lists per pid)."""
+    n = len(pair_a)
+    da = np.zeros(n, np.int64)
+    db = np.zeros(n, np.int64)
+    dab = np.zeros(n, np.int64)
+    for k in range(n):
+        A = pair_a[k]
+        B = pair_b[k]
+        da[k] = d_off[A + 1] - d_off[A]
+        db[k] = d_off[B + 1] - d_off[B]
+        i = d_off[A]
+        j = d_off[B]
+        while i < d_off[A + 1] and j < d_off[B + 1]:
+            if d_day[i] < d_day[j]:
+                i += 1
+            elif d_day[j] < d_day[i]:
+                j += 1
+            else:
+                dab[k] += 1
+                i += 1
+                j += 1
+    return da, db, dab
 
 
 def _neighbours(
@@ -89,8 +142,16 @@ def _make_context(
     period_us: int,
     crowd_cap: int | None,
     strata: str,
+    null: str = "day-swap",
+    shift_us: int | None = None,
+    shifts: int = 3,
 ) -> _Context:
-    """Arrays for the null and the busyness weights from integer-coded sightings."""
+    """Arrays for the null and the busyness weights from integer-coded sightings.
+
+    ``null`` as :data:`NULLS` (``auto`` is resolved here, :func:`choose_null`); for the
+    time-shift null, offsets ``+-k * shift_us`` for ``k = 1..shifts`` (default shift
+    ``max(2 W, 1 s)``).
+    """
     pid = pid.astype(np.int64)
     cam = cam.astype(np.int64)
     ts = ts.astype(np.int64)
@@ -139,7 +200,18 @@ def _make_context(
     d_day = dk % ndays
     d_off = np.zeros(npids + 1, np.int64)
     np.add.at(d_off, d_pid + 1, 1)
+    chosen, reason = choose_null(null, np.diff(np.cumsum(d_off)))
+    extra: dict = {"null": chosen, "null_reason": reason}
+    if chosen == "time-shift":
+        from sightgraph.analytics.contacts.nulls.time_shift import shift_offsets
+
+        step = shift_us if shift_us is not None else max(2 * window_us, 1_000_000)
+        extra["offsets"] = shift_offsets(int(step), int(shifts))
+        o2 = np.lexsort((t, c, p))
+        extra["ts_cam"] = c[o2].astype(np.int64)
+        extra["ts_ts"] = (t[o2] - day0 * _DAY_US).astype(np.int64)
     return _Context(
+        **extra,
         npids=npids,
         day0=day0,
         stratum=stratum,

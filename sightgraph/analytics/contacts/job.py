@@ -28,20 +28,31 @@ from sightgraph.analytics.contacts._common import (
     _DAY_US,
     _US,
     MODEL,
+    _check_choice,
     _check_confidence,
     _check_min_meetings,
     _check_radius,
     _check_seconds,
+    _check_shifts,
     _check_strata,
     _to_us,
 )
-from sightgraph.analytics.contacts.context import _Context, _make_context, _neighbours
+from sightgraph.analytics.contacts.context import (
+    NULLS,
+    _Context,
+    _make_context,
+    _neighbours,
+    _pair_days,
+)
 from sightgraph.analytics.contacts.meetings import _merge_events
 from sightgraph.analytics.contacts.nulls.day_swap import _day_swap_null
+from sightgraph.analytics.contacts.nulls.time_shift import _time_shift_null
 from sightgraph.analytics.contacts.score import (
     _INT_FIELDS,
     _PAIR_FIELDS,
     CONTACTS_COLUMNS,
+    RANK_COLUMN,
+    RANKS,
     _bh_qvalues,
     _empty_pairs,
     _score_meetings,
@@ -98,6 +109,7 @@ class ContactsResult:
         return (
             f"contacts: {self.pairs:,} pairs scored ({self.pairs_met:,} met) from {self.meetings:,} meetings "
             f"and {self.events:,} events; {self.significant:,} with q < 0.05{capped}; "
+            f"null {self.params.get('null')} ({self.params.get('null_reason')}); "
             f"{self.out} in {self.seconds:.1f} s"
         )
 
@@ -203,16 +215,16 @@ def _load_bucket(spill: str, q: int) -> dict[str, np.ndarray]:
 
 #: what stays in memory per scored pair until the table is written: the global order and the
 #: q-values need these (24 bytes a pair); every other column waits on disk
-_RANK_FIELDS = ("a", "b", "score", "p_value")
+_RANK_FIELDS = ("a", "b", "score", "p_value", "exposure_s")
 #: rows per row group of a written contacts table
 _WRITE_ROWS = 1_000_000
 
 
 def _reduce_bucket(
-    spill: str, q: int, ctx: _Context, min_meetings: int
+    spill: str, q: int, ctx: _Context, min_meetings: int, rank_col: str = "score"
 ) -> tuple[dict[str, np.ndarray], int]:
     """Score bucket ``q``; its pairs go back to disk (``spill/s{q}/<column>.npy``) in the table's
-    order (score descending, then pids), and only :data:`_RANK_FIELDS` come back."""
+    order (``rank_col`` descending, then pids), and only :data:`_RANK_FIELDS` come back."""
     m = _load_bucket(spill, q)
     n = len(m["a"])
     met = (
@@ -224,7 +236,7 @@ def _reduce_bucket(
     )
     cols = _score_meetings(m, ctx, min_meetings)
     del m
-    order = np.lexsort((cols["b"], cols["a"], -cols["score"]))
+    order = np.lexsort((cols["b"], cols["a"], -cols[rank_col]))
     folder = Path(spill) / f"s{q:05d}"
     folder.mkdir()
     rank: dict[str, np.ndarray] = {}
@@ -237,9 +249,9 @@ def _reduce_bucket(
 
 
 def _ranked_chunks(
-    spill: str, parts: list[dict[str, np.ndarray]], npids: int
+    spill: str, parts: list[dict[str, np.ndarray]], npids: int, rank_col: str = "score"
 ) -> tuple[int, int, Iterator[dict[str, np.ndarray]]]:
-    """The whole table in its order (score descending, then pids), :data:`_WRITE_ROWS` rows at
+    """The whole table in its order (``rank_col`` descending, then pids), :data:`_WRITE_ROWS` rows at
     a time, from the per-bucket files of :func:`_reduce_bucket`; q-values over all pairs.
 
     Every bucket's file is already in the table's order, so the rows one chunk takes from a
@@ -257,7 +269,7 @@ def _ranked_chunks(
     # codes (_buckets), so among equal scores the concatenation is already in (a, b) order: a
     # stable sort by score alone is the table's order (timsort merges the sorted runs: 68.6M
     # pairs in ~2 s instead of ~26 s for a three-key lexsort).
-    neg = -rank.pop("score")
+    neg = -rank.pop(rank_col)
     order = np.argsort(neg, kind="stable")
     neg = neg[order]
     key = rank.pop("a").astype(np.int64)[order] * max(npids, 1) + rank.pop("b")[order]
@@ -325,6 +337,18 @@ def _warm_up() -> None:
         np.int64(0),
         np.int64(0),
     )
+    _time_shift_null(
+        *(e,) * 7,
+        np.zeros(2, np.int64),
+        e,
+        e,
+        np.zeros(2, np.int64),
+        one,
+        one,
+        np.int64(0),
+        np.int64(0),
+    )
+    _pair_days(e, e, np.zeros(2, np.int64), e)
 
 
 def _buckets(pid_counts: np.ndarray, nbuckets: int) -> np.ndarray:
@@ -416,6 +440,10 @@ def compute_contacts(
     period_s: float = 3600,
     min_meetings: int = 1,
     npartitions: int | None = None,
+    null: str = "auto",
+    shift_s: float | None = None,
+    shifts: int = 3,
+    rank: str = "association",
 ) -> ContactsResult:
     """Frequent contacts of a whole lake as a Dask job; writes the ranked contacts table.
 
@@ -424,7 +452,8 @@ def compute_contacts(
        partition: its events become meetings (:func:`build_meetings`'s rule) inside the task and
        are appended to on-disk buckets by ``pid_a``;
     3. one task per bucket scores its pairs (:func:`score_contacts`'s model);
-    4. q-values over all pairs, ordered by score, written to ``out`` with the parameters.
+    4. q-values over all pairs, ordered by score (or exposure), written to ``out`` with the
+       parameters (the null model chosen among them).
 
     Memory stays bounded: events never leave their partition task (as integer arrays), meetings
     are spilled to disk, a bucket holds only its own pairs' meetings, and scored pairs wait on disk
@@ -451,7 +480,7 @@ def compute_contacts(
         As for :func:`sightgraph.analytics.compute.resolve_scheduler`.
     progress : bool
         Rich progress bars.
-    strata, period_s, min_meetings
+    strata, period_s, min_meetings, null, shift_s, shifts, rank
         As for :func:`score_contacts`.
     npartitions : int, optional
         Camera partitions for the event sweep (default: about one per 250,000 sightings).
@@ -472,6 +501,10 @@ def compute_contacts(
     strata = _check_strata(strata)
     period_us = _to_us(_check_seconds(period_s, "period", positive=True))
     min_meetings = _check_min_meetings(min_meetings)
+    null = _check_choice(null, "null", NULLS)
+    rank = _check_choice(rank, "rank", RANKS)
+    shifts = _check_shifts(shifts)
+    shift_us = None if shift_s is None else _to_us(_check_seconds(shift_s, "shift", positive=True))
     out = Path(out)
     if out.exists() and out.is_dir():
         raise UsageError(f"out {out} is a directory; give a file name such as contacts.parquet")
@@ -506,6 +539,9 @@ def compute_contacts(
         period_us=period_us,
         crowd_cap=crowd_cap,
         strata=strata,
+        null=null,
+        shift_us=shift_us,
+        shifts=shifts,
     )
     pid_counts = np.bincount(pid, minlength=npids)
     n_sightings = len(ts)
@@ -519,6 +555,14 @@ def compute_contacts(
         "min_confidence": min_confidence,
         "crowd_cap": crowd_cap,
         "strata": strata,
+        "null": ctx.null,
+        "null_requested": null,
+        "null_reason": ctx.null_reason,
+        "shift_s": float(ctx.offsets[-1]) / (len(ctx.offsets) // 2) / _US
+        if len(ctx.offsets)
+        else None,
+        "shifts": len(ctx.offsets) // 2 if len(ctx.offsets) else None,
+        "rank": rank,
         "period_s": period_us / _US,
         "min_meetings": min_meetings,
         "sightings": n_sightings,
@@ -563,12 +607,17 @@ def compute_contacts(
             shared = delayed(ctx, pure=False)
             reduce = delayed(_reduce_bucket, pure=False)
             results = sched.compute(
-                [reduce(spill, q, shared, min_meetings) for q in range(nbuckets)],
+                [
+                    reduce(spill, q, shared, min_meetings, RANK_COLUMN[rank])
+                    for q in range(nbuckets)
+                ],
                 "scoring pairs",
                 progress,
             )
         pairs_met = int(sum(n for _, n in results))
-        n_pairs, significant, chunks = _ranked_chunks(spill, [r for r, _ in results], npids)
+        n_pairs, significant, chunks = _ranked_chunks(
+            spill, [r for r, _ in results], npids, RANK_COLUMN[rank]
+        )
         del results
         params.update(
             events=n_events,

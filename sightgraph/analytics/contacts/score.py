@@ -17,9 +17,11 @@ from scipy import stats
 from sightgraph.analytics.colocation import _check_crowd_cap
 from sightgraph.analytics.contacts._common import (
     _DAY_US,
+    _check_choice,
     _check_min_meetings,
     _check_radius,
     _check_seconds,
+    _check_shifts,
     _check_strata,
     _require_frame,
     _require_strings,
@@ -29,8 +31,15 @@ from sightgraph.analytics.contacts._common import (
     _to_us,
 )
 from sightgraph.analytics.contacts.busyness import BUSYNESS_COLUMNS
-from sightgraph.analytics.contacts.context import _Context, _make_context, _neighbours
+from sightgraph.analytics.contacts.context import (
+    NULLS,
+    _Context,
+    _make_context,
+    _neighbours,
+    _pair_days,
+)
 from sightgraph.analytics.contacts.nulls.day_swap import _day_swap_null
+from sightgraph.analytics.contacts.nulls.time_shift import _time_shift_null
 from sightgraph.errors import UsageError
 from sightgraph.schema import CONTACT_COLUMNS, epoch_us_to_ts, require_columns
 
@@ -48,7 +57,16 @@ CONTACT_EVIDENCE_COLUMNS = (
     "days_a",
     "days_b",
     "days_both",
+    "exposure_s",
+    "null_expected",
 )
+#: Orderings of a contacts table: by ``score`` (association beyond chance, the default) or by
+#: ``exposure_s`` (total time together: contact tracing).
+RANKS = ("association", "exposure")
+#: The column each ranking orders by (descending).
+RANK_COLUMN = {"association": "score", "exposure": "exposure_s"}
+#: A meeting's sightings add evidence up to this many (one long stay together is one meeting).
+EVENTS_CAP = 3
 #: All columns of a contacts table, in order.
 CONTACTS_COLUMNS = CONTACT_COLUMNS + CONTACT_EVIDENCE_COLUMNS
 
@@ -96,20 +114,35 @@ def _empty_pairs() -> dict[str, np.ndarray]:
     return out
 
 
-def _novelty(rho: np.ndarray, r: np.ndarray, slot_expected: np.ndarray) -> np.ndarray:
-    """``u_m = (1 - s_m) + s_m / r_m`` with ``s_m = min(1, e_m / r_m)`` (package docstring)."""
-    s = np.minimum(1.0, slot_expected / r)
-    return (1.0 - s) + s / r
+def _crowd_share(busy: np.ndarray) -> np.ndarray:
+    """``kappa_m = 1 - 1 / (N_m - 1)``: the share of a shared routine that the crowd explains.
+
+    With ``N_m`` distinct subjects at the meeting's camera in its period, a routine shared by
+    only the two of them (``N_m = 2``) is specific (0: a tie), one shared with a crowd is not
+    (``N_m = 100``: 0.99)."""
+    return 1.0 - 1.0 / np.maximum(busy - 1.0, 1.0)
+
+
+def _novelty(r: np.ndarray, explained: np.ndarray) -> np.ndarray:
+    """``u_m = (1 - x_m) + x_m / r_m``: a routine slot's meetings count once in the explained
+    share ``x_m`` and fully in the rest (package docstring)."""
+    return (1.0 - explained) + explained / r
 
 
 def _excess_share(expected: np.ndarray, meetings: np.ndarray) -> np.ndarray:
-    """``f = max(0, 1 - expected / meetings)`` of the package docstring."""
+    """``max(0, 1 - expected / meetings)``: the share of meetings beyond the null's expectation."""
     return np.clip(1.0 - expected / meetings, 0.0, 1.0)
 
 
 def _busyness_weight(busy: np.ndarray) -> np.ndarray:
     """``beta_m = 1 / log2(N_m)`` (Adamic-Adar) from ``N_m`` (at least 2)."""
     return 1.0 / np.log2(busy)
+
+
+def _meeting_weight(n_events: np.ndarray, conf: np.ndarray) -> np.ndarray:
+    """``h_m = min(n_m, EVENTS_CAP) * c_m``: sightings add evidence within a meeting up to
+    :data:`EVENTS_CAP`, weighted by the chance both identifications are right."""
+    return np.minimum(n_events, EVENTS_CAP) * conf
 
 
 def _score_meetings(
@@ -140,28 +173,51 @@ def _score_meetings(
     tod = start - day_abs * _DAY_US
     dur = end - start
     place = m["place"].astype(np.int64)
-    expected, days_a, days_b, days_ab, rho, r, slot_expected = _day_swap_null(
-        a[p_start],
-        b[p_start],
-        p_start.astype(np.int64),
-        p_end.astype(np.int64),
-        place,
-        day,
-        tod.astype(np.int64),
-        (tod + dur).astype(np.int64),
-        ctx.s_off,
-        ctx.s_cam,
-        ctx.s_tod,
-        ctx.s_day,
-        ctx.n_off,
-        ctx.n_cam,
-        ctx.d_off,
-        ctx.d_day,
-        ctx.stratum,
-        ctx.nstrata,
-        np.int64(ctx.window_us),
-        np.int64(ctx.gap_us),
-    )
+    pa_k, pb_k = a[p_start], b[p_start]
+    if ctx.null == "time-shift":
+        expected, floor, rho = _time_shift_null(
+            pa_k,
+            pb_k,
+            p_start.astype(np.int64),
+            p_end.astype(np.int64),
+            place,
+            start - ctx.day0 * _DAY_US,
+            end - ctx.day0 * _DAY_US,
+            ctx.s_off,
+            ctx.ts_cam,
+            ctx.ts_ts,
+            ctx.n_off,
+            ctx.n_cam,
+            ctx.offsets,
+            np.int64(ctx.window_us),
+            np.int64(ctx.gap_us),
+        )
+        days_a, days_b, days_ab = _pair_days(pa_k, pb_k, ctx.d_off, ctx.d_day)
+        r = np.ones(n, np.int64)
+        slot_expected = rho  # one session: the shifted replays that still meet it
+    else:
+        expected, days_a, days_b, days_ab, rho, r, slot_expected, floor = _day_swap_null(
+            pa_k,
+            pb_k,
+            p_start.astype(np.int64),
+            p_end.astype(np.int64),
+            place,
+            day,
+            tod.astype(np.int64),
+            (tod + dur).astype(np.int64),
+            ctx.s_off,
+            ctx.s_cam,
+            ctx.s_tod,
+            ctx.s_day,
+            ctx.n_off,
+            ctx.n_cam,
+            ctx.d_off,
+            ctx.d_day,
+            ctx.stratum,
+            ctx.nstrata,
+            np.int64(ctx.window_us),
+            np.int64(ctx.gap_us),
+        )
     # busyness of each meeting: distinct subjects at its camera in the period it started
     key = (place << 32) + start // ctx.period_us
     busy = np.full(n, 2, np.int64)
@@ -174,14 +230,25 @@ def _score_meetings(
     with np.errstate(invalid="ignore", divide="ignore"):
         conf = np.where(m["conf_n"] > 0, m["conf_sum"] / np.maximum(m["conf_n"], 1), np.nan)
     c = np.where(np.isnan(conf), 1.0, conf)
-    u = _novelty(rho, r, slot_expected)
-    contrib = m["n"].astype(np.float64) * c * beta * u
     npairs = len(p_start)
 
     def total(x: np.ndarray) -> np.ndarray:
         return np.bincount(pair_idx, weights=x, minlength=npairs)
 
     meetings = p_end - p_start
+    # the share of each meeting its routine slot explains, and of that the share the crowd does
+    rr = r.astype(np.float64)
+    routine = np.minimum(1.0, slot_expected / rr)
+    kappa = _crowd_share(busy)
+    explained = routine * kappa
+    u = _novelty(rr, explained)
+    # crowd-aware expectation: routine meetings few others share are not chance
+    adjusted = np.maximum(expected - total(routine * (1.0 - kappa)), floor)
+    p_value = np.clip(stats.poisson.sf(meetings - 1, adjusted), 0.0, 1.0)
+    contrib = _meeting_weight(m["n"].astype(np.float64), c) * beta * u
+    score = total(contrib) * _excess_share(adjusted, meetings) * (1.0 - p_value)
+    window_s = ctx.window_us / 1e6
+    exposure = total(np.maximum((end - start) / 1e6, window_s))
     days_key = np.unique(pair_idx.astype(np.int64) * (len(ctx.stratum) + 1) + day)
     n_days = np.bincount(days_key // (len(ctx.stratum) + 1), minlength=npairs)
     pl_key = np.unique(pair_idx.astype(np.int64) * (1 << 32) + place)
@@ -197,20 +264,19 @@ def _score_meetings(
     with np.errstate(invalid="ignore", divide="ignore"):
         sri = x / (x + y_a + y_b + y_ab)
         hwi = x / (x + y_ab + 0.5 * (y_a + y_b))
-    p_value = stats.poisson.sf(meetings - 1, expected)
     return {
         "a": a[p_start].astype(np.int32),
         "b": b[p_start].astype(np.int32),
-        "score": total(contrib) * _excess_share(expected, meetings),
-        "p_value": np.clip(p_value, 0.0, 1.0),
+        "score": score,
+        "p_value": p_value,
         "meetings": meetings.astype(np.int64),
         "days": n_days.astype(np.int64),
         "places": n_places.astype(np.int64),
         "first_ts": np.minimum.reduceat(start, p_start).astype(np.int64),
         "last_ts": np.maximum.reduceat(end, p_start).astype(np.int64),
         "n_events": total(m["n"].astype(np.float64)).round().astype(np.int64),
-        "expected": expected,
-        "excess": meetings - expected,
+        "expected": adjusted,
+        "excess": meetings - adjusted,
         "routine_share": total(rho) / meetings,
         "effective_meetings": total(u),
         "mean_busyness": total(busy) / meetings,
@@ -220,6 +286,8 @@ def _score_meetings(
         "days_a": days_a,
         "days_b": days_b,
         "days_both": days_ab,
+        "exposure_s": exposure,
+        "null_expected": expected,
     }
 
 
@@ -239,9 +307,9 @@ def _bh_qvalues(p: np.ndarray, m_total: int) -> np.ndarray:
 
 
 def _finish(
-    parts: list[dict[str, np.ndarray]], npids: int
+    parts: list[dict[str, np.ndarray]], npids: int, rank_col: str = "score"
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Concatenate per-bucket pair arrays, add q-values, order by score (desc) then pids.
+    """Concatenate per-bucket pair arrays, add q-values, order by ``rank_col`` (desc) then pids.
 
     Frees the parts column by column (``parts`` is emptied), so the peak is about one copy of
     the table plus one column.
@@ -252,7 +320,7 @@ def _finish(
     parts.clear()
     m_total = npids * (npids - 1) // 2
     cols["q_value"] = _bh_qvalues(cols["p_value"], m_total)
-    order = np.lexsort((cols["b"], cols["a"], -cols["score"]))
+    order = np.lexsort((cols["b"], cols["a"], -cols[rank_col]))
     for k in list(cols):
         cols[k] = cols[k][order]
     return cols, order
@@ -292,6 +360,10 @@ def score_contacts(
     period_s: float = 3600,
     strata: str = "weekpart",
     min_meetings: int = 1,
+    null: str = "auto",
+    shift_s: float | None = None,
+    shifts: int = 3,
+    rank: str = "association",
 ) -> pd.DataFrame:
     """Rank pairs by evidence of association beyond chance (model: package docstring).
 
@@ -317,12 +389,22 @@ def score_contacts(
     min_meetings : int
         Score only pairs with at least this many meetings (others have p >= P(X >= 1) and are
         left out; q-values stay valid, as if their p were 1).
+    null : {'auto', 'day-swap', 'time-shift'}
+        The null model; ``auto`` chooses from the data
+        (:func:`~sightgraph.analytics.contacts.context.choose_null`). The choice is in
+        ``DataFrame.attrs['null']`` (and the reason in ``attrs['null_reason']``).
+    shift_s, shifts
+        Time-shift null: offsets ``+-k * shift_s`` for ``k = 1..shifts`` (default shift
+        ``max(2 W, 1 s)``: longer than the co-location window, so two subjects standing
+        together are still together after a shift and two walking together are not).
+    rank : {'association', 'exposure'}
+        Order by ``score`` (association beyond chance) or by ``exposure_s`` (time together).
 
     Returns
     -------
     DataFrame
         :data:`CONTACTS_COLUMNS`, one row per pair (``pid_a < pid_b``), ordered by ``score``
-        descending (ties by ``pid_a, pid_b``).
+        (or ``exposure_s``) descending (ties by ``pid_a, pid_b``).
 
     Raises
     ------
@@ -351,6 +433,10 @@ def score_contacts(
     period_us = _to_us(_check_seconds(period_s, "period", positive=True))
     strata = _check_strata(strata)
     min_meetings = _check_min_meetings(min_meetings)
+    null = _check_choice(null, "null", NULLS)
+    rank = _check_choice(rank, "rank", RANKS)
+    shifts = _check_shifts(shifts)
+    shift_us = None if shift_s is None else _to_us(_check_seconds(shift_s, "shift", positive=True))
     require_columns(
         meetings, ("pid_a", "pid_b", "camera_id", "start_ts", "end_ts", "n_events"), what
     )
@@ -385,6 +471,9 @@ def score_contacts(
         period_us=period_us,
         crowd_cap=crowd_cap,
         strata=strata,
+        null=null,
+        shift_us=shift_us,
+        shifts=shifts,
     )
     if busyness is not None:
         _require_frame(busyness, "busyness")
@@ -415,5 +504,11 @@ def score_contacts(
     }
     order = np.lexsort((m["start"], m["place"], m["b"], m["a"]))
     m = {k: v[order] for k, v in m.items()}
-    cols, _ = _finish([_score_meetings(m, ctx, min_meetings)], len(np.unique(sp)) if len(sp) else 0)
-    return _pairs_frame(cols, pids)
+    cols, _ = _finish(
+        [_score_meetings(m, ctx, min_meetings)],
+        len(np.unique(sp)) if len(sp) else 0,
+        RANK_COLUMN[rank],
+    )
+    out = _pairs_frame(cols, pids)
+    out.attrs.update(null=ctx.null, null_reason=ctx.null_reason, rank=rank)
+    return out

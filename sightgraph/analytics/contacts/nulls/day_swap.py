@@ -67,14 +67,16 @@ def _day_swap_null(
     """The day-swap null of every pair (see :mod:`sightgraph.analytics.contacts`).
 
     Per pair ``k`` (codes ``pair_a[k] < pair_b[k]``, meetings ``[m_lo[k], m_hi[k])`` sorted by
-    place then start time of day): ``expected``, the days A / B / both were seen, and per meeting
-    ``rho`` and ``r``. Sightings are a CSR by pid (``s_off``), each block sorted by camera then
+    place then start time of day): ``expected``, the days A / B / both were seen, per meeting
+    ``rho``, ``r`` and the slot's expected meetings, and ``floor`` (what ``expected`` would be
+    had the swapped days produced no meeting: the shrinkage alone). Sightings are a CSR by pid (``s_off``), each block sorted by camera then
     time of day; ``n_cam[n_off[c]:n_off[c+1]]`` are the cameras within R of camera c (itself
     included, sorted); ``d_day[d_off[p]:d_off[p+1]]`` the sorted days pid p was seen.
     """
     npairs = len(pair_a)
     ndays = len(stratum)
     expected = np.zeros(npairs)
+    floor = np.zeros(npairs)
     days_a = np.zeros(npairs, np.int64)
     days_b = np.zeros(npairs, np.int64)
     days_ab = np.zeros(npairs, np.int64)
@@ -193,10 +195,13 @@ def _day_swap_null(
                 prev_key = key
                 prev_t = t
         exp_k = 0.0
+        floor_k = 0.0
         for st in range(nstrata):
             combos = na[st] * nb[st] - nab[st]
             exp_k += nab[st] * (m_off[st] + 0.5) / (combos + 1.0)
+            floor_k += nab[st] * 0.5 / (combos + 1.0)
         expected[k] = exp_k
+        floor[k] = floor_k
         # per observed meeting: rho (swapped day pairs meeting there then) and r (same slot)
         if nw > 0:
             p1 = np.argsort(w_s[:nw], kind="mergesort")
@@ -245,4 +250,4 @@ def _day_swap_null(
                 ):
                     r += 1
             rr[mi] = max(r, 1)
-    return expected, days_a, days_b, days_ab, rho, rr, slot_expected
+    return expected, days_a, days_b, days_ab, rho, rr, slot_expected, floor
