@@ -23,6 +23,7 @@ from sightgraph.analytics.contacts._common import (
     _check_seconds,
     _check_shifts,
     _check_strata,
+    _jit,
     _require_frame,
     _require_strings,
     _require_ts,
@@ -145,6 +146,23 @@ def _meeting_weight(n_events: np.ndarray, conf: np.ndarray) -> np.ndarray:
     return np.minimum(n_events, EVENTS_CAP) * conf
 
 
+@_jit
+def _distinct_days_places(p_start, p_end, place, day, ndays):
+    """Distinct days and places of each pair's meetings (sorted by place within a pair)."""
+    n = len(p_start)
+    n_days = np.zeros(n, np.int64)
+    n_places = np.zeros(n, np.int64)
+    stamp = np.zeros(ndays, np.int64)
+    for k in range(n):
+        for i in range(p_start[k], p_end[k]):
+            if i == p_start[k] or place[i] != place[i - 1]:
+                n_places[k] += 1
+            if stamp[day[i]] != k + 1:
+                stamp[day[i]] = k + 1
+                n_days[k] += 1
+    return n_days, n_places
+
+
 def _score_meetings(
     m: dict[str, np.ndarray], ctx: _Context, min_meetings: int
 ) -> dict[str, np.ndarray]:
@@ -249,10 +267,7 @@ def _score_meetings(
     score = total(contrib) * _excess_share(adjusted, meetings) * (1.0 - p_value)
     window_s = ctx.window_us / 1e6
     exposure = total(np.maximum((end - start) / 1e6, window_s))
-    days_key = np.unique(pair_idx.astype(np.int64) * (len(ctx.stratum) + 1) + day)
-    n_days = np.bincount(days_key // (len(ctx.stratum) + 1), minlength=npairs)
-    pl_key = np.unique(pair_idx.astype(np.int64) * (1 << 32) + place)
-    n_places = np.bincount(pl_key >> 32, minlength=npairs)
+    n_days, n_places = _distinct_days_places(p_start, p_end, place, day, len(ctx.stratum))
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_conf = np.bincount(
             pair_idx, weights=np.where(np.isnan(conf), 0.0, conf), minlength=npairs
