@@ -140,9 +140,7 @@ def evaluate(name: str) -> dict:
     t1 = time.perf_counter()
     ev = find_colocations(s, window_s=d["window_s"], events=True)
     m = build_meetings(ev, gap_s=d["gap_s"])
-    c = score_contacts(
-        m, None, s, window_s=d["window_s"], gap_s=d["gap_s"], strata=d["strata"]
-    )
+    c = score_contacts(m, None, s, window_s=d["window_s"], gap_s=d["gap_s"], strata=d["strata"])
     seconds = time.perf_counter() - t1
     y = _member(c, d["ties"])
     if d["negatives"] is not None:  # rank only labelled pairs
@@ -194,7 +192,9 @@ def markdown(reports: list[dict]) -> str:
             cells.append(f"**{cell}**" if c == "score" else cell)
         lines.append(
             f"| {r['source']} | {'yes' if r['tuned'] else 'no (held out)'} | {r['null']} | "
-            f"{r['k']:,} | " + " | ".join(cells) + f" | {r['margin_points']:+.1f} ({r['best_baseline']}) |"
+            f"{r['k']:,} | "
+            + " | ".join(cells)
+            + f" | {r['margin_points']:+.1f} ({r['best_baseline']}) |"
         )
     return "\n".join(lines)
 
