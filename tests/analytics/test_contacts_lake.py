@@ -39,13 +39,18 @@ def scenario() -> pd.DataFrame:
     return s
 
 
-@pytest.mark.parametrize(("window_s", "write_rows"), [(60, None), (2, None), (60, 7)])
-def test_lake_job_equals_in_memory(tmp_path, scenario, window_s, write_rows, monkeypatch):
+@pytest.mark.parametrize(
+    ("window_s", "write_rows", "spill"),
+    [(60, None, False), (2, None, False), (60, 7, False), (60, None, True), (60, 7, True)],
+)
+def test_lake_job_equals_in_memory(tmp_path, scenario, window_s, write_rows, spill, monkeypatch):
     """The Dask job over a lake gives exactly the in-memory table (any window, several
-    partitions and buckets, the table written in chunks merged from the buckets' files), with
-    the parameters in the file's metadata."""
+    partitions and buckets, the table written in chunks merged from the buckets, held in memory
+    or, for large jobs, in files), with the parameters in the file's metadata."""
     if write_rows is not None:
         monkeypatch.setattr(contacts_job, "_WRITE_ROWS", write_rows)
+    if spill:
+        monkeypatch.setattr(contacts_job, "KEEP_IN_MEMORY_MEETINGS", 0)
     lake = write_lake(tmp_path / "lake", scenario)
     out = tmp_path / "contacts.parquet"
     res = compute_contacts(

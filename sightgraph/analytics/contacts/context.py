@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,11 @@ class _Context:
     window_us: int
     gap_us: int
     kept: int  # sightings used by the null (after the crowd cap)
+    r_off: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))  # camera runs
+    r_cam: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # per pid (CSR)
+    r_lo: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    r_hi: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    identity: bool = False  # R = 0: every camera's only neighbour is itself
     null: str = "day-swap"  # the null model in use (never "auto" here)
     null_reason: str = ""  # why (for auto: the median days a subject was seen)
     offsets: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # time-shift
@@ -200,8 +206,24 @@ def _make_context(
     d_day = dk % ndays
     d_off = np.zeros(npids + 1, np.int64)
     np.add.at(d_off, d_pid + 1, 1)
+    # camera runs of each pid's block (sorted by pid, camera): [r_lo, r_hi) at r_cam
+    ps, cs = p[order], c[order]
+    run = np.ones(len(ps), bool)
+    run[1:] = (ps[1:] != ps[:-1]) | (cs[1:] != cs[:-1])
+    r_lo = np.flatnonzero(run).astype(np.int64)
+    r_hi = np.append(r_lo[1:], len(ps)).astype(np.int64)
+    r_off = np.zeros(npids + 1, np.int64)
+    np.add.at(r_off, ps[r_lo] + 1, 1)
+    identity = bool(len(n_cam) == len(n_off) - 1 and np.array_equal(n_cam, np.arange(len(n_cam))))
+    extra_runs: dict[str, Any] = {
+        "r_off": np.cumsum(r_off),
+        "r_cam": cs[r_lo].astype(np.int64),
+        "r_lo": r_lo,
+        "r_hi": r_hi,
+        "identity": identity,
+    }
     chosen, reason = choose_null(null, np.diff(np.cumsum(d_off)))
-    extra: dict = {"null": chosen, "null_reason": reason}
+    extra: dict[str, Any] = {"null": chosen, "null_reason": reason}
     if chosen == "time-shift":
         from sightgraph.analytics.contacts.nulls.time_shift import shift_offsets
 
@@ -211,6 +233,7 @@ def _make_context(
         extra["ts_cam"] = c[o2].astype(np.int64)
         extra["ts_ts"] = (t[o2] - day0 * _DAY_US).astype(np.int64)
     return _Context(
+        **extra_runs,
         **extra,
         npids=npids,
         day0=day0,

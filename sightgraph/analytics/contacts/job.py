@@ -64,6 +64,8 @@ from sightgraph.lake import PARAMS_KEY, read_cameras, sightings_dataset
 # cap, and the meetings of one reduction bucket.
 MAX_PARTITION_EVENTS = 25_000_000
 _BUCKET_MEETINGS = 4_000_000
+#: Up to this many meetings the scored pairs stay in memory (no spill files) before writing.
+KEEP_IN_MEMORY_MEETINGS = 5_000_000
 _TS = pa.timestamp("us", tz="UTC")
 
 
@@ -221,10 +223,16 @@ _WRITE_ROWS = 1_000_000
 
 
 def _reduce_bucket(
-    spill: str, q: int, ctx: _Context, min_meetings: int, rank_col: str = "score"
+    spill: str,
+    q: int,
+    ctx: _Context,
+    min_meetings: int,
+    rank_col: str = "score",
+    keep: bool = False,
 ) -> tuple[dict[str, np.ndarray], int]:
     """Score bucket ``q``; its pairs go back to disk (``spill/s{q}/<column>.npy``) in the table's
-    order (``rank_col`` descending, then pids), and only :data:`_RANK_FIELDS` come back."""
+    order (``rank_col`` descending, then pids), and only :data:`_RANK_FIELDS` come back; with
+    ``keep`` (small jobs) nothing is written and every column comes back."""
     m = _load_bucket(spill, q)
     n = len(m["a"])
     met = (
@@ -237,6 +245,8 @@ def _reduce_bucket(
     cols = _score_meetings(m, ctx, min_meetings)
     del m
     order = np.lexsort((cols["b"], cols["a"], -cols[rank_col]))
+    if keep:
+        return {f: cols[f][order] for f in _PAIR_FIELDS}, met
     folder = Path(spill) / f"s{q:05d}"
     folder.mkdir()
     rank: dict[str, np.ndarray] = {}
@@ -261,6 +271,8 @@ def _ranked_chunks(
     """
     sizes = np.array([len(p["a"]) for p in parts], dtype=np.int64)
     offsets = np.r_[0, np.cumsum(sizes)]
+    # buckets scored with keep=True hold every column in memory (no files)
+    held = [dict(p) for p in parts] if parts and all(f in parts[0] for f in _PAIR_FIELDS) else None
     rank = {f: np.concatenate([p.pop(f) for p in parts]) if parts else _empty_pairs()[f]
             for f in _RANK_FIELDS}  # fmt: skip
     parts.clear()
@@ -296,7 +308,9 @@ def _ranked_chunks(
             chunk: dict[str, np.ndarray] = {"q_value": q_value[idx]}
             for f in _PAIR_FIELDS:
                 cols = [
-                    np.load(Path(spill) / f"s{q:05d}" / f"{f}.npy", mmap_mode="r")
+                    held[q][f]
+                    if held is not None
+                    else np.load(Path(spill) / f"s{q:05d}" / f"{f}.npy", mmap_mode="r")
                     for q, _, _, _ in reads
                 ]
                 out = np.empty(len(idx), dtype=cols[0].dtype)
@@ -336,6 +350,11 @@ def _warm_up() -> None:
         1,
         np.int64(0),
         np.int64(0),
+        np.zeros(2, np.int64),
+        e,
+        e,
+        e,
+        True,
     )
     _time_shift_null(
         *(e,) * 7,
@@ -386,24 +405,33 @@ def _contacts_schema(params: dict[str, Any] | None) -> pa.Schema:
 def _write_contacts(
     chunks: Iterable[dict[str, np.ndarray]], pids: pa.Array, out: Path, params: dict[str, Any]
 ) -> None:
-    """Write ordered chunks of pair arrays, one row group each (pids as strings), atomically."""
-    schema = _contacts_schema(params)
+    """Write ordered chunks of pair arrays, one row group each, atomically.
+
+    pids go in as dictionary pages built from the codes (as the co-location pairs:
+    :func:`~sightgraph.analytics.colocation._dict_column`), without the Arrow schema, so readers
+    get plain strings; the parameters are the file's key/value metadata."""
+    from sightgraph.analytics.colocation import _dict_column, _params_metadata, _writer_options
+
+    plain = _contacts_schema(None)
+    schema = pa.schema(
+        [pa.field(f.name, pa.dictionary(pa.int32(), pa.string())) for f in list(plain)[:2]]
+        + list(plain)[2:]
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + f".tmp-{uuid.uuid4().hex[:8]}")
+    ints = [f for f in CONTACTS_COLUMNS[2:] if f in _INT_FIELDS]
     try:
-        with pq.ParquetWriter(tmp, schema) as writer:
+        with pq.ParquetWriter(tmp, schema, **_writer_options(["pid_a", "pid_b"], ints)) as writer:
             wrote = False
             for cols in chunks:
-                arrays = [
-                    pids.take(pa.array(cols["a"], pa.int32())),
-                    pids.take(pa.array(cols["b"], pa.int32())),
-                ]
+                arrays = [_dict_column(cols["a"], pids), _dict_column(cols["b"], pids)]
                 for f in CONTACTS_COLUMNS[2:]:
                     arrays.append(pa.array(cols[f], schema.field(f).type))
                 writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
                 wrote = True
             if not wrote:
                 writer.write_table(schema.empty_table())
+            writer.add_key_value_metadata(_params_metadata(params))
         tmp.replace(out)
     finally:
         tmp.unlink(missing_ok=True)
@@ -604,11 +632,13 @@ def compute_contacts(
             n_events = int(sum(e for e, _ in swept))
             n_meetings = int(sum(m for _, m in swept))
             sched.run_everywhere(_warm_up)
+            # small jobs keep the scored pairs in memory; large ones wait on disk (bounded)
+            keep = n_meetings <= KEEP_IN_MEMORY_MEETINGS
             shared = delayed(ctx, pure=False)
             reduce = delayed(_reduce_bucket, pure=False)
             results = sched.compute(
                 [
-                    reduce(spill, q, shared, min_meetings, RANK_COLUMN[rank])
+                    reduce(spill, q, shared, min_meetings, RANK_COLUMN[rank], keep)
                     for q in range(nbuckets)
                 ],
                 "scoring pairs",

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from scipy import stats
+from scipy.special import pdtrc
 
 from sightgraph.analytics.colocation import _check_crowd_cap
 from sightgraph.analytics.contacts._common import (
@@ -235,6 +235,11 @@ def _score_meetings(
             ctx.nstrata,
             np.int64(ctx.window_us),
             np.int64(ctx.gap_us),
+            ctx.r_off,
+            ctx.r_cam,
+            ctx.r_lo,
+            ctx.r_hi,
+            ctx.identity,
         )
     # busyness of each meeting: distinct subjects at its camera in the period it started
     key = (place << 32) + start // ctx.period_us
@@ -262,7 +267,7 @@ def _score_meetings(
     u = _novelty(rr, explained)
     # crowd-aware expectation: routine meetings few others share are not chance
     adjusted = np.maximum(expected - total(routine * (1.0 - kappa)), floor)
-    p_value = np.clip(stats.poisson.sf(meetings - 1, adjusted), 0.0, 1.0)
+    p_value = np.clip(pdtrc(meetings - 1, adjusted), 0.0, 1.0)  # P(Poisson(adjusted) >= meetings)
     contrib = _meeting_weight(m["n"].astype(np.float64), c) * beta * u
     score = total(contrib) * _excess_share(adjusted, meetings) * (1.0 - p_value)
     window_s = ctx.window_us / 1e6

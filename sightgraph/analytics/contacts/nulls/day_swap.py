@@ -42,6 +42,48 @@ def _segment(keys, lo, hi, value):
 
 
 @_jit
+def _count(ia, ja, lo, hi, s_tod, s_day, stratum, w):
+    """Swapped-day matches of A's sightings ``[ia, ja)`` and B's ``[lo, hi)`` (each sorted by
+    time of day) at one place: same time of day within ``w``, distinct days of one stratum."""
+    n = 0
+    j0 = lo
+    for ii in range(ia, ja):
+        ti = s_tod[ii]
+        di = s_day[ii]
+        while j0 < hi and s_tod[j0] < ti - w:
+            j0 += 1
+        jj = j0
+        while jj < hi and s_tod[jj] <= ti + w:
+            dj = s_day[jj]
+            if di != dj and stratum[di] == stratum[dj]:
+                n += 1
+            jj += 1
+    return n
+
+
+@_jit
+def _fill(ia, ja, lo, hi, place, s_tod, s_day, stratum, ndays, w, x_key, x_t, x_te, nx):
+    """Write the matches :func:`_count` counts from ``x[nx]`` on (capacity checked by the
+    caller: arrays are never reassigned in the loop, which keeps numba's loop tight)."""
+    j0 = lo
+    for ii in range(ia, ja):
+        ti = s_tod[ii]
+        di = s_day[ii]
+        while j0 < hi and s_tod[j0] < ti - w:
+            j0 += 1
+        jj = j0
+        while jj < hi and s_tod[jj] <= ti + w:
+            dj = s_day[jj]
+            if di != dj and stratum[di] == stratum[dj]:
+                x_key[nx] = (place * ndays + di) * ndays + dj
+                x_t[nx] = min(ti, s_tod[jj])
+                x_te[nx] = max(ti, s_tod[jj])
+                nx += 1
+            jj += 1
+    return nx
+
+
+@_jit
 def _day_swap_null(
     pair_a,
     pair_b,
@@ -63,6 +105,11 @@ def _day_swap_null(
     nstrata,
     w,
     g,
+    r_off,
+    r_cam,
+    r_lo,
+    r_hi,
+    identity,
 ):
     """The day-swap null of every pair (see :mod:`sightgraph.analytics.contacts`).
 
@@ -72,6 +119,9 @@ def _day_swap_null(
     had the swapped days produced no meeting: the shrinkage alone). Sightings are a CSR by pid (``s_off``), each block sorted by camera then
     time of day; ``n_cam[n_off[c]:n_off[c+1]]`` are the cameras within R of camera c (itself
     included, sorted); ``d_day[d_off[p]:d_off[p+1]]`` the sorted days pid p was seen.
+    ``r_off``/``r_cam``/``r_lo``/``r_hi``: each pid's camera runs (``[r_lo, r_hi)`` of the
+    sightings at ``r_cam``); with ``identity`` (R = 0: every camera's only neighbour is itself)
+    only the cameras both subjects saw are visited, by merging the two lists of runs.
     """
     npairs = len(pair_a)
     ndays = len(stratum)
@@ -130,45 +180,68 @@ def _day_swap_null(
         days_ab[k] = nab.sum()
         # swapped-day matches: A's sighting on day d, B's on day d' != d of the same stratum
         nx = 0
-        ia = s_off[A]
-        ea = s_off[A + 1]
-        while ia < ea:
-            c1 = s_cam[ia]
-            ja = ia
-            while ja < ea and s_cam[ja] == c1:
-                ja += 1
-            for q in range(n_off[c1], n_off[c1 + 1]):
-                c2 = n_cam[q]
-                lo, hi = _segment(s_cam, s_off[B], s_off[B + 1], c2)
-                if lo == hi:
-                    continue
-                place = min(c1, c2)
-                j0 = lo
-                for ii in range(ia, ja):
-                    ti = s_tod[ii]
-                    di = s_day[ii]
-                    while j0 < hi and s_tod[j0] < ti - w:
-                        j0 += 1
-                    jj = j0
-                    while jj < hi and s_tod[jj] <= ti + w:
-                        dj = s_day[jj]
-                        if di != dj and stratum[di] == stratum[dj]:
-                            if nx >= len(x_key):
-                                x_key = _grow(x_key, nx + 1)
-                                x_t = _grow(x_t, nx + 1)
-                                x_te = _grow(x_te, nx + 1)
-                            x_key[nx] = (place * ndays + di) * ndays + dj
-                            x_t[nx] = min(ti, s_tod[jj])
-                            x_te[nx] = max(ti, s_tod[jj])
-                            nx += 1
-                        jj += 1
-            ia = ja
+        if identity:
+            ra = r_off[A]
+            rb = r_off[B]
+            while ra < r_off[A + 1] and rb < r_off[B + 1]:
+                if r_cam[ra] < r_cam[rb]:
+                    ra += 1
+                elif r_cam[rb] < r_cam[ra]:
+                    rb += 1
+                else:
+                    ia, ja, lo, hi = r_lo[ra], r_hi[ra], r_lo[rb], r_hi[rb]
+                    need = nx + (ja - ia) * (hi - lo)  # a bound; count only when it is too big
+                    if need > len(x_key):
+                        need = nx + _count(ia, ja, lo, hi, s_tod, s_day, stratum, w)
+                    if need > len(x_key):
+                        x_key = _grow(x_key, need)
+                        x_t = _grow(x_t, need)
+                        x_te = _grow(x_te, need)
+                    nx = _fill(
+                        ia, ja, lo, hi, r_cam[ra],
+                        s_tod, s_day, stratum, ndays, w, x_key, x_t, x_te, nx,
+                    )  # fmt: skip
+                    ra += 1
+                    rb += 1
+        else:
+            ia = s_off[A]
+            ea = s_off[A + 1]
+            while ia < ea:
+                c1 = s_cam[ia]
+                ja = ia
+                while ja < ea and s_cam[ja] == c1:
+                    ja += 1
+                for q in range(n_off[c1], n_off[c1 + 1]):
+                    c2 = n_cam[q]
+                    lo, hi = _segment(s_cam, s_off[B], s_off[B + 1], c2)
+                    if lo < hi:
+                        need = nx + (ja - ia) * (hi - lo)
+                        if need > len(x_key):
+                            need = nx + _count(ia, ja, lo, hi, s_tod, s_day, stratum, w)
+                        if need > len(x_key):
+                            x_key = _grow(x_key, need)
+                            x_t = _grow(x_t, need)
+                            x_te = _grow(x_te, need)
+                        nx = _fill(
+                            ia, ja, lo, hi, min(c1, c2),
+                            s_tod, s_day, stratum, ndays, w, x_key, x_t, x_te, nx,
+                        )  # fmt: skip
+                ia = ja
         # swapped-day meetings: group by (place, d, d'), merge while gaps < g
         nw = 0
         m_off[:] = 0
+        if nx > len(w_place):  # at most one swapped meeting per match: grow once, here
+            w_place = _grow(w_place, nx)
+            w_da = _grow(w_da, nx)
+            w_db = _grow(w_db, nx)
+            w_s = _grow(w_s, nx)
+            w_e = _grow(w_e, nx)
         if nx > 0:
-            o1 = np.argsort(x_t[:nx], kind="mergesort")
-            o2 = o1[np.argsort(x_key[:nx][o1], kind="mergesort")]
+            if x_key[:nx].max() < (1 << 26):  # (key, time of day < 2^37 us) in one int64
+                o2 = np.argsort((x_key[:nx] << 37) | x_t[:nx])
+            else:
+                o1 = np.argsort(x_t[:nx], kind="mergesort")
+                o2 = o1[np.argsort(x_key[:nx][o1], kind="mergesort")]
             prev_key = -1
             prev_t = 0
             for u in range(nx):
@@ -176,12 +249,6 @@ def _day_swap_null(
                 key = x_key[v]
                 t = x_t[v]
                 if key != prev_key or t - prev_t >= g:
-                    if nw >= len(w_place):
-                        w_place = _grow(w_place, nw + 1)
-                        w_da = _grow(w_da, nw + 1)
-                        w_db = _grow(w_db, nw + 1)
-                        w_s = _grow(w_s, nw + 1)
-                        w_e = _grow(w_e, nw + 1)
                     dd = key % (ndays * ndays)
                     w_place[nw] = key // (ndays * ndays)
                     w_da[nw] = dd // ndays
@@ -203,9 +270,10 @@ def _day_swap_null(
         expected[k] = exp_k
         floor[k] = floor_k
         # per observed meeting: rho (swapped day pairs meeting there then) and r (same slot)
-        if nw > 0:
-            p1 = np.argsort(w_s[:nw], kind="mergesort")
-            order = p1[np.argsort(w_place[:nw][p1], kind="mergesort")]
+        few = (m_hi[k] - m_lo[k]) <= 4  # few meetings: scan the swapped ones, no index
+        if nw > 0 and not few:
+            # (place, start time of day < 2^37 us) in one int64
+            order = np.argsort((w_place[:nw] << 37) | w_s[:nw])
             sp = w_place[:nw][order]
             ss = w_s[:nw][order]
             maxdur = 0
@@ -215,7 +283,20 @@ def _day_swap_null(
             st = stratum[m_day[mi]]
             combos = na[st] * nb[st] - nab[st]
             cnt = 0
-            if nw > 0:
+            if nw > 0 and few:
+                stamp_id += 1
+                for v in range(nw):
+                    if (
+                        w_place[v] == m_place[mi]
+                        and w_s[v] <= m_e[mi] + g
+                        and w_e[v] >= m_s[mi] - g
+                        and stratum[w_da[v]] == st
+                    ):
+                        combo = w_da[v] * ndays + w_db[v]
+                        if stamp[combo] != stamp_id:
+                            stamp[combo] = stamp_id
+                            cnt += 1
+            elif nw > 0:
                 stamp_id += 1
                 plo, phi = _segment(sp, 0, nw, m_place[mi])
                 # first swapped meeting that may overlap [s - g, e + g]
