@@ -13,93 +13,99 @@ ordered by event time ``min(ts_a, ts_b)``, are merged while consecutive event ti
 ``G`` apart (default 15 min). A meeting starts at its first event time and ends at the latest
 sighting of its events.
 
-Null model (significance)
--------------------------
-*H0: A and B move independently, each following their own routine.* Days are UTC dates, split
-into strata (``strata='weekpart'``: weekdays and weekend days; ``'none'``: one stratum). Under
-H0, each subject's whole day of sightings (cameras and times of day) is a random draw from that
-subject's own observed days of the same stratum, independently of the other subject: the
-day-swap randomisation of animal-movement studies (Spiegel et al. 2016, *Methods Ecol. Evol.*
-7:971), which keeps every individual's spatial and time-of-day routine and breaks only the
-day-to-day coupling of the two. For a stratum ``s`` let ``a_s``, ``b_s`` be the days on which A,
-resp. B, was seen and ``n_s`` the days on which both were. Every ordered pair of *distinct* days
-``(d, d')`` (A's day ``d``, B's day ``d'``; ``C_s = a_s b_s - n_s`` of them) is replayed on one
-date with the same ``W``, ``R`` and ``G``; ``M_s`` is the number of meetings these swapped days
-produce. The expected number of meetings under H0 is::
+Null models (significance)
+--------------------------
+*H0: A and B move independently, each following their own routine.* Two ways to replay that,
+chosen with ``null`` (``'auto'``: the day-swap when the median subject was seen on at least 3
+UTC days, else the time-shift; the choice and the reason go into the table's metadata and the
+CLI prints them):
 
-    expected = sum_s  n_s * (M_s + 1/2) / (C_s + 1)
+- **day-swap** (``nulls/day_swap.py``; many days). Days are UTC dates, split into strata
+  (``strata='weekpart'``: weekdays and weekend days; ``'none'``: one stratum). Each subject's
+  whole day of sightings is a random draw from its own days of the same stratum, independently
+  of the other (Spiegel et al. 2016, *Methods Ecol. Evol.* 7:971): every individual keeps its
+  places and times of day, only the day-to-day coupling of the two is broken. For a stratum
+  ``s`` with ``n_s`` days both were seen and ``C_s = a_s b_s - n_s`` ordered pairs of distinct
+  days, ``M_s`` is the number of meetings the swapped days produce (same ``W``, ``R``, ``G``)::
 
-(the ``+1/2, +1`` is a Jeffreys-style shrinkage: a pair with few days never gets an expectation
-of exactly zero). The number of meetings is taken as ``Poisson(expected)`` and
-``p_value = P(X >= meetings)``. ``q_value`` is the Benjamini-Hochberg adjustment over the family
-of *all* ``P (P - 1) / 2`` pairs of the ``P`` subjects seen (pairs that never met have
-``p = 1``; they are not listed), so ``q >= p``.
+      null_expected = sum_s  n_s * (M_s + 1/2) / (C_s + 1)
 
-What it means: routine strangers (same hub, same train, every weekday) meet on swapped days as
-often as on real ones, so ``expected ~ meetings`` and ``p ~ 0.5``; friends who meet at a
-different bar each time never meet on swapped days, so ``expected ~ 0`` and ``p`` is tiny. Its
-limit, stated plainly: a tie that is *nothing but* a shared daily routine (two colleagues who
-take the same train every day and never meet elsewhere) is explained by H0 just as well, because
-co-location alone cannot tell a shared routine from a tie; such a pair is neither significant
-nor ranked high (the score counts only the share of meetings beyond the null's expectation).
+  (Jeffreys-style shrinkage: never exactly zero). Per meeting ``rho_m`` is the share of swapped
+  day pairs (shrunk alike) that meet at its place within ``G`` of its time of day.
+- **time-shift** (``nulls/time_shift.py``; one or two sessions: pedestrians, a conference, a
+  school day, where a day-swap has nothing to swap). B's sightings are shifted by each offset
+  ``+-k * shift`` (``k = 1..shifts``; defaults ``shift = max(2 W, 1 s)``, 3 shifts) and replayed
+  against A's: ``null_expected = (M + 1/2) / (|D| + 1)`` and ``rho_m`` the share of offsets that
+  still meet at the meeting's place. Two people standing side by side stay together after a
+  shift (explained); two walking through five cells together do not (co-movement is evidence).
 
-Approximations, stated: ``expected`` is a plug-in estimate (the uncertainty of ``M_s / C_s`` is
-ignored, which matters little once a pair has a few days per stratum); meetings within one day
-are treated as Poisson although a routine can produce them in fixed bundles; days are UTC dates
-(a meeting across midnight belongs to the day it started). With a crowd cap the swapped days
-replay the capped sightings, exactly as the events were found; the days each subject was seen
-count all its sightings.
+**Routines at quiet places are evidence** (crowd-aware expectation). A meeting in a *routine
+slot* (the pair's meetings at one place and stratum within ``G`` of one time of day, ``r_m`` of
+them) has ``e_m = rho_m n_s`` expected meetings from the two routines, a share
+``s_m = min(1, e_m / r_m)`` of each. Co-location cannot tell a household leaving its street
+together every morning from two commuters on the same train, except by *who else shares the
+slot*: with ``N_m`` distinct subjects at the camera in the meeting's clock hour, the crowd
+explains ``kappa_m = 1 - 1 / (N_m - 1)`` of the routine (0 when only the two of them are there,
+0.99 with a hundred). The expectation used for significance is::
 
-Score (ranking)
----------------
-``score = f * sum over the pair's meetings m of  n_m * c_m * beta_m * u_m``: the raw co-location
-count (``n_m`` events in meeting ``m``) with every event weighted, times the share of the pair's
-meetings that chance does not explain, where
+    expected = max(null_expected - sum_m s_m (1 - kappa_m),  floor)
 
-- ``c_m`` (confidence): the mean over the meeting's events of ``confidence_a * confidence_b``
-  (the chance both identifications are right; 1 when unknown);
-- ``beta_m`` (busyness): ``1 / log2(N_m)``, where ``N_m`` is the number of distinct subjects the
-  meeting's camera saw in the clock hour (``period_s``) the meeting started (at least 2): the
-  Adamic-Adar weight of link prediction (Adamic & Adar 2003), a shared place-hour counts less the
-  more subjects share it. A meeting where the camera saw only the two of them weighs 1, one at a
-  hub that saw 200 subjects that hour 0.13. (The steeper ``1 / (N_m - 1)`` of
-  gambit-of-the-group indices lets one chance encounter on a quiet street, ``N_m = 3``, outweigh
-  two weeks of lunches at a cafe with ``N_m = 40``.)
-- ``u_m`` (novelty): ``(1 - s_m) + s_m / r_m``, with ``r_m`` the number of the pair's meetings at
-  the same place and stratum within ``G`` of that time of day (itself included: a *routine
-  slot*) and ``s_m = min(1, e_m / r_m)`` the share of the slot's meetings that the two routines
-  explain. ``e_m = rho_m * n_s`` is the slot's expected number of meetings under H0: ``rho_m``
-  is the share of the pair's swapped day pairs (of the meeting's stratum, shrunk as above) that
-  also put them together at that place within ``G`` of that time of day, ``n_s`` the days both
-  were seen in that stratum. A slot the routines fully explain (the same train every weekday)
-  counts once in all, a meeting no routine explains counts fully;
-- ``f = max(0, 1 - expected / meetings)``: the share of the pair's meetings in excess of the
-  null's expectation (0 when the pair met no more often than their routines predict).
+(``floor``: the null's value had the replay produced no meeting), ``p_value =
+P(Poisson(expected) >= meetings)`` and ``q_value`` the Benjamini-Hochberg adjustment over the
+family of *all* ``P (P - 1) / 2`` pairs of the ``P`` subjects seen (pairs that never met have
+``p = 1``), so ``q >= p``. Routine strangers on a crowded train keep ``expected ~ meetings`` and
+``p ~ 0.5``; a household at its quiet street, friends at changing bars get a small expectation
+and a tiny p.
 
-Hence meetings at busy places and times weigh less, repetition on different days at different
-places adds fully, repeating one slot at one place adds little, being seen together again and
-again within a meeting adds (as in the raw count), doubtful identifications weigh less, and a
-pair whose meetings are what their routines produce (routine strangers) scores about 0.
+Approximations, stated: ``expected`` is a plug-in estimate; meetings within one day are treated
+as Poisson although a routine can produce them in bundles; days are UTC dates (a meeting across
+midnight belongs to the day it started); ``N_m`` is counted per clock hour (``period_s``). With
+a crowd cap the null replays the capped sightings, exactly as the events were found.
+
+Score (ranking: association beyond chance)
+------------------------------------------
+``score = f * (1 - p_value) * sum over the pair's meetings m of  h_m * beta_m * u_m`` where
+
+- ``h_m = min(n_m, 3) * c_m``: **frequent means repeated**: a meeting's sightings add evidence
+  only up to three (enough to be sure it happened), so one long stay together is one meeting,
+  however many sightings it has; ``c_m`` is the mean over its events of ``confidence_a *
+  confidence_b`` (1 when unknown);
+- ``beta_m = 1 / log2(N_m)`` (busyness, Adamic-Adar): a meeting where the camera saw only the two
+  of them weighs 1, one at a hub that saw 200 subjects that hour 0.13;
+- ``u_m = (1 - x_m) + x_m / r_m`` with ``x_m = s_m kappa_m``: the part of a routine slot that the
+  crowd explains counts once for the whole slot, the rest counts for every meeting;
+- ``f = max(0, 1 - expected / meetings)``: the share of meetings beyond the expectation, and
+  ``1 - p_value``: the confidence that there are more meetings than chance gives.
+
+**Rank and significance agree**: both use the same crowd-aware ``expected``, and the score is
+multiplied by ``1 - p``, so a pair with ``p ~ 1`` scores ~0. The rule for a single meeting: it
+can outrank pairs that met repeatedly only if its weight (at most ``3 c_m beta_m``) times
+``(1 - expected)(1 - p)`` exceeds their summed evidence, i.e. only when it happened at a quiet
+place with a tiny expectation and the repeated pair's meetings are mostly what their routines
+produce. ``rank='exposure'`` orders the same table by ``exposure_s`` instead: the total time
+together (each meeting at least ``W``), the question of contact tracing, not of association.
 
 Evidence columns
 ----------------
 ``meetings``, ``days`` (distinct UTC dates of meeting starts), ``places`` (distinct cameras),
 ``first_ts`` / ``last_ts`` (first meeting start, last meeting end), ``n_events`` (the raw
-co-location count), ``expected`` (under H0), ``excess = meetings - expected``, ``routine_share``
-(mean ``rho_m``), ``effective_meetings`` (sum of ``u_m``), ``mean_busyness`` (mean ``N_m``),
-``mean_confidence`` (mean ``c_m``), and the association indices of animal social-network analysis
-(Cairns & Schwager 1987; Whitehead 2008) with the UTC day as the sampling period: ``x`` days on
-which the pair met, ``y_AB`` days both were seen but did not meet, ``y_A`` / ``y_B`` days only A /
-only B was seen; ``sri = x / (x + y_A + y_B + y_AB)`` (simple ratio index) and
-``hwi = x / (x + y_AB + (y_A + y_B) / 2)`` (half-weight index); ``days_a``, ``days_b``,
-``days_both`` are the days each / both were seen.
+co-location count), ``expected`` (crowd-aware, above), ``excess = meetings - expected``,
+``routine_share`` (mean ``rho_m``), ``effective_meetings`` (sum of ``u_m``), ``mean_busyness``
+(mean ``N_m``), ``mean_confidence`` (mean ``c_m``), the association indices of animal
+social-network analysis (Cairns & Schwager 1987; Whitehead 2008) with the UTC day as the
+sampling period: ``sri = x / (x + y_A + y_B + y_AB)`` and ``hwi = x / (x + y_AB + (y_A + y_B) /
+2)`` (``x`` days the pair met, ``y_AB`` days both were seen but did not meet, ``y_A`` / ``y_B``
+days only one was seen); ``days_a``, ``days_b``, ``days_both``; ``exposure_s`` (time together);
+``null_expected`` (the null's expectation before the crowd adjustment).
 
 All parameters that shaped a table (``W``, ``R``, ``G``, confidence floor, crowd cap, strata,
+null and its reason, shift, rank, model) are recorded in its Parquet metadata
+(:func:`sightgraph.lake.read_params`).
 
 Modules
 -------
 ``meetings`` (:func:`build_meetings`), ``busyness`` (:func:`camera_busyness`), ``nulls.day_swap``
-(the compiled day-swap null), ``context`` (the sightings as integer arrays shared by every
+and ``nulls.time_shift`` (the compiled nulls), ``context`` (the sightings as integer arrays shared by every
 pair), ``score`` (:func:`score_contacts`: the null, the score and the evidence of each pair) and
 ``job`` (:func:`compute_contacts`: the Dask job over a lake). Everything public is importable
 from this package.
