@@ -148,12 +148,13 @@ def evaluate(name: str) -> dict:
         c, y = c[keep].reset_index(drop=True), y[keep]
     decoy = _member(c, d["decoys"]) & ~y if d["decoys"] is not None else ~y
     k = int(y.sum())
-    rankings = {"score": c["score"].to_numpy(float)}
+    # the score's ranking is the table's order (equal scores ordered by evidence * (1 - p))
+    rankings = {"score": np.arange(len(c), 0, -1, dtype=float)}
     rankings.update({b: c[b].to_numpy(float) for b in BASELINES})
     rankings["exposure_s"] = c["exposure_s"].to_numpy(float)
     res = {r: _rank_metrics(y, decoy, v, k) for r, v in rankings.items()}
     best = max(BASELINES, key=lambda b: res[b]["p_at_k"])
-    sig = np.flatnonzero(c["q_value"].to_numpy() < 0.05)
+    sig = np.flatnonzero(c["q_value"].to_numpy() < 0.05)  # positions in the table's order
     above = int((c["q_value"].to_numpy()[: sig[-1]] >= 0.5).sum()) if len(sig) else 0
     return {
         "source": name,

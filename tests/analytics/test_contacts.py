@@ -524,3 +524,15 @@ def test_radius_pairs_cameras_within_r():
     assert len(c) == 1
     assert r["null_expected"] == pytest.approx(3 * 6.5 / 7)
     assert r["routine_share"] == pytest.approx(6.5 / 7)
+
+
+def test_rank_and_significance_agree():
+    """score = evidence * (1 - q): on the friends-and-strangers scenario no pair with q >= 0.5
+    ranks above a significant pair (q < 0.05), the evidence column holds the score before the
+    discount, and a pair with q = 1 scores 0."""
+    c = _contacts(friends_and_strangers(commuters=30, weekdays=10))
+    assert np.allclose(c["score"], c["evidence"] * (1 - c["q_value"]))
+    sig = np.flatnonzero(c["q_value"].to_numpy() < 0.05)
+    assert len(sig) > 0
+    assert (c["q_value"].to_numpy()[: sig[-1]] < 0.5).all()
+    assert (c.loc[c["q_value"] >= 1.0, "score"] == 0).all()

@@ -64,7 +64,8 @@ a crowd cap the null replays the capped sightings, exactly as the events were fo
 
 Score (ranking: association beyond chance)
 ------------------------------------------
-``score = f * (1 - p_value) * sum over the pair's meetings m of  h_m * beta_m * u_m`` where
+``evidence = f * sum over the pair's meetings m of  h_m * beta_m * u_m`` and
+``score = evidence * (1 - q_value)``, where
 
 - ``h_m = min(n_m, 3) * c_m``: **frequent means repeated**: a meeting's sightings add evidence
   only up to three (enough to be sure it happened), so one long stay together is one meeting,
@@ -74,16 +75,18 @@ Score (ranking: association beyond chance)
   of them weighs 1, one at a hub that saw 200 subjects that hour 0.13;
 - ``u_m = (1 - x_m) + x_m / r_m`` with ``x_m = s_m kappa_m``: the part of a routine slot that the
   crowd explains counts once for the whole slot, the rest counts for every meeting;
-- ``f = max(0, 1 - expected / meetings)``: the share of meetings beyond the expectation, and
-  ``1 - p_value``: the confidence that there are more meetings than chance gives.
+- ``f = max(0, 1 - expected / meetings)``: the share of meetings beyond the expectation;
+- ``1 - q_value``: the evidence is discounted by the false-discovery rate of the pairs at least
+  as significant. **Rank and significance agree**: a pair with ``q ~ 1`` scores ~0 and cannot
+  sit above significant pairs; pairs with equal scores (all those with ``q = 1`` score 0) are
+  ordered by ``evidence * (1 - p_value)``, then by pids.
 
-**Rank and significance agree**: both use the same crowd-aware ``expected``, and the score is
-multiplied by ``1 - p``, so a pair with ``p ~ 1`` scores ~0. The rule for a single meeting: it
-can outrank pairs that met repeatedly only if its weight (at most ``3 c_m beta_m``) times
-``(1 - expected)(1 - p)`` exceeds their summed evidence, i.e. only when it happened at a quiet
-place with a tiny expectation and the repeated pair's meetings are mostly what their routines
-produce. ``rank='exposure'`` orders the same table by ``exposure_s`` instead: the total time
-together (each meeting at least ``W``), the question of contact tracing, not of association.
+The rule for a single meeting: it outranks pairs that met repeatedly only if its evidence (at
+most ``3 c_m beta_m (1 - expected)``) times ``1 - q`` exceeds theirs, i.e. only when it happened
+at a quiet place with a tiny expectation (``p`` small enough to survive the family of all pairs)
+and the repeated pair's meetings are mostly what their routines produce.
+``rank='exposure'`` orders the same table by ``exposure_s`` instead: the total time together
+(each meeting at least ``W``), the question of contact tracing, not of association.
 
 Evidence columns
 ----------------
@@ -96,7 +99,8 @@ social-network analysis (Cairns & Schwager 1987; Whitehead 2008) with the UTC da
 sampling period: ``sri = x / (x + y_A + y_B + y_AB)`` and ``hwi = x / (x + y_AB + (y_A + y_B) /
 2)`` (``x`` days the pair met, ``y_AB`` days both were seen but did not meet, ``y_A`` / ``y_B``
 days only one was seen); ``days_a``, ``days_b``, ``days_both``; ``exposure_s`` (time together);
-``null_expected`` (the null's expectation before the crowd adjustment).
+``null_expected`` (the null's expectation before the crowd adjustment); ``evidence`` (the score
+before the ``1 - q`` discount).
 
 All parameters that shaped a table (``W``, ``R``, ``G``, confidence floor, crowd cap, strata,
 null and its reason, shift, rank, model) are recorded in its Parquet metadata

@@ -17,7 +17,7 @@ from sightgraph.schema import require_columns, ts_to_epoch_us
 
 MODEL = (
     "day-swap or time-shift Poisson null v2 (crowd-aware routines); "
-    "score v3 (meetings saturate at 3 sightings, 1/log2 busyness, excess and 1 - p)"
+    "score v3 (meetings saturate at 3 sightings, 1/log2 busyness, excess, times 1 - q)"
 )
 STRATA = ("weekpart", "none")
 _US = 1_000_000

@@ -55,7 +55,9 @@ from sightgraph.analytics.contacts.score import (
     RANKS,
     _bh_qvalues,
     _empty_pairs,
+    _final_score,
     _score_meetings,
+    _tiebreak,
 )
 from sightgraph.errors import UsageError
 from sightgraph.lake import PARAMS_KEY, read_cameras, sightings_dataset
@@ -217,7 +219,7 @@ def _load_bucket(spill: str, q: int) -> dict[str, np.ndarray]:
 
 #: what stays in memory per scored pair until the table is written: the global order and the
 #: q-values need these (24 bytes a pair); every other column waits on disk
-_RANK_FIELDS = ("a", "b", "score", "p_value", "exposure_s")
+_RANK_FIELDS = ("a", "b", "evidence", "p_value", "exposure_s")
 #: rows per row group of a written contacts table
 _WRITE_ROWS = 1_000_000
 
@@ -227,12 +229,11 @@ def _reduce_bucket(
     q: int,
     ctx: _Context,
     min_meetings: int,
-    rank_col: str = "score",
     keep: bool = False,
 ) -> tuple[dict[str, np.ndarray], int]:
-    """Score bucket ``q``; its pairs go back to disk (``spill/s{q}/<column>.npy``) in the table's
-    order (``rank_col`` descending, then pids), and only :data:`_RANK_FIELDS` come back; with
-    ``keep`` (small jobs) nothing is written and every column comes back."""
+    """Score bucket ``q``; its pairs (in pid order) go back to disk
+    (``spill/s{q}/<column>.npy``) and only :data:`_RANK_FIELDS` come back; with ``keep`` (small
+    jobs) nothing is written and every column comes back."""
     m = _load_bucket(spill, q)
     n = len(m["a"])
     met = (
@@ -242,16 +243,15 @@ def _reduce_bucket(
         if n
         else 0
     )
-    cols = _score_meetings(m, ctx, min_meetings)
+    cols = _score_meetings(m, ctx, min_meetings)  # meetings are in (a, b) order: so are pairs
     del m
-    order = np.lexsort((cols["b"], cols["a"], -cols[rank_col]))
     if keep:
-        return {f: cols[f][order] for f in _PAIR_FIELDS}, met
+        return cols, met
     folder = Path(spill) / f"s{q:05d}"
     folder.mkdir()
     rank: dict[str, np.ndarray] = {}
     for f in _PAIR_FIELDS:
-        col = cols.pop(f)[order]
+        col = cols.pop(f)
         if f in _RANK_FIELDS:
             rank[f] = col
         np.save(folder / f"{f}.npy", col, allow_pickle=False)
@@ -261,13 +261,14 @@ def _reduce_bucket(
 def _ranked_chunks(
     spill: str, parts: list[dict[str, np.ndarray]], npids: int, rank_col: str = "score"
 ) -> tuple[int, int, Iterator[dict[str, np.ndarray]]]:
-    """The whole table in its order (``rank_col`` descending, then pids), :data:`_WRITE_ROWS` rows at
-    a time, from the per-bucket files of :func:`_reduce_bucket`; q-values over all pairs.
+    """The whole table in its order (``rank_col`` descending, then pids), :data:`_WRITE_ROWS`
+    rows at a time, from the per-bucket pairs of :func:`_reduce_bucket`: q-values over all
+    pairs, then the score (evidence times 1 - q), then the order.
 
-    Every bucket's file is already in the table's order, so the rows one chunk takes from a
-    bucket are a contiguous slice of it (read through a memory map): memory holds the rank
-    fields of all pairs and one chunk of the others. Returns the number of pairs, of pairs with
-    q < 0.05, and the chunks (the spill directory must live until they are consumed).
+    Memory holds the rank fields of all pairs and one chunk of the others, which each chunk
+    gathers from the buckets' files through memory maps (or from memory for small jobs).
+    Returns the number of pairs, of pairs with q < 0.05, and the chunks (the spill directory
+    must live until they are consumed).
     """
     sizes = np.array([len(p["a"]) for p in parts], dtype=np.int64)
     offsets = np.r_[0, np.cumsum(sizes)]
@@ -276,18 +277,28 @@ def _ranked_chunks(
     rank = {f: np.concatenate([p.pop(f) for p in parts]) if parts else _empty_pairs()[f]
             for f in _RANK_FIELDS}  # fmt: skip
     parts.clear()
-    q_value = _bh_qvalues(rank.pop("p_value"), npids * (npids - 1) // 2)
-    # Each bucket is sorted by (score desc, a, b) and buckets hold increasing ranges of pid_a
-    # codes (_buckets), so among equal scores the concatenation is already in (a, b) order: a
-    # stable sort by score alone is the table's order (timsort merges the sorted runs: 68.6M
-    # pairs in ~2 s instead of ~26 s for a three-key lexsort).
-    neg = -rank.pop(rank_col)
-    order = np.argsort(neg, kind="stable")
-    neg = neg[order]
+    p_value = rank.pop("p_value")
+    q_value = _bh_qvalues(p_value, npids * (npids - 1) // 2)
+    evidence = rank.pop("evidence")
+    score = _final_score(evidence, q_value)
+    # Each bucket is in (a, b) order and buckets hold increasing ranges of pid_a codes
+    # (_buckets), so the concatenation is in (a, b) order: a stable sort by the rank keys alone
+    # is the table's order (no pid keys to sort by).
+    if rank_col == "score":  # equal scores (q = 1: score 0) by evidence * (1 - p)
+        tie = -_tiebreak(evidence, p_value)
+        neg = -score
+        order = np.lexsort((tie, neg))
+        same = (neg[order][1:] == neg[order][:-1]) & (tie[order][1:] == tie[order][:-1])
+        del tie
+    else:
+        neg = -rank.pop(rank_col)
+        order = np.argsort(neg, kind="stable")
+        same = neg[order][1:] == neg[order][:-1]
+    del neg, evidence, p_value
     key = rank.pop("a").astype(np.int64)[order] * max(npids, 1) + rank.pop("b")[order]
-    if np.any((neg[1:] == neg[:-1]) & (key[1:] <= key[:-1])):
+    if np.any(same & (key[1:] <= key[:-1])):
         raise RuntimeError("contacts buckets are not in pid order")
-    del neg, key
+    del same, key, rank
     n = len(order)
     significant = int(np.count_nonzero(q_value < 0.05))
 
@@ -295,27 +306,25 @@ def _ranked_chunks(
         for s0 in range(0, n, step):
             idx = order[s0 : s0 + step]
             bucket = np.searchsorted(offsets, idx, side="right") - 1
-            by_bucket = np.argsort(bucket, kind="stable")  # within a bucket: increasing idx
+            by_bucket = np.lexsort((idx, bucket))  # per bucket, increasing rows (locality)
             bounds = np.searchsorted(bucket[by_bucket], np.arange(len(offsets)))
-            reads = []  # (bucket, positions in the chunk, slice of the bucket's file)
+            reads = []  # (bucket, positions in the chunk, rows of the bucket)
             for q in np.flatnonzero(np.diff(bounds)):
                 at = by_bucket[bounds[q] : bounds[q + 1]]
-                lo = int(idx[at[0]] - offsets[q])
-                hi = int(idx[at[-1]] - offsets[q]) + 1
-                if hi - lo != len(at):
-                    raise RuntimeError(f"contacts bucket {q} is not in the table's order")
-                reads.append((q, at, lo, hi))
-            chunk: dict[str, np.ndarray] = {"q_value": q_value[idx]}
+                reads.append((q, at, idx[at] - offsets[q]))
+            chunk: dict[str, np.ndarray] = {"q_value": q_value[idx], "score": score[idx]}
             for f in _PAIR_FIELDS:
+                if f in chunk:
+                    continue
                 cols = [
                     held[q][f]
                     if held is not None
                     else np.load(Path(spill) / f"s{q:05d}" / f"{f}.npy", mmap_mode="r")
-                    for q, _, _, _ in reads
+                    for q, _, _ in reads
                 ]
                 out = np.empty(len(idx), dtype=cols[0].dtype)
-                for col, (_, at, lo, hi) in zip(cols, reads, strict=True):
-                    out[at] = col[lo:hi]
+                for col, (_, at, rows) in zip(cols, reads, strict=True):
+                    out[at] = col[rows]
                 chunk[f] = out
             yield chunk
 
@@ -637,10 +646,7 @@ def compute_contacts(
             shared = delayed(ctx, pure=False)
             reduce = delayed(_reduce_bucket, pure=False)
             results = sched.compute(
-                [
-                    reduce(spill, q, shared, min_meetings, RANK_COLUMN[rank], keep)
-                    for q in range(nbuckets)
-                ],
+                [reduce(spill, q, shared, min_meetings, keep) for q in range(nbuckets)],
                 "scoring pairs",
                 progress,
             )

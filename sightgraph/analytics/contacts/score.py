@@ -60,6 +60,7 @@ CONTACT_EVIDENCE_COLUMNS = (
     "days_both",
     "exposure_s",
     "null_expected",
+    "evidence",
 )
 #: Orderings of a contacts table: by ``score`` (association beyond chance, the default) or by
 #: ``exposure_s`` (total time together: contact tracing).
@@ -133,6 +134,18 @@ def _novelty(r: np.ndarray, explained: np.ndarray) -> np.ndarray:
 def _excess_share(expected: np.ndarray, meetings: np.ndarray) -> np.ndarray:
     """``max(0, 1 - expected / meetings)``: the share of meetings beyond the null's expectation."""
     return np.clip(1.0 - expected / meetings, 0.0, 1.0)
+
+
+def _final_score(evidence: np.ndarray, q_value: np.ndarray) -> np.ndarray:
+    """``score = evidence * (1 - q)``: the evidence beyond chance, discounted by the share of
+    false discoveries among the pairs at least as significant (a pair with q ~ 1 scores ~0, so
+    the ranking never puts it above significant pairs of similar evidence)."""
+    return evidence * (1.0 - q_value)
+
+
+def _tiebreak(evidence: np.ndarray, p_value: np.ndarray) -> np.ndarray:
+    """Order among equal scores (pairs with q = 1 all score 0): evidence times 1 - p."""
+    return evidence * (1.0 - p_value)
 
 
 def _busyness_weight(busy: np.ndarray) -> np.ndarray:
@@ -269,7 +282,8 @@ def _score_meetings(
     adjusted = np.maximum(expected - total(routine * (1.0 - kappa)), floor)
     p_value = np.clip(pdtrc(meetings - 1, adjusted), 0.0, 1.0)  # P(Poisson(adjusted) >= meetings)
     contrib = _meeting_weight(m["n"].astype(np.float64), c) * beta * u
-    score = total(contrib) * _excess_share(adjusted, meetings) * (1.0 - p_value)
+    # the score is this evidence times 1 - q, once the q-values over all pairs are known
+    evidence = total(contrib) * _excess_share(adjusted, meetings)
     window_s = ctx.window_us / 1e6
     exposure = total(np.maximum((end - start) / 1e6, window_s))
     n_days, n_places = _distinct_days_places(p_start, p_end, place, day, len(ctx.stratum))
@@ -287,7 +301,7 @@ def _score_meetings(
     return {
         "a": a[p_start].astype(np.int32),
         "b": b[p_start].astype(np.int32),
-        "score": score,
+        "score": evidence,  # until _final_score
         "p_value": p_value,
         "meetings": meetings.astype(np.int64),
         "days": n_days.astype(np.int64),
@@ -308,6 +322,7 @@ def _score_meetings(
         "days_both": days_ab,
         "exposure_s": exposure,
         "null_expected": expected,
+        "evidence": evidence,
     }
 
 
@@ -340,7 +355,12 @@ def _finish(
     parts.clear()
     m_total = npids * (npids - 1) // 2
     cols["q_value"] = _bh_qvalues(cols["p_value"], m_total)
-    order = np.lexsort((cols["b"], cols["a"], -cols[rank_col]))
+    cols["score"] = _final_score(cols["evidence"], cols["q_value"])
+    if rank_col == "score":  # equal scores (q = 1: score 0) by evidence * (1 - p)
+        tie = _tiebreak(cols["evidence"], cols["p_value"])
+        order = np.lexsort((cols["b"], cols["a"], -tie, -cols["score"]))
+    else:
+        order = np.lexsort((cols["b"], cols["a"], -cols[rank_col]))
     for k in list(cols):
         cols[k] = cols[k][order]
     return cols, order
