@@ -350,14 +350,21 @@ def forget(
         str, typer.Option(help="Why (recorded in the audit log)")
     ] = "erasure request",
 ) -> None:
-    """Erase one subject from the lake, the derived tables and the graph; say what was removed."""
+    """Erase one subject from the lake, the derived tables and the graph; say what was removed.
+
+    The graph store is opened first and every lake file is read before any is changed, so an
+    unreachable store or an unreadable file stops forget with nothing erased. If it stops later,
+    running the same command again finishes the job; the audit entry is written once the lake
+    and the graph are both done.
+    """
     from sightgraph.governance.erasure import forget_subject
 
     settings = _settings()
     _require(settings, "forget")
-    removed = forget_subject(lake, pid)
+    _check_purpose(purpose, "forget")
     st = _store(store)
     try:
+        removed = forget_subject(lake, pid)
         removed_graph = st.forget(pid)
     finally:
         st.close()
@@ -374,7 +381,11 @@ def retention_apply(
     lake: Annotated[Path, typer.Option(help="Lake directory")],
     store: Annotated[str | None, typer.Option(help="neo4j or embedded")] = None,
 ) -> None:
-    """Delete sightings older than N days from the lake, derived tables and the graph."""
+    """Delete sightings older than N days from the lake, derived tables and the graph.
+
+    Also drops quarantine rows older than the cutoff and contacts (lake and graph) whose newest
+    time is before it. Like `forget`, a run that stops is finished by running it again.
+    """
     import pandas as pd
 
     from sightgraph.governance.erasure import retention_apply as apply_lake
@@ -386,10 +397,11 @@ def retention_apply(
     _require(settings, "retention")
     now = pd.Timestamp.now(tz="UTC")
     cutoff = retention_cutoff(days, now=now)  # the same instant for lake and graph
-    removed = apply_lake(lake, days, now=now)
     st = _store(store)
     try:
+        removed = apply_lake(lake, days, now=now)
         removed_graph = st.delete_before(cutoff)
+        removed_graph["contacts"] += st.delete_contacts_before(cutoff)["contacts"]
     finally:
         st.close()
     _audit(settings, "retention", "retention apply", {"days": days}, sum(removed.values()))
@@ -549,11 +561,15 @@ def _require(settings: Any, action: str) -> None:
     require(settings.role, action)
 
 
+def _check_purpose(purpose: str, query: str) -> None:
+    if not purpose or not purpose.strip():
+        raise UsageError(f"{query}: a --purpose is required for person-level queries")
+
+
 def _audit(settings: Any, purpose: str, query: str, params: dict[str, Any], rows: int) -> None:
     from sightgraph.governance.audit import AuditLog
 
-    if not purpose or not purpose.strip():
-        raise UsageError(f"{query}: a --purpose is required for person-level queries")
+    _check_purpose(purpose, query)
     settings.audit_path().parent.mkdir(parents=True, exist_ok=True)
     AuditLog(settings.audit_path()).append(
         user=settings.user,

@@ -83,7 +83,18 @@ CONTACT_COLUMNS = (
     "last_ts",
 )
 TRANSITION_COLUMNS = ("camera_from", "camera_to", "count", "median_travel_s")
-QUARANTINE_COLUMNS = ("source", "line", "reason", "field", "raw")
+QUARANTINE_COLUMNS = (
+    "source",
+    "line",
+    "reason",
+    "field",
+    "pid",
+    "raw",
+    "raw_bytes",
+    "raw_hash",
+    "ts",
+    "ingested_at",
+)
 
 _US_PER_S = 1_000_000
 

@@ -1,18 +1,29 @@
 """Erasure (``forget``) and retention over the Parquet lake, derived tables included (DESIGN §8).
 
-Both functions rewrite only the Parquet files they change, one file at a time, atomically: the
-kept rows go to a hidden temporary file in the same folder (``.<name>.<random>.tmp``, which lake
-readers ignore), which is synced and then renamed over the original. A run that is interrupted
-leaves every file either old or new; running again finishes the job (both are idempotent: a second
-run removes 0 rows). A sightings file left with no rows is deleted, and so is a date partition left
-empty; a derived file left with no rows is kept, empty, with its schema and parameters.
+Both functions work in two passes. First they *plan*: every file that may hold matching rows is
+read (only its pid, timestamp and ``raw`` columns) and the rows to drop are worked out, so a file
+that cannot be read stops the run before anything changed. Then they *apply* the plan, rewriting
+only the Parquet files that change, one file at a time, atomically: the kept rows go to a hidden
+temporary file in the same folder (``.<name>.<random>.tmp``, which lake readers ignore), which is
+synced and then renamed over the original. A run interrupted while applying leaves every file
+either old or new, and running it again finishes the job (both are idempotent: a second run
+removes 0 rows). A sightings file left with no rows is deleted, and so is a date partition left
+empty; a derived or quarantine file left with no rows is kept, empty, with its schema and
+parameters (and later runs read it like any other).
 
 Which tables are touched (paths relative to the lake):
 
 - ``sightings/date=YYYY-MM-DD/*.parquet``: by ``pid`` (forget) or ``ts`` (retention);
-- ``quarantine/*.parquet``: forget drops rows that hold the pid in a pid column or as a whole
-  token in the ``raw`` text (the ingest writes pseudonyms there, never raw ids); retention treats
-  it like a derived table;
+- ``quarantine/*.parquet``: forget drops rows whose ``pid`` column equals the pid or whose
+  ``raw`` text holds it as a whole token. Ingest never stores a raw subject id there: a row that
+  parses but fails validation is kept with its subject field replaced by its pid (and that pid in
+  the ``pid`` column); a row that cannot be split into fields (unbalanced quotes, a stray
+  delimiter, invalid JSON, bad UTF-8) keeps no text at all, only its line, reason, byte length
+  (``raw_bytes``) and a keyed hash of its bytes (``raw_hash``, HMAC-SHA256 with the pseudonym
+  key), so it is accounted for and nothing in it can identify anyone. Retention drops a
+  quarantine row when its own timestamp (``ts``, when it could be read) is before the cutoff,
+  else when it was ingested (``ingested_at``) before it; files written before these columns
+  existed go by the run time in their name (``<stem>-<YYYYmmddTHHMMSSZ>-<hex>.parquet``);
 - every other table at the top of the lake (``colocations*``, ``colocation_events*``,
   ``contacts*``, ``visits*``, ``transitions*``, ``predictions*``, whether a single ``.parquet`` file
   or a folder of them): forget drops rows where any pid column (``pid``, ``pid_*``, ``*_pid``,
@@ -36,6 +47,7 @@ import os
 import re
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import unquote
@@ -45,7 +57,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from sightgraph.errors import UsageError
+from sightgraph.errors import SightgraphError, UsageError
 from sightgraph.lake import lake_lock
 
 __all__ = ["forget_subject", "retention_apply", "retention_cutoff"]
@@ -160,32 +172,93 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _filter_file(
-    path: Path, drop_mask: Callable[[pa.Table], pa.ChunkedArray | pa.Array], delete_if_empty: bool
-) -> int:
-    """Drop the rows where ``drop_mask`` is true; return how many were dropped.
+_Mask = Callable[[pa.Table], pa.ChunkedArray | pa.Array]
 
-    The mask is computed from the pid, timestamp and ``raw`` columns only; the whole file is read
-    and rewritten only when some row goes.
+
+@dataclass
+class _Step:
+    """One planned change: drop ``rows`` rows of ``table``'s file ``path``.
+
+    ``keep`` is the boolean mask of the rows that stay (over the file as planned), or None to
+    delete the whole file.
+    """
+
+    table: str
+    path: Path
+    rows: int
+    keep: pa.Array | None
+
+
+def _as_drop_mask(mask: Any, n: int) -> pa.Array:
+    """A mask function's result as a boolean array of length ``n`` without nulls.
+
+    An empty or all-null input can give a ``null``-typed array (``pa.array([])``); that means
+    "drop nothing", never an error.
+    """
+    if isinstance(mask, pa.ChunkedArray):
+        mask = mask.combine_chunks() if mask.num_chunks else pa.array([], mask.type or pa.bool_())
+    if pa.types.is_null(mask.type):
+        return pa.array([False] * n, pa.bool_())
+    if len(mask) != n:  # pragma: no cover - a mask function bug
+        raise SightgraphError(f"internal error: a row mask of {len(mask)} rows for {n} rows")
+    return pc.fill_null(mask.cast(pa.bool_()), False)
+
+
+def _plan_file(table: str, path: Path, drop_mask: _Mask, delete_if_empty: bool) -> _Step | None:
+    """Work out which rows of ``path`` go (None when none does); nothing is changed.
+
+    The mask is computed from the pid, timestamp and ``raw`` columns only.
     """
     pf = pq.ParquetFile(path)
-    schema = pf.schema_arrow
+    n = pf.metadata.num_rows
+    if n == 0:
+        return None
     needed = [
         f.name
-        for f in schema
+        for f in pf.schema_arrow
         if _is_pid_column(f) or pa.types.is_timestamp(f.type) or f.name == "raw"
     ]
-    mask = pc.fill_null(drop_mask(pf.read(columns=needed)), False)
+    mask = _as_drop_mask(drop_mask(pf.read(columns=needed)), n)
     n_drop = int(pc.sum(mask).as_py() or 0)
     if n_drop == 0:
-        return 0
-    if n_drop == pf.metadata.num_rows and delete_if_empty:
-        path.unlink()
-        _fsync_dir(path.parent)
-        return n_drop
-    table = pf.read()
-    _write_atomic(table.filter(pc.invert(mask)), path)
-    return n_drop
+        return None
+    if n_drop == n and delete_if_empty:
+        return _Step(table, path, n, None)
+    return _Step(table, path, n_drop, pc.invert(mask))
+
+
+def _plan(what: str, work: list[tuple[str, Path, Callable[[], _Step | None]]]) -> list[_Step]:
+    """Run every planner; a file that cannot be read stops here, before anything changed."""
+    steps = []
+    for _, path, planner in work:
+        try:
+            step = planner()
+        except (OSError, pa.ArrowException) as exc:
+            raise SightgraphError(
+                f"{what}: cannot read {path} ({type(exc).__name__}: {exc}); nothing was changed"
+            ) from exc
+        if step is not None:
+            steps.append(step)
+    return steps
+
+
+def _apply(what: str, steps: list[_Step], progress: bool) -> None:
+    """Carry out a plan, one file at a time (each change atomic)."""
+    for step in _progress(steps, what, progress):
+        try:
+            if step.keep is None:
+                step.path.unlink()
+                _fsync_dir(step.path.parent)
+                continue
+            table = pq.ParquetFile(step.path).read()
+            if table.num_rows != len(step.keep):  # pragma: no cover - the lake lock prevents it
+                raise SightgraphError(f"{step.path} changed while {what} was running")
+            _write_atomic(table.filter(step.keep), step.path)
+        except (OSError, pa.ArrowException) as exc:
+            raise SightgraphError(
+                f"{what} stopped while rewriting {step.path} ({type(exc).__name__}: {exc}); "
+                "the files done so far are changed: run the same command again to finish"
+            ) from exc
 
 
 def _prune_empty_dirs(top: Path) -> None:
@@ -207,7 +280,7 @@ def _progress(items: list[Any], label: str, show: bool) -> Any:
 
 # ---------------------------------------------------------------------------------------------
 # forget
-def _pid_mask(pid: str) -> Callable[[pa.Table], pa.ChunkedArray | pa.Array]:
+def _pid_mask(pid: str) -> _Mask:
     def mask(table: pa.Table) -> pa.ChunkedArray | pa.Array:
         out: Any = pa.array([False] * table.num_rows, pa.bool_())
         for field in table.schema:
@@ -221,7 +294,7 @@ def _pid_mask(pid: str) -> Callable[[pa.Table], pa.ChunkedArray | pa.Array]:
     return mask
 
 
-def _quarantine_mask(pid: str) -> Callable[[pa.Table], pa.ChunkedArray | pa.Array]:
+def _quarantine_mask(pid: str) -> _Mask:
     token = re.compile(r"(?<!\w)" + re.escape(pid) + r"(?!\w)")
     by_column = _pid_mask(pid)
 
@@ -229,11 +302,17 @@ def _quarantine_mask(pid: str) -> Callable[[pa.Table], pa.ChunkedArray | pa.Arra
         out = by_column(table)
         if "raw" in table.column_names:
             raw = table.column("raw").to_pylist()
-            hits = pa.array([isinstance(r, str) and token.search(r) is not None for r in raw])
+            hits = pa.array(
+                [isinstance(r, str) and token.search(r) is not None for r in raw], pa.bool_()
+            )
             out = pc.or_(out, hits)
         return out
 
     return mask
+
+
+def _pid_partition_step(table: str, path: Path) -> _Step:
+    return _Step(table, path, pq.ParquetFile(path).metadata.num_rows, None)
 
 
 @_locked("forget")
@@ -262,12 +341,16 @@ def forget_subject(
     ------
     UsageError
         If ``lake`` is not a folder or ``pid`` is blank.
+    SightgraphError
+        If a file cannot be read (nothing was changed) or cannot be rewritten (the files done
+        so far are changed; running forget again finishes the job).
 
     Notes
     -----
-    Only the files that hold the pid are rewritten (atomically, one at a time). Quarantine rows
-    are dropped when a pid column equals ``pid`` or when the ``raw`` text contains ``pid`` as a
-    whole token (not preceded or followed by a letter, digit or underscore, so forgetting
+    Every file is read (pid and ``raw`` columns only) before any is changed; then only the
+    files that hold the pid are rewritten (atomically, one at a time). Quarantine rows are
+    dropped when their ``pid`` column equals ``pid`` or when the ``raw`` text contains ``pid``
+    as a whole token (not preceded or followed by a letter, digit or underscore, so forgetting
     ``p1`` leaves ``p10`` alone). Aggregate tables without pid columns are not changed.
 
     Examples
@@ -280,35 +363,43 @@ def forget_subject(
         raise UsageError("forget: pid must be a non-empty pseudonym")
 
     report: dict[str, int] = {_SIGHTINGS: 0, _QUARANTINE: 0}
-    work: list[tuple[str, Path]] = (
-        [(_SIGHTINGS, f) for f in _parquet_files(root, root / _SIGHTINGS)]
-        if (root / _SIGHTINGS).exists()
-        else []
-    )
+    by_pid, in_quarantine = _pid_mask(pid), _quarantine_mask(pid)
+    work: list[tuple[str, Path, Callable[[], _Step | None]]] = []
+    if (root / _SIGHTINGS).exists():
+        for f in _parquet_files(root, root / _SIGHTINGS):
+            work.append((_SIGHTINGS, f, functools.partial(_plan_file, _SIGHTINGS, f, by_pid, True)))
     for name, files in _lake_tables(root).items():
         for f in files:
-            schema = pq.read_schema(f)
-            if (
-                name == _QUARANTINE
-                or any(_is_pid_column(fl) for fl in schema)
-                or _pid_partitions(f, root)
-            ):
-                report.setdefault(name, 0)
-                work.append((name, f))
+            if pid in _pid_partitions(f, root):  # a partition of this subject only: drop the file
+                planner: Callable[[], _Step | None] = functools.partial(
+                    _pid_partition_step, name, f
+                )
+            elif name == _QUARANTINE:
+                planner = functools.partial(_plan_file, name, f, in_quarantine, False)
+            elif any(_is_pid_column(fl) for fl in _read_schema(f)) or _pid_partitions(f, root):
+                planner = functools.partial(_plan_file, name, f, by_pid, False)
+            else:
+                continue
+            report.setdefault(name, 0)
+            work.append((name, f, planner))
 
-    for name, f in _progress(work, f"forget {pid}", progress):
-        if pid in _pid_partitions(f, root):  # a partition of this subject only: drop the file
-            report[name] += pq.ParquetFile(f).metadata.num_rows
-            f.unlink()
-            _fsync_dir(f.parent)
-        elif name == _QUARANTINE:
-            report[name] += _filter_file(f, _quarantine_mask(pid), delete_if_empty=False)
-        else:
-            report[name] += _filter_file(f, _pid_mask(pid), delete_if_empty=name == _SIGHTINGS)
+    steps = _plan("forget", work)
+    _apply(f"forget {pid}", steps, progress)
+    for step in steps:
+        report[step.table] += step.rows
     for name in report:
         if name != _QUARANTINE:
             _prune_empty_dirs(root / name)
     return report
+
+
+def _read_schema(path: Path) -> pa.Schema:
+    try:
+        return pq.read_schema(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise SightgraphError(
+            f"cannot read {path} ({type(exc).__name__}: {exc}); nothing was changed"
+        ) from exc
 
 
 # ---------------------------------------------------------------------------------------------
@@ -376,7 +467,15 @@ def _ts_bounds(path: Path) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
     return lo, hi
 
 
-def _old_mask(cutoff: pd.Timestamp) -> Callable[[pa.Table], pa.ChunkedArray | pa.Array]:
+def _utc(col: Any, typ: pa.TimestampType) -> Any:
+    """A timestamp column as timestamp[us, UTC] (naive values are read as UTC)."""
+    if typ.tz is None:
+        col = col.cast(pa.timestamp(typ.unit), safe=False)
+        col = pc.assume_timezone(col, "UTC")
+    return col.cast(_UTC_US, safe=False)
+
+
+def _old_mask(cutoff: pd.Timestamp) -> _Mask:
     """Rows with at least one timestamp whose every timestamp is < cutoff (nulls ignored)."""
     scalar = pa.scalar(cutoff.to_pydatetime(), _UTC_US)
 
@@ -386,14 +485,45 @@ def _old_mask(cutoff: pd.Timestamp) -> Callable[[pa.Table], pa.ChunkedArray | pa
         for field in table.schema:
             if not pa.types.is_timestamp(field.type):
                 continue
-            col = table.column(field.name)
-            if field.type.tz is None:
-                col = col.cast(pa.timestamp(field.type.unit), safe=False)
-                col = pc.assume_timezone(col, "UTC")
-            col = col.cast(_UTC_US, safe=False)
+            col = _utc(table.column(field.name), field.type)
             any_time = pc.or_(any_time, pc.is_valid(col))
             any_new = pc.or_(any_new, pc.fill_null(pc.greater_equal(col, scalar), False))
         return pc.and_(any_time, pc.invert(any_new))
+
+    return mask
+
+
+_RUN_TIME = re.compile(r"-(\d{8}T\d{6}Z)-[0-9a-f]+\.parquet$")
+
+
+def _run_time(path: Path) -> pd.Timestamp | None:
+    """When the ingest run that wrote a quarantine file started, from its name (or None)."""
+    m = _RUN_TIME.search(path.name)
+    if m is None:
+        return None
+    try:
+        return pd.Timestamp(m.group(1)).tz_convert("UTC").as_unit("us")
+    except ValueError:
+        return None
+
+
+def _quarantine_old_mask(cutoff: pd.Timestamp, fallback: pd.Timestamp | None) -> _Mask:
+    """Quarantine rows whose time is < cutoff: the row's ``ts`` when it was read, else its
+    ``ingested_at``, else ``fallback`` (the run time in the file name); rows with no time at
+    all stay."""
+    scalar = pa.scalar(cutoff.to_pydatetime(), _UTC_US)
+    fb = None if fallback is None else pa.scalar(fallback.to_pydatetime(), _UTC_US)
+
+    def mask(table: pa.Table) -> pa.ChunkedArray | pa.Array:
+        when: Any = pa.nulls(table.num_rows, _UTC_US)
+        for name in ("ts", "ingested_at"):
+            if name in table.column_names:
+                typ = table.schema.field(name).type
+                if pa.types.is_timestamp(typ):
+                    when = pc.coalesce(when, _utc(table.column(name), typ))
+        if fb is not None:
+            when = pc.coalesce(when, fb)
+        return pc.fill_null(pc.less(when, scalar), False)
 
     return mask
 
@@ -402,11 +532,23 @@ def _has_timestamp(schema: pa.Schema) -> bool:
     return any(pa.types.is_timestamp(f.type) for f in schema)
 
 
+def _sightings_step(path: Path, cutoff: pd.Timestamp, old: _Mask) -> _Step | None:
+    """Retention plan of one sightings file: its ``ts`` statistics decide whole files."""
+    lo, hi = _ts_bounds(path)
+    if lo is not None and hi is not None:
+        if lo >= cutoff:
+            return None  # wholly kept: not opened
+        if hi < cutoff:  # wholly old: dropped without reading the data
+            return _Step(_SIGHTINGS, path, pq.ParquetFile(path).metadata.num_rows, None)
+    return _plan_file(_SIGHTINGS, path, old, delete_if_empty=True)
+
+
 @_locked("retention apply")
 def retention_apply(
     lake: str | os.PathLike[str], days: float, now: Any = None, *, progress: bool = False
 ) -> dict[str, int]:
-    """Delete data older than ``now - days`` from the lake's sightings and derived tables.
+    """Delete data older than ``now - days`` from the lake's sightings, quarantine and derived
+    tables.
 
     Parameters
     ----------
@@ -422,8 +564,15 @@ def retention_apply(
     Returns
     -------
     dict of str to int
-        Rows removed per table: ``"sightings"`` always, then every other table with a timestamp
-        column, 0 where nothing was old enough. A second run with the same ``now`` returns zeros.
+        Rows removed per table: ``"sightings"`` always, ``"quarantine"`` when the lake has a
+        quarantine, then every other table with a timestamp column, 0 where nothing was old
+        enough. A second run with the same ``now`` returns zeros.
+
+    Raises
+    ------
+    SightgraphError
+        If a file cannot be read (nothing was changed) or cannot be rewritten (the files done
+        so far are changed; running retention again finishes the job).
 
     Notes
     -----
@@ -432,35 +581,36 @@ def retention_apply(
     without reading it (so are date partitions left empty), a file wholly at or after the cutoff
     is not opened, and only the boundary file(s) are rewritten. A derived row goes when all its
     timestamps (``first_ts``, ``last_ts``, ``arrive``, ``leave``, ...) are before the cutoff, i.e.
-    its newest one is; rows whose timestamps are all missing stay.
+    its newest one is; rows whose timestamps are all missing stay. A quarantine row goes when its
+    ``ts`` is before the cutoff, or, when it has none (its time could not be read, or the row
+    could not be parsed), when it was ingested before the cutoff.
     """
     root = _check_lake(lake)
     cutoff = retention_cutoff(days, now)
     old = _old_mask(cutoff)
 
     report: dict[str, int] = {_SIGHTINGS: 0}
-    work: list[tuple[str, Path]] = []
+    work: list[tuple[str, Path, Callable[[], _Step | None]]] = []
     if (root / _SIGHTINGS).exists():
-        work.extend((_SIGHTINGS, f) for f in _parquet_files(root, root / _SIGHTINGS))
+        for f in _parquet_files(root, root / _SIGHTINGS):
+            work.append((_SIGHTINGS, f, functools.partial(_sightings_step, f, cutoff, old)))
     for name, files in _lake_tables(root).items():
         for f in files:
-            if _has_timestamp(pq.read_schema(f)):
-                report.setdefault(name, 0)
-                work.append((name, f))
+            if name == _QUARANTINE:
+                q_old = _quarantine_old_mask(cutoff, _run_time(f))
+                planner: Callable[[], _Step | None] = functools.partial(
+                    _plan_file, name, f, q_old, False
+                )
+            elif _has_timestamp(_read_schema(f)):
+                planner = functools.partial(_plan_file, name, f, old, False)
+            else:
+                continue
+            report.setdefault(name, 0)
+            work.append((name, f, planner))
 
-    for name, f in _progress(work, f"retention before {cutoff.isoformat()}", progress):
-        if name == _SIGHTINGS:
-            lo, hi = _ts_bounds(f)
-            if lo is not None and hi is not None:
-                if lo >= cutoff:
-                    continue  # wholly kept: not opened
-                if hi < cutoff:  # wholly old: dropped without reading the data
-                    report[name] += pq.ParquetFile(f).metadata.num_rows
-                    f.unlink()
-                    _fsync_dir(f.parent)
-                    continue
-            report[name] += _filter_file(f, old, delete_if_empty=True)
-        else:
-            report[name] += _filter_file(f, old, delete_if_empty=False)
+    steps = _plan("retention apply", work)
+    _apply(f"retention before {cutoff.isoformat()}", steps, progress)
+    for step in steps:
+        report[step.table] += step.rows
     _prune_empty_dirs(root / _SIGHTINGS)
     return report

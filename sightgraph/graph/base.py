@@ -156,6 +156,12 @@ class Store(Protocol):
         had sightings stay); returns {'sightings', 'persons', 'contacts'} removed."""
         ...
 
+    def delete_contacts_before(self, cutoff: pd.Timestamp) -> dict[str, int]:
+        """Retention of contacts: delete the CONTACT edges whose newest known time (last_ts,
+        else first_ts) is before cutoff (tz-aware); edges without times stay. Returns
+        {'contacts'} removed."""
+        ...
+
     def clear(self) -> None:
         """Remove everything (tests, and `load --replace`)."""
         ...

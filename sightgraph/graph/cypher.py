@@ -337,6 +337,17 @@ RETENTION_DELETE_BATCH = _query(
     RETURN collect(pid) AS pids, sum(n) AS deleted
     """
 )
+#: one contacts-retention batch: delete up to ``$limit`` CONTACT edges whose newest known time
+#: (last_ts, else first_ts) is before ``$cutoff_us``; edges without times stay
+RETENTION_CONTACTS_BATCH = _query(
+    f"""
+    MATCH ()-[r:CONTACT]->()
+    WHERE coalesce(r.last_ts, r.first_ts) < {datetime_from_us("$cutoff_us", False)}
+    WITH r LIMIT $limit
+    DELETE r
+    RETURN count(*) AS deleted
+    """
+)
 #: of the ``$pids``, the persons without any sighting left
 PERSONS_WITHOUT_SIGHTINGS = _query(
     """

@@ -210,6 +210,8 @@ _RETENTION = (
     f"DROP TABLE {_AFFECTED}",
     f"DROP TABLE {_GONE}",
 )
+#: retention of contacts: those whose newest known time (last_ts, else first_ts) is old
+_RETENTION_CONTACTS = "DELETE FROM contacts WHERE coalesce(last_ts, first_ts) < $cutoff"
 _CLEAR = tuple(f"DELETE FROM {t}" for t in TABLES)
 
 
@@ -560,6 +562,15 @@ class EmbeddedStore:
             for sql in drops:
                 self._run(sql)
         return {"sightings": int(sightings), "persons": int(persons), "contacts": int(contacts)}
+
+    def delete_contacts_before(self, cutoff: pd.Timestamp) -> dict[str, int]:
+        """Retention of contacts: delete the CONTACT edges whose newest known time (``last_ts``,
+        else ``first_ts``) is before cutoff; edges without times stay. Returns {'contacts'}."""
+        self._check_writable()
+        cut = check_cutoff(cutoff)
+        with self._transaction():
+            contacts = self._run(_RETENTION_CONTACTS, {"cutoff": cut.to_pydatetime()})[0][0]
+        return {"contacts": int(contacts)}
 
     def clear(self) -> None:
         """Remove every row of every table (the schema stays)."""

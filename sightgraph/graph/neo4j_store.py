@@ -645,6 +645,26 @@ class Neo4jStore:
             contacts += c
         return {"sightings": sightings, "persons": persons, "contacts": contacts}
 
+    def delete_contacts_before(self, cutoff: pd.Timestamp) -> dict[str, int]:
+        """Retention of contacts: delete the CONTACT edges whose newest known time (last_ts,
+        else first_ts) is before cutoff, in batches of ``batch_size`` (each commits on its
+        own; a second call finishes an interrupted one); edges without times stay."""
+        cut = check_cutoff(cutoff)
+        params: dict[str, Any] = {
+            "cutoff_us": int(_epoch_us(pd.Series([cut]))[0]),
+            "limit": self.batch_size,
+        }
+        contacts = 0
+        while True:
+            n = self._execute(
+                lambda tx: _run(tx, cypher.RETENTION_CONTACTS_BATCH, params)[0][0],
+                "deleting old contacts",
+            )
+            if not n:
+                break
+            contacts += int(n)
+        return {"contacts": contacts}
+
     def clear(self) -> None:
         """Remove every sightgraph node and edge, in batches of ``batch_size`` (the schema stays)."""
         params = {"limit": self.batch_size}

@@ -4,8 +4,14 @@ Layout (see :mod:`sightgraph.lake`)::
 
     LAKE/sightings/date=YYYY-MM-DD/part-<run>-<chunk>.parquet   schema.SIGHTINGS_ARROW, sorted by ts
     LAKE/cameras/cameras.parquet                                 schema.CAMERAS_ARROW, upserted
-    LAKE/quarantine/<source-stem>-<run>.parquet                  source, line, reason, field, raw
+    LAKE/quarantine/<source-stem>-<run>.parquet                  schema.QUARANTINE_COLUMNS (below)
     LAKE/_ingest_log.jsonl                                       one JSON object per run (counts only)
+
+A quarantine row never holds a raw subject id. A row that parses but fails validation keeps its
+text (``raw``) with the subject field replaced by its pid, that pid (``pid``) and its timestamp
+(``ts``) when it could be read; a row that cannot be split into fields keeps no text, only its
+byte length (``raw_bytes``) and ``raw_hash``, the HMAC-SHA256 (pseudonym key) of its bytes. Every
+row records when its run started (``ingested_at``), which retention uses for rows without ``ts``.
 
 Files appear atomically (written under a dot-name, which dataset readers ignore, then renamed).
 
@@ -54,7 +60,12 @@ QUARANTINE_ARROW = pa.schema(
         ("line", pa.int64()),
         ("reason", pa.string()),
         ("field", pa.string()),
+        ("pid", pa.string()),
         ("raw", pa.string()),
+        ("raw_bytes", pa.int64()),
+        ("raw_hash", pa.string()),
+        ("ts", pa.timestamp("us", tz="UTC")),
+        ("ingested_at", pa.timestamp("us", tz="UTC")),
     ]
 )
 assert tuple(QUARANTINE_ARROW.names) == QUARANTINE_COLUMNS
@@ -270,27 +281,41 @@ class SightingsWriter:
 
 
 class QuarantineWriter:
-    """Streams rejected rows to ``LAKE/quarantine/<stem>-<run>.parquet`` (no file if none)."""
+    """Streams rejected rows to ``LAKE/quarantine/<stem>-<run>.parquet`` (no file if none).
 
-    def __init__(self, lake: Path, source: Path, run_id: str) -> None:
+    ``ingested_at`` (timezone-aware; default: now) is written into every row.
+    """
+
+    def __init__(
+        self, lake: Path, source: Path, run_id: str, ingested_at: datetime | None = None
+    ) -> None:
         stem = source.name.split(".")[0] or "input"
         self.path = table_path(lake, "quarantine") / f"{stem}-{run_id}.parquet"
         self._tmp = self.path.with_name(f".{self.path.name}.tmp")
         self._writer: pq.ParquetWriter | None = None
+        self.ingested_at = ingested_at if ingested_at is not None else datetime.now(UTC)
         self.rows = 0
 
     def write(self, frame: pd.DataFrame) -> None:
-        """Append rows with columns source, line, reason, field, raw."""
+        """Append rows with the columns of ``QUARANTINE_ARROW`` but ``ingested_at`` (set here);
+        missing optional columns (pid, raw_bytes, raw_hash, ts) are written as nulls."""
         if len(frame) == 0:
             return
-        table = pa.Table.from_pandas(
-            frame[list(QUARANTINE_COLUMNS)], schema=QUARANTINE_ARROW, preserve_index=False
-        )
+        n = len(frame)
+        columns = []
+        for field in QUARANTINE_ARROW:
+            if field.name == "ingested_at":
+                columns.append(pa.array([self.ingested_at] * n, field.type))
+            elif field.name in frame:
+                columns.append(pa.array(frame[field.name], field.type, from_pandas=True))
+            else:
+                columns.append(pa.nulls(n, field.type))
+        table = pa.Table.from_arrays(columns, schema=QUARANTINE_ARROW)
         if self._writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._writer = pq.ParquetWriter(self._tmp, QUARANTINE_ARROW)
         self._writer.write_table(table)
-        self.rows += len(frame)
+        self.rows += n
 
     def close(self) -> Path | None:
         """Finish the file; returns its path (None when nothing was quarantined)."""

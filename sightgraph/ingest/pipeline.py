@@ -6,9 +6,14 @@ Every input row ends in exactly one of three places, and the report says how man
 * **duplicate**: same sighting_id as an earlier row of the file, or as a sighting already in the
   lake (re-ingesting a file adds nothing);
 * **quarantined**: written to ``LAKE/quarantine/<stem>-<run>.parquet`` with its line number,
-  reason, field and raw text. In that raw text the subject id is replaced by its pid (every
-  field equal to the row's subject value), so no raw id reaches the lake; a JSON line too broken
-  to find its subject field is redacted as a whole.
+  reason and field, and the time of the run (``ingested_at``). No raw subject id reaches the
+  lake: a row that parses but fails validation keeps its raw text with the subject id replaced
+  by its pid (every field equal to the row's subject value), that pid in a ``pid`` column (so
+  ``forget`` finds it) and its timestamp (``ts``) when it could be read; a row that cannot be
+  split into fields (unbalanced quotes, a stray delimiter, bad UTF-8, invalid JSON) keeps no
+  text at all, only its byte length (``raw_bytes``) and the HMAC-SHA256 of its bytes under the
+  pseudonym key (``raw_hash``: equal lines give equal hashes; null when ingesting with
+  ``pseudonymize=False`` and no key).
 
 Bad usage (missing file or column, empty file, no key) raises :class:`~sightgraph.errors.UsageError`
 before anything is written.
@@ -16,9 +21,10 @@ before anything is written.
 
 from __future__ import annotations
 
+import hmac
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,7 +57,6 @@ from sightgraph.ingest.lake_writer import (
 )
 from sightgraph.ingest.pseudonymize import (
     fingerprint_key,
-    make_pseudonymizer,
     pseudonymize_arrow,
     resolve_key,
 )
@@ -317,20 +322,57 @@ def _progress(reader: TableReader, enabled: bool, source: Path) -> Progress:
     )
 
 
+_LINE_HASH_PREFIX = b"sightgraph quarantine line v1\x00"
+_TS_DTYPE = "datetime64[us, UTC]"
+
+
+def _line_hash(key: bytes, data: bytes) -> str:
+    """HMAC-SHA256 (hex) of one unparsable line's bytes (prefixed, so never equal to a pid's)."""
+    return hmac.digest(key, _LINE_HASH_PREFIX + data, "sha256").hex()
+
+
+def _optional_key(key: str | None) -> bytes | None:
+    """The pseudonym key when one is given or set, else None (no error)."""
+    try:
+        return resolve_key(key)
+    except UsageError:
+        return None
+
+
+def _constant(value: str) -> Callable[[str], str]:
+    """A replacement function for :meth:`TableReader.redact` that always gives ``value``."""
+    return lambda _raw: value
+
+
 def _quarantine_frame(
     source: str,
     lines: np.ndarray,
     reasons: Any,
     fields: Any,
-    raws: list[str],
+    raws: list[str | None],
+    pids: list[str | None] | None = None,
+    raw_bytes: list[int] | None = None,
+    raw_hash: list[str | None] | None = None,
+    ts: pd.Series | None = None,
 ) -> pd.DataFrame:
+    n = len(lines)
     return pd.DataFrame(
         {
-            "source": pd.Series([source] * len(lines), dtype=object),
+            "source": pd.Series([source] * n, dtype=object),
             "line": np.asarray(lines, dtype=np.int64),
             "reason": pd.Series(list(reasons), dtype=object),
             "field": pd.Series(list(fields), dtype=object),
+            "pid": pd.Series(pids if pids is not None else [None] * n, dtype=object),
             "raw": pd.Series(raws, dtype=object),
+            "raw_bytes": pd.Series(
+                raw_bytes if raw_bytes is not None else [None] * n, dtype="Int64"
+            ),
+            "raw_hash": pd.Series(raw_hash if raw_hash is not None else [None] * n, dtype=object),
+            "ts": (
+                ts.reset_index(drop=True)
+                if ts is not None
+                else pd.Series([pd.NaT] * n, dtype=_TS_DTYPE)
+            ),
         }
     )
 
@@ -431,7 +473,7 @@ def _ingest(
         report.delimiter = reader.delimiter
         known = set(cams["camera_id"]) if cams is not None else None
         subject_col = reader.source_columns["subject_id"]
-        redact_value = make_pseudonymizer(key_bytes) if key_bytes is not None else None
+        hash_key = key_bytes if key_bytes is not None else _optional_key(key)
         writer = SightingsWriter(lake, run_id)
         quarantine = QuarantineWriter(lake, source, run_id)
         reasons: Counter[str] = Counter()
@@ -444,7 +486,7 @@ def _ingest(
                         tz,
                         known,
                         key_bytes,
-                        redact_value,
+                        hash_key,
                         subject_col,
                         writer,
                         quarantine,
@@ -485,7 +527,7 @@ def _ingest_chunk(
     tz: str | None,
     known: set[str] | None,
     key_bytes: bytes | None,
-    redact_value: Any,
+    hash_key: bytes | None,
     subject_col: str,
     writer: SightingsWriter,
     quarantine: QuarantineWriter,
@@ -493,22 +535,21 @@ def _ingest_chunk(
     report: IngestReport,
 ) -> None:
     source = str(report.source)
-
-    def redact(raws: list[str]) -> list[str]:
-        if redact_value is None:
-            return raws
-        return [reader.redact(r, subject_col, redact_value) for r in raws]
-
     frames = []
     if len(chunk.rejects):
+        # rows that could not be split into fields: no text is kept (the subject id cannot be
+        # found in it reliably), only the line, reason, byte length and keyed hash
         rej = chunk.rejects
+        data = list(rej["data"])
         frames.append(
             _quarantine_frame(
                 source,
                 rej["line"].to_numpy(),
                 rej["reason"],
                 [None] * len(rej),
-                redact(list(rej["raw"])),
+                [None] * len(rej),
+                raw_bytes=[len(b) for b in data],
+                raw_hash=[None if hash_key is None else _line_hash(hash_key, b) for b in data],
             )
         )
     checked = validate_sightings_chunk(chunk.columns, tz, known)
@@ -516,9 +557,22 @@ def _ingest_chunk(
     bad = np.flatnonzero(~valid)
     if len(bad):
         fields = [reader.source_columns.get(f, f) for f in checked.field[bad]]
+        subject = checked.subject.take(pa.array(bad, pa.int64()))
+        pid_arr = pseudonymize_arrow(subject, key_bytes) if key_bytes is not None else subject
+        pids = [
+            p if s else None for p, s in zip(pid_arr.to_pylist(), subject.to_pylist(), strict=True)
+        ]
+        raws: list[str | None] = list(chunk.raw_rows(bad))
+        if key_bytes is not None:  # the subject field's raw value -> the row's pid
+            raws = [
+                r if p is None or r is None else reader.redact(r, subject_col, _constant(p))
+                for r, p in zip(raws, pids, strict=True)
+            ]
+        ts_us = np.where(checked.ts_ok[bad], checked.ts_us[bad], np.iinfo(np.int64).min)
+        ts = pd.Series(ts_us.astype("datetime64[us]")).dt.tz_localize("UTC")  # int64 min: NaT
         frames.append(
             _quarantine_frame(
-                source, chunk.lines[bad], checked.reason[bad], fields, redact(chunk.raw_rows(bad))
+                source, chunk.lines[bad], checked.reason[bad], fields, raws, pids=pids, ts=ts
             )
         )
     if frames:

@@ -62,7 +62,7 @@ REASON_UNREADABLE = "unreadable CSV line"
 REASON_BAD_JSON = "invalid JSON"
 REASON_JSON_NOT_OBJECT = "JSON line is not an object"
 
-REJECT_COLUMNS = ("line", "reason", "raw")
+REJECT_COLUMNS = ("line", "reason", "raw", "data")
 DELIMITERS = (",", ";", "\t", "|")
 _FORMATS = {
     ".csv": "csv",
@@ -90,7 +90,8 @@ class RawChunk:
         int64 line (CSV/JSON Lines) or row (Parquet) number of each row in ``columns``.
     rejects : pandas.DataFrame
         Rows that could not be split into fields: ``line``, ``reason``, ``raw`` (original text,
-        not yet redacted).
+        bytes that are not UTF-8 escaped; for messages, never stored) and ``data`` (the line's
+        original bytes, without its line end).
     raw_rows : callable
         ``raw_rows(positions) -> list[str]``: original text of rows of ``columns``.
     position : int
@@ -115,12 +116,16 @@ def _empty_rejects() -> pd.DataFrame:
             "line": pd.Series([], dtype="int64"),
             "reason": pd.Series([], dtype="str"),
             "raw": pd.Series([], dtype="str"),
+            "data": pd.Series([], dtype=object),
         }
     )
 
 
 def _rejects(
-    lines: Sequence[int] | np.ndarray, reasons: Sequence[str], raws: Sequence[str]
+    lines: Sequence[int] | np.ndarray,
+    reasons: Sequence[str],
+    raws: Sequence[str],
+    data: Sequence[bytes],
 ) -> pd.DataFrame:
     if len(lines) == 0:
         return _empty_rejects()
@@ -129,6 +134,7 @@ def _rejects(
             "line": np.asarray(lines, dtype=np.int64),
             "reason": pd.Series(list(reasons), dtype="str"),
             "raw": pd.Series(list(raws), dtype="str"),
+            "data": pd.Series(list(data), dtype=object),
         }
     )
 
@@ -540,6 +546,7 @@ class CsvReader(_TextReader):
             lines_all[rej_sorted] if rej_sorted else [],
             [rej_reason[j] for j in order],
             [self._text(block, int(starts[i]), int(stops[i])) for i in rej_sorted],
+            [block[int(starts[i]) : int(stops[i])] for i in rej_sorted],
         )
         columns = {
             canon: pd.Series(table.column(src).to_pandas(), dtype="str")
@@ -781,6 +788,7 @@ class JsonLinesReader(_TextReader):
             lines_all[rej_idx] if rej_idx else [],
             rej_reason,
             [self._text(block, int(starts[i]), int(stops[i])) for i in rej_idx],
+            [block[int(starts[i]) : int(stops[i])] for i in rej_idx],
         )
 
         def raw_rows(positions: np.ndarray) -> list[str]:
@@ -867,7 +875,11 @@ class ParquetReader(TableReader):
                 col = batch.column(src)
                 if pa.types.is_dictionary(col.type):
                     col = col.dictionary_decode()
-                columns[canon] = col.to_pandas().reset_index(drop=True)
+                if canon == "confidence" and pa.types.is_floating(col.type):
+                    # keep null (missing: 1.0) apart from NaN (not a number: quarantined)
+                    columns[canon] = pd.Series(pd.arrays.ArrowExtensionArray(col))
+                else:
+                    columns[canon] = col.to_pandas().reset_index(drop=True)
             lines = np.arange(done + 1, done + n + 1, dtype=np.int64)
 
             def raw_rows(positions: np.ndarray, batch: pa.RecordBatch = batch) -> list[str]:

@@ -15,7 +15,10 @@ Timestamps (``ts``) are accepted as
 
 Accepted range: 1900-01-01 <= ts < 2100-01-01 UTC (epoch milliseconds read as seconds land far
 outside it and are quarantined as ``ts out of range``). A missing confidence (no column, blank
-cell, null) is read as 1.0: a detection with no stated doubt.
+cell, null) is read as 1.0: a detection with no stated doubt. A NaN confidence (text ``nan``, a
+float NaN in Parquet or JSON Lines) is not missing: it is quarantined as ``confidence not a
+number`` in every format. (A pandas float Series cannot tell NaN from null, so only readers that
+keep them apart, as ours do, get this distinction; a plain float64 NaN counts as missing.)
 """
 
 from __future__ import annotations
@@ -415,8 +418,8 @@ def parse_confidence(values: pd.Series | None, n: int) -> tuple[np.ndarray, np.n
     num = np.full(n, np.nan)
     if pd.api.types.is_numeric_dtype(dtype):
         num = values.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
-        missing = np.isnan(num)
-        bad = np.zeros(n, dtype=bool)
+        missing = values.isna().to_numpy(dtype=bool)  # NaN too, unless an Arrow-backed float
+        bad = ~missing & np.isnan(num)
     else:
         other = np.zeros(n, dtype=bool)
         if pd.api.types.is_object_dtype(dtype):
@@ -429,7 +432,8 @@ def parse_confidence(values: pd.Series | None, n: int) -> tuple[np.ndarray, np.n
                 ],
                 dtype="str",
             )
-            other = kinds >= 3
+            nan = np.array([isinstance(v, float | np.floating) and v != v for v in objs], bool)
+            other = (kinds >= 3) | nan
         arr = pc.utf8_trim_whitespace(pc.fill_null(_to_arrow_strings(values), ""))
         missing = np.array(pc.equal(arr, "").to_numpy(zero_copy_only=False), dtype=bool) & ~other
         whole = None if missing.any() or other.any() else _try_cast(arr, pa.float64())
@@ -469,7 +473,8 @@ class ValidatedChunk:
 
     ``subject`` and ``camera`` are normalised ids as pyarrow string arrays; ``ts_us`` is UTC
     microseconds (0 where invalid); ``reason``/``field`` are None where the row is valid, else the
-    REASON_* string and the canonical column it concerns.
+    REASON_* string and the canonical column it concerns; ``ts_ok`` is True where ``ts`` was read
+    (whatever else failed), so a quarantined row's time is known when it could be.
     """
 
     subject: pa.Array
@@ -478,6 +483,7 @@ class ValidatedChunk:
     confidence: np.ndarray
     reason: np.ndarray
     field: np.ndarray
+    ts_ok: np.ndarray
 
     @property
     def valid(self) -> np.ndarray:
@@ -543,7 +549,8 @@ def validate_sightings_chunk(
     if known_cameras is not None:
         known = pa.array(sorted(set(known_cameras)), type=pa.string())
         flag(~_bool_mask(pc.is_in(camera, value_set=known)), REASON_UNKNOWN_CAMERA, "camera_id")
-    return ValidatedChunk(subject, camera, ts_us, conf, reason, field)
+    ts_ok = np.asarray(ts_reason == None, dtype=bool)  # noqa: E711 (elementwise)
+    return ValidatedChunk(subject, camera, ts_us, conf, reason, field, ts_ok)
 
 
 def validate_cameras(columns: dict[str, pd.Series], lines: np.ndarray, what: str) -> pd.DataFrame:

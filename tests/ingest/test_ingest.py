@@ -139,24 +139,50 @@ def test_messy_file_counts_add_up(tmp_path: Path) -> None:
 
 
 def test_quarantine_names_lines_reasons_and_fields(tmp_path: Path) -> None:
-    """The quarantine file holds one row per rejected line: source, 1-based line, reason, field, raw."""
+    """The quarantine file holds one row per rejected line: source, 1-based line, reason, field,
+    pid, raw (rows that parse only), raw_bytes and raw_hash (rows that do not), ts (when read)
+    and ingested_at."""
     src, cams = write_messy(tmp_path)
     report = ingest(src, tmp_path / "lake", cameras=cams, key=KEY, progress=False)
     assert report.quarantine_path is not None
     assert report.quarantine_path.parent == tmp_path / "lake" / "quarantine"
     assert report.quarantine_path.name == f"messy-{report.run_id}.parquet"
     q = read_quarantine(tmp_path / "lake")
-    assert list(q.columns) == ["source", "line", "reason", "field", "raw"]
+    assert list(q.columns) == [
+        "source",
+        "line",
+        "reason",
+        "field",
+        "pid",
+        "raw",
+        "raw_bytes",
+        "raw_hash",
+        "ts",
+        "ingested_at",
+    ]
     got = [(int(r.line), r.reason, None if pd.isna(r.field) else r.field) for r in q.itertuples()]
     assert got == MESSY_QUARANTINE
     assert set(q["source"]) == {str(src)}
     raw = dict(zip(q["line"], q["raw"], strict=True))
     # the raw row is kept, with the subject field replaced by its pid
+    # a row that parses is kept, with the subject field replaced by its pid
     assert raw[8] == f"{hmac_pid('RAWC03')},c1,1700-01-01T00:00:00Z,0.5"
-    assert raw[14] == f"{hmac_pid('RAWC03')},c1,2015-10-01T17:38:52Z,0.5,extra"
     assert raw[5] == " ,c1,2015-10-01T17:38:52Z,0.5"
-    assert raw[19] == f"{hmac_pid('RAWG07')},c1,2015-10-01T17:38:5"
-    assert raw[16] == f"{hmac_pid('RAWD04' + chr(92) + 'xff')},c1,2015-10-01T17:38:52Z,0.5"
+    pid = dict(zip(q["line"], q["pid"], strict=True))
+    assert pid[8] == hmac_pid("RAWC03") and pd.isna(pid[5])
+    # a row that does not parse keeps no text: its length and keyed hash account for it
+    raw_bytes = dict(zip(q["line"], q["raw_bytes"], strict=True))
+    for line in (14, 16, 17, 19):
+        assert pd.isna(raw[line]) and pd.isna(pid[line])
+        text = MESSY_LINES[line - 1]
+        assert raw_bytes[line] == len(text if isinstance(text, bytes) else text.encode())
+    assert q["raw_hash"].notna().tolist() == [r in (14, 16, 17, 19) for r in q["line"]]
+    for value in q.to_numpy().ravel():
+        assert not any(raw_id in str(value) for raw_id in RAW_IDS)
+    # ts when it could be read (line 11: bad confidence), else null; ingested_at always
+    ts = dict(zip(q["line"], q["ts"], strict=True))
+    assert ts[11] == pd.Timestamp("2015-10-01T17:38:52Z") and pd.isna(ts[10])
+    assert q["ingested_at"].notna().all()
 
 
 def test_round_trip_through_read_sightings(tmp_path: Path) -> None:
