@@ -6,6 +6,8 @@ shares. The lake is a directory::
     LAKE/quarantine/*.parquet                       rejected input rows with line and reason
     LAKE/<derived>/...                              colocations, contacts, visits, transitions,
                                                     predictions; parameters in Parquet metadata
+    LAKE/_lake.json                                 the key record: pseudonymised or not, and the
+                                                    key's fingerprint (:func:`read_key_record`)
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import fcntl
 import json
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +31,20 @@ from sightgraph.schema import CAMERAS_ARROW, SIGHTINGS_ARROW
 
 __all__ = [
     "DERIVED_TABLES",
+    "KEY_MODES",
+    "KEY_RECORD_NAME",
     "LOCK_NAME",
+    "MODE_NOT_PSEUDONYMISED",
+    "MODE_PSEUDONYMISED",
     "PARAMS_KEY",
     "lake_lock",
     "read_cameras",
+    "read_key_record",
     "read_params",
     "read_sightings",
     "sightings_dataset",
     "table_path",
+    "write_key_record",
     "write_table",
 ]
 
@@ -49,6 +58,11 @@ DERIVED_TABLES = (
 )
 PARAMS_KEY = b"sightgraph.params"
 LOCK_NAME = ".sightgraph.lock"
+KEY_RECORD_NAME = "_lake.json"
+KEY_RECORD_FORMAT = "sightgraph-lake-key"
+MODE_PSEUDONYMISED = "pseudonymised"
+MODE_NOT_PSEUDONYMISED = "not-pseudonymised"
+KEY_MODES = (MODE_PSEUDONYMISED, MODE_NOT_PSEUDONYMISED)
 
 
 @contextlib.contextmanager
@@ -184,3 +198,105 @@ def read_params(path: str | Path) -> dict[str, Any] | None:
     meta = pq.read_schema(path).metadata or {}
     raw = meta.get(PARAMS_KEY)
     return None if raw is None else json.loads(raw)
+
+
+def read_key_record(lake: str | Path) -> dict[str, Any] | None:
+    """The lake's key record (``LAKE/_lake.json``), or None when the lake has none yet.
+
+    The record says how the lake's subject ids were made, so every writer can refuse to mix
+    two kinds of pid in one lake::
+
+        {"format": "sightgraph-lake-key", "version": 1,
+         "mode": "pseudonymised" | "not-pseudonymised",
+         "key_fingerprint": "<12 hex>" | null,       # null exactly when not pseudonymised
+         "fingerprint": "HMAC-SHA256(key, 'sightgraph key fingerprint v1'), first 12 hex",
+         "created_utc": "...", "origin": "..."}       # origin: how the record was decided
+
+    The fingerprint is :func:`sightgraph.ingest.pseudonymize.fingerprint_key` of the key (the
+    same value the ingest log records); the key itself is never stored.
+
+    Raises
+    ------
+    UsageError
+        The file exists but cannot be read, or does not hold a valid record.
+    """
+    path = Path(lake) / KEY_RECORD_NAME
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise UsageError(f"lake {lake}: cannot read its key record {path}: {exc}") from exc
+    try:
+        record = json.loads(text)
+    except ValueError:
+        record = None
+    problem = _key_record_problem(record)
+    if problem:
+        raise UsageError(
+            f"lake {lake}: its key record {path} is damaged ({problem}); "
+            "restore it from a backup or use a new lake"
+        )
+    assert isinstance(record, dict)
+    return record
+
+
+def _key_record_problem(record: Any) -> str | None:
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    mode = record.get("mode")
+    fingerprint = record.get("key_fingerprint")
+    if mode not in KEY_MODES:
+        return f"mode {mode!r} is neither {' nor '.join(KEY_MODES)}"
+    if mode == MODE_PSEUDONYMISED and not (isinstance(fingerprint, str) and fingerprint):
+        return "a pseudonymised lake without a key fingerprint"
+    if mode == MODE_NOT_PSEUDONYMISED and fingerprint is not None:
+        return "a key fingerprint in a lake that is not pseudonymised"
+    return None
+
+
+def write_key_record(
+    lake: str | Path, mode: str, key_fingerprint: str | None, origin: str
+) -> dict[str, Any]:
+    """Write ``LAKE/_lake.json`` atomically (temporary file, fsync, rename); returns the record.
+
+    The caller holds the lake's writer lock (:func:`lake_lock`) and has checked the lake's
+    existing record (:func:`read_key_record`): this replaces whatever is there.
+
+    Parameters
+    ----------
+    mode : str
+        ``"pseudonymised"`` or ``"not-pseudonymised"``.
+    key_fingerprint : str or None
+        The key's fingerprint (never the key); None exactly when not pseudonymised.
+    origin : str
+        How the record was decided, e.g. ``"first ingest"`` or ``"ingest log"``.
+    """
+    record: dict[str, Any] = {
+        "format": KEY_RECORD_FORMAT,
+        "version": 1,
+        "mode": mode,
+        "key_fingerprint": key_fingerprint,
+        "fingerprint": "HMAC-SHA256(key, 'sightgraph key fingerprint v1'), first 12 hex",
+        "created_utc": datetime.now(UTC).isoformat(),
+        "origin": origin,
+    }
+    problem = _key_record_problem(record)
+    if problem:
+        raise UsageError(f"lake {lake}: refusing to write a key record: {problem}")
+    root = Path(lake)
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / KEY_RECORD_NAME
+    tmp = root / f".{KEY_RECORD_NAME}.tmp"
+    data = (json.dumps(record, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    with tmp.open("wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    tmp.replace(path)
+    dir_fd = os.open(root, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)  # the rename survives a crash too
+    finally:
+        os.close(dir_fd)
+    return record

@@ -6,6 +6,7 @@ Layout (see :mod:`sightgraph.lake`)::
     LAKE/cameras/cameras.parquet                                 schema.CAMERAS_ARROW, upserted
     LAKE/quarantine/<source-stem>-<run>.parquet                  schema.QUARANTINE_COLUMNS (below)
     LAKE/_ingest_log.jsonl                                       one JSON object per run (counts only)
+    LAKE/_lake.json                                              key record (sightgraph.lake.read_key_record)
 
 A quarantine row never holds a raw subject id. A row that parses but fails validation keeps its
 text (``raw``) with the subject field replaced by its pid, that pid (``pid``) and its timestamp

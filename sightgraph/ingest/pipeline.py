@@ -17,6 +17,17 @@ Every input row ends in exactly one of three places, and the report says how man
 
 Bad usage (missing file or column, empty file, no key) raises :class:`~sightgraph.errors.UsageError`
 before anything is written.
+
+**One key per lake.** A lake holds pids of one kind only: HMAC pids under one key, or ids taken
+as they are (``pseudonymize=False``, ``--no-pseudonymize``). Its key record ``LAKE/_lake.json``
+(:func:`sightgraph.lake.read_key_record`: the mode and the key's fingerprint, never the key) is
+written under the writer lock before the first row of the first ingest, so even a run killed
+before its ingest-log record has fixed the lake's key. Every ingest reads the record first and
+refuses, with one line and nothing written, another key, ``--no-pseudonymize`` into a
+pseudonymised lake, or a keyed ingest into a lake made with ``--no-pseudonymize``. A lake made
+before the record existed gets its record from its ingest log (the mode and fingerprint every
+sightings run logged; a log that already mixes two is refused); a lake with no sightings run
+logged adopts the key and mode of its next ingest.
 """
 
 from __future__ import annotations
@@ -62,7 +73,14 @@ from sightgraph.ingest.pseudonymize import (
 )
 from sightgraph.ingest.readers import RawChunk, TableReader, open_table
 from sightgraph.ingest.validate import check_timezone, validate_cameras, validate_sightings_chunk
-from sightgraph.lake import lake_lock
+from sightgraph.lake import (
+    KEY_RECORD_NAME,
+    MODE_NOT_PSEUDONYMISED,
+    MODE_PSEUDONYMISED,
+    lake_lock,
+    read_key_record,
+    write_key_record,
+)
 from sightgraph.schema import (
     CAMERAS_INPUT_OPTIONAL,
     CAMERAS_INPUT_REQUIRED,
@@ -295,14 +313,73 @@ def ingest_cameras(
     return len(cams)
 
 
-def _check_key_matches_lake(lake: Path, fingerprint: str) -> None:
-    for record in read_ingest_log(lake):
-        previous = record.get("key_fingerprint")
-        if previous and previous != fingerprint:
-            raise UsageError(
-                f"lake {lake} was ingested with a different pseudonym key (fingerprint {previous}, now "
-                f"{fingerprint}): pids would not match. Use the same SIGHTGRAPH_PSEUDONYM_KEY or a new lake."
-            )
+def _describe(mode: str, fingerprint: str | None) -> str:
+    if mode == MODE_NOT_PSEUDONYMISED:
+        return "--no-pseudonymize (ids stored as given)"
+    return f"pseudonym key fingerprint {fingerprint}"
+
+
+def _key_from_log(lake: Path) -> tuple[str, str | None] | None:
+    """(mode, fingerprint) that the lake's logged sightings runs used; None when none is logged.
+
+    Raises UsageError when the log shows the lake already mixes two (made before the key record).
+    """
+    seen: dict[tuple[str, str | None], str] = {}
+    for rec in read_ingest_log(lake):
+        if rec.get("kind") != "sightings":
+            continue
+        fingerprint = rec.get("key_fingerprint") or None
+        keyed = rec.get("pseudonymized")
+        keyed = fingerprint is not None if keyed is None else bool(keyed)
+        if keyed and fingerprint is None:
+            continue  # no fingerprint logged: says nothing about the key
+        mode = MODE_PSEUDONYMISED if keyed else MODE_NOT_PSEUDONYMISED
+        seen.setdefault((mode, fingerprint if keyed else None), str(rec.get("run_id", "?")))
+    if len(seen) > 1:
+        kinds = "; ".join(f"{_describe(*k)} (run {run})" for k, run in seen.items())
+        raise UsageError(
+            f"lake {lake} already mixes pids of different kinds (ingest log: {kinds}): "
+            "they cannot be joined; ingest into a new lake"
+        )
+    return next(iter(seen), None)
+
+
+def _check_lake_key(lake: Path, mode: str, fingerprint: str | None) -> str | None:
+    """Refuse a run whose key or mode differs from the lake's; say whether to write the record.
+
+    Returns None when the lake's key record already matches, else the record's ``origin`` to
+    write before the run's first row: ``"ingest log"`` (an older lake: its logged runs decide)
+    or ``"first ingest"`` (nothing logged: this run's key and mode are adopted).
+    """
+    record = read_key_record(lake)
+    if record is not None:
+        have: tuple[str, str | None] | None = (record["mode"], record["key_fingerprint"])
+        origin = None
+        where = f"its key record {lake / KEY_RECORD_NAME}"
+    else:
+        have = _key_from_log(lake)
+        origin = "ingest log" if have is not None else "first ingest"
+        where = "its ingest log"
+    if have is None or have == (mode, fingerprint):
+        return origin
+    lake_mode, lake_fingerprint = have
+    if lake_mode == MODE_PSEUDONYMISED and mode == MODE_NOT_PSEUDONYMISED:
+        why = (
+            f"lake {lake} is pseudonymised ({_describe(*have)}, per {where}): "
+            "--no-pseudonymize would put raw ids into it; ingest with its key, or use a new lake"
+        )
+    elif lake_mode == MODE_NOT_PSEUDONYMISED:
+        why = (
+            f"lake {lake} was made with --no-pseudonymize (per {where}): keyed pids would not "
+            "match its ids; ingest with --no-pseudonymize, or use a new lake"
+        )
+    else:
+        why = (
+            f"lake {lake} was ingested with a different pseudonym key (fingerprint "
+            f"{lake_fingerprint} per {where}, now {fingerprint}): pids would not match; "
+            "use the same SIGHTGRAPH_PSEUDONYM_KEY, or a new lake"
+        )
+    raise UsageError(why)
 
 
 def _progress(reader: TableReader, enabled: bool, source: Path) -> Progress:
@@ -431,7 +508,9 @@ def ingest(
     ------
     UsageError
         Missing file or column, empty file, unknown zone, missing key, bad cameras file, or a lake
-        whose earlier runs used another key. Nothing is written in these cases.
+        whose key record (or, for an older lake, ingest log) shows another key or the other mode
+        (``pseudonymize=False`` into a pseudonymised lake or the reverse; see the module
+        docstring). Nothing is written in these cases.
 
     Examples
     --------
@@ -461,8 +540,8 @@ def _ingest(
     mapping = _check_mapping(mapping)
     key_bytes = resolve_key(key) if pseudonymize else None
     fingerprint = fingerprint_key(key_bytes) if key_bytes is not None else None
-    if fingerprint is not None:
-        _check_key_matches_lake(lake, fingerprint)
+    mode = MODE_PSEUDONYMISED if key_bytes is not None else MODE_NOT_PSEUDONYMISED
+    record_origin = _check_lake_key(lake, mode, fingerprint)
     cams = read_cameras_file(cameras) if cameras is not None else None
 
     run_id = new_run_id()
@@ -480,6 +559,10 @@ def _ingest(
         try:
             with _progress(reader, progress, source) as bar:
                 for chunk in _iter_chunks(reader, bar):
+                    if record_origin is not None and chunk.n_rows:
+                        # before the first row (and the first quarantined row) is written
+                        write_key_record(lake, mode, fingerprint, record_origin)
+                        record_origin = None
                     _ingest_chunk(
                         chunk,
                         reader,
