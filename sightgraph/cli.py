@@ -3,6 +3,10 @@
 Exit codes: 0 success (quarantined rows are reported, not fatal), 2 bad usage or unusable input
 (one clear line), 1 internal error. Heavy modules are imported inside commands so that
 `sightgraph --help` and small jobs start fast.
+
+Access: every command first passes :func:`sightgraph.governance.access.gate` (role, then purpose,
+before anything is read or written); person-level commands append one audit entry after they ran.
+The classification of every command is :data:`sightgraph.governance.access.COMMANDS`.
 """
 
 from __future__ import annotations
@@ -50,6 +54,22 @@ def _settings() -> Any:
     return get_settings()
 
 
+PurposeOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Why you run this (recorded in the audit log); default $SIGHTGRAPH_PURPOSE. "
+        "An empty purpose is refused"
+    ),
+]
+
+
+def _gate(command: str, purpose: str | None = None) -> Any:
+    """Role and purpose checks before the command does anything; the Session to audit with."""
+    from sightgraph.governance.access import gate
+
+    return gate(_settings(), command, purpose)
+
+
 def _store(kind: str | None) -> Any:
     from sightgraph.graph import open_store
 
@@ -73,6 +93,7 @@ def generate(
     fmt: Annotated[str, typer.Option("--format", help="parquet or csv")] = "parquet",
 ) -> None:
     """Synthetic city with planted ties, routine strangers and recognition noise, plus ground truth."""
+    _gate("generate")
     from sightgraph.synthetic.city import generate_city, write_city
 
     if fmt not in ("parquet", "csv"):
@@ -112,6 +133,7 @@ def ingest(
     chunk_rows: Annotated[int, typer.Option(help="Rows per chunk")] = 1_000_000,
 ) -> None:
     """Validate, pseudonymise and write sightings into the Parquet lake."""
+    _gate("ingest")
     from sightgraph.ingest.pipeline import ingest as run_ingest
     from sightgraph.ingest.pipeline import parse_mapping
 
@@ -142,18 +164,34 @@ def colocate(
     events_out: Annotated[Path | None, typer.Option(help="Also write every event here")] = None,
     min_confidence: Annotated[float, typer.Option(help="Ignore sightings below")] = 0.0,
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address")] = None,
+    purpose: PurposeOption = None,
 ) -> None:
-    """Exact co-location per pair (n_events, first_ts, last_ts) as a Dask job over the lake."""
+    """Exact co-location per pair (n_events, first_ts, last_ts) as a Dask job over the lake.
+
+    Person-level: needs an analyst and a purpose; audited with the number of pairs."""
+    session = _gate("colocate", purpose)
     from sightgraph.analytics.colocation import colocate_lake
 
+    window_s = parse_duration(window, "--window")
     res = colocate_lake(
         lake,
         out,
-        window_s=parse_duration(window, "--window"),
+        window_s=window_s,
         radius_m=radius_m,
         events_out=events_out,
         scheduler=scheduler,
         min_confidence=min_confidence,
+    )
+    session.audit(
+        {
+            "lake": lake,
+            "out": out,
+            "window_s": window_s,
+            "radius_m": radius_m,
+            "events_out": events_out,
+            "min_confidence": min_confidence,
+        },
+        int(getattr(res, "pairs", 0)),
     )
     console.print(res.summary() if hasattr(res, "summary") else str(res))
 
@@ -193,6 +231,7 @@ def contacts(
         str,
         typer.Option(help="Order by association (score, the default) or exposure (time together)"),
     ] = "association",
+    purpose: PurposeOption = None,
 ) -> None:
     """Pairs that associate more than chance allows, ranked, with evidence and q-values.
 
@@ -200,25 +239,28 @@ def contacts(
     one observation session, one subject's sightings are shifted in time (time-shift);
     p = P(Poisson(expected meetings) >= observed), q = Benjamini-Hochberg. The score counts
     meetings (each saturates at 3 sightings) beyond that expectation; --rank exposure orders by
-    total time together instead (contact tracing)."""
+    total time together instead (contact tracing).
+
+    Person-level: needs an analyst and a purpose; audited with the number of pairs."""
+    session = _gate("contacts", purpose)
     from sightgraph.analytics.contacts import compute_contacts
 
-    res = compute_contacts(
-        lake,
-        out,
-        window_s=parse_duration(window, "--window"),
-        radius_m=radius_m,
-        gap_s=parse_duration(gap, "--gap"),
-        min_confidence=min_confidence,
-        crowd_cap=crowd_cap,
-        scheduler=scheduler,
-        strata=strata,
-        min_meetings=min_meetings,
-        null=null,
-        shift_s=None if shift is None else parse_duration(shift, "--shift"),
-        rank=rank,
-    )
+    params: dict[str, Any] = {
+        "window_s": parse_duration(window, "--window"),
+        "radius_m": radius_m,
+        "gap_s": parse_duration(gap, "--gap"),
+        "min_confidence": min_confidence,
+        "crowd_cap": crowd_cap,
+        "scheduler": scheduler,
+        "strata": strata,
+        "min_meetings": min_meetings,
+        "null": null,
+        "shift_s": None if shift is None else parse_duration(shift, "--shift"),
+        "rank": rank,
+    }
+    res = compute_contacts(lake, out, **params)
     _keep_in_lake(out, lake, "contacts")
+    session.audit({"lake": lake, "out": out, **params}, int(getattr(res, "pairs", 0)))
     console.print(res.summary() if hasattr(res, "summary") else str(res))
     if evaluate is not None:
         from sightgraph.synthetic.evaluation import evaluate_contacts_dir
@@ -237,12 +279,19 @@ def trajectories(
     max_speed_kmh: Annotated[
         float, typer.Option(help="Flag faster transitions as implausible")
     ] = 150.0,
+    purpose: PurposeOption = None,
 ) -> None:
-    """Visits, transitions (implausible speeds flagged) and camera flows (small cells suppressed)."""
+    """Visits, transitions (implausible speeds flagged) and camera flows (small cells suppressed).
+
+    Person-level: needs an analyst and a purpose; audited with the number of visits written."""
+    session = _gate("trajectories", purpose)
     from sightgraph.analytics.trajectories import compute_trajectories
 
-    res = compute_trajectories(
-        lake, out, gap_s=parse_duration(gap, "--gap"), max_speed_kmh=max_speed_kmh
+    gap_s = parse_duration(gap, "--gap")
+    res = compute_trajectories(lake, out, gap_s=gap_s, max_speed_kmh=max_speed_kmh)
+    session.audit(
+        {"lake": lake, "out": out, "gap_s": gap_s, "max_speed_kmh": max_speed_kmh},
+        int(res["visits"]),  # the per-subject rows written (flows are aggregates)
     )
     console.print(
         f"{res['visits']:,} visits, {res['transitions']:,} transitions ({res['implausible']:,} implausible), "
@@ -268,15 +317,21 @@ def predict(
     min_visits: Annotated[int, typer.Option(help="Evaluate subjects with this many visits")] = 5,
     tz: Annotated[str, typer.Option(help="Time zone of the time-of-week slots")] = "UTC",
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address")] = None,
+    purpose: PurposeOption = None,
 ) -> None:
-    """Next-camera prediction: the predictions table (LAKE/predictions), or --evaluate."""
+    """Next-camera prediction: the predictions table (LAKE/predictions), or --evaluate.
+
+    The table is person-level (an analyst and a purpose; audited with its rows); --evaluate
+    reports aggregate accuracy only and is open to viewers."""
+    session = _gate("predict --evaluate" if evaluate else "predict", purpose)
     import json
 
     from sightgraph.analytics.prediction import compute_predictions
 
+    gap_s = parse_duration(gap, "--gap")
     res = compute_predictions(
         lake,
-        gap_s=parse_duration(gap, "--gap"),
+        gap_s=gap_s,
         evaluate=evaluate,
         k=k,
         alpha=alpha,
@@ -285,6 +340,11 @@ def predict(
         scheduler=scheduler,
         progress=not as_json,
     )
+    if not evaluate:
+        session.audit(
+            {"lake": lake, "gap_s": gap_s, "k": k, "alpha": alpha, "tz": tz},
+            int(res.get("rows", 0)),
+        )
     if as_json:  # NaN (nothing to evaluate) is not JSON: null
         clean = json.loads(json.dumps(res), parse_constant=lambda _: None)
         typer.echo(json.dumps(clean, indent=2))
@@ -322,6 +382,7 @@ def load(
     ] = False,
 ) -> None:
     """Push the lake and its derived tables into the graph store (idempotent, resumable)."""
+    _gate("load")
     from sightgraph.graph.loader import load_lake
 
     if bulk:
@@ -347,28 +408,30 @@ def forget(
     lake: Annotated[Path, typer.Option(help="Lake directory")],
     store: Annotated[str | None, typer.Option(help="neo4j or embedded")] = None,
     purpose: Annotated[
-        str, typer.Option(help="Why (recorded in the audit log)")
-    ] = "erasure request",
+        str | None,
+        typer.Option(
+            help="Why (recorded in the audit log); default $SIGHTGRAPH_PURPOSE, else "
+            "'erasure request'. An empty purpose is refused"
+        ),
+    ] = None,
 ) -> None:
     """Erase one subject from the lake, the derived tables and the graph; say what was removed.
 
     The graph store is opened first and every lake file is read before any is changed, so an
     unreachable store or an unreadable file stops forget with nothing erased. If it stops later,
     running the same command again finishes the job; the audit entry is written once the lake
-    and the graph are both done.
+    and the graph are both done. Admin only.
     """
+    session = _gate("forget", purpose)  # role and purpose before anything is opened
     from sightgraph.governance.erasure import forget_subject
 
-    settings = _settings()
-    _require(settings, "forget")
-    _check_purpose(purpose, "forget")
     st = _store(store)
     try:
         removed = forget_subject(lake, pid)
         removed_graph = st.forget(pid)
     finally:
         st.close()
-    _audit(settings, purpose, "forget", {"pid": pid}, sum(removed.values()))
+    session.audit({"pid": pid}, sum(removed.values()))
     console.print("removed from lake: " + ", ".join(f"{k} {v:,}" for k, v in removed.items()))
     console.print(
         "removed from graph: " + ", ".join(f"{k} {v:,}" for k, v in removed_graph.items())
@@ -380,12 +443,20 @@ def retention_apply(
     days: Annotated[int, typer.Option(help="Keep this many days of sightings")],
     lake: Annotated[Path, typer.Option(help="Lake directory")],
     store: Annotated[str | None, typer.Option(help="neo4j or embedded")] = None,
+    purpose: Annotated[
+        str | None,
+        typer.Option(
+            help="Why (recorded in the audit log); default $SIGHTGRAPH_PURPOSE, else "
+            "'retention policy'. An empty purpose is refused"
+        ),
+    ] = None,
 ) -> None:
     """Delete sightings older than N days from the lake, derived tables and the graph.
 
     Also drops quarantine rows older than the cutoff and contacts (lake and graph) whose newest
-    time is before it. Like `forget`, a run that stops is finished by running it again.
+    time is before it. Like `forget`, a run that stops is finished by running it again. Admin only.
     """
+    session = _gate("retention apply", purpose)
     import pandas as pd
 
     from sightgraph.governance.erasure import retention_apply as apply_lake
@@ -393,8 +464,6 @@ def retention_apply(
 
     if days < 0:
         raise UsageError("--days must be >= 0")
-    settings = _settings()
-    _require(settings, "retention")
     now = pd.Timestamp.now(tz="UTC")
     cutoff = retention_cutoff(days, now=now)  # the same instant for lake and graph
     st = _store(store)
@@ -404,7 +473,7 @@ def retention_apply(
         removed_graph["contacts"] += st.delete_contacts_before(cutoff)["contacts"]
     finally:
         st.close()
-    _audit(settings, "retention", "retention apply", {"days": days}, sum(removed.values()))
+    session.audit({"days": days}, sum(removed.values()))
     console.print("removed from lake: " + ", ".join(f"{k} {v:,}" for k, v in removed.items()))
     console.print(
         "removed from graph: " + ", ".join(f"{k} {v:,}" for k, v in removed_graph.items())
@@ -426,6 +495,7 @@ def audit_head(
 ) -> None:
     """Print the anchor SEQ:HASH of the last entry. Keep it outside this machine and give it to
     `audit verify --anchor` later: the chain alone cannot show lines cut from its end."""
+    _gate("audit head")
     from sightgraph.governance.audit import AuditLog
 
     path = log if log is not None else _settings().audit_path()
@@ -442,6 +512,7 @@ def audit_verify(
     ] = None,
 ) -> None:
     """Check the hash chain of the audit log; exit 2 naming the first bad line if tampered."""
+    _gate("audit verify")
     from sightgraph.governance.audit import AuditLog
 
     path = log if log is not None else _settings().audit_path()
@@ -457,20 +528,20 @@ def audit_verify(
 @app.command()
 def trajectory(
     pid: Annotated[str, typer.Argument(help="Pseudonymous subject id")],
-    purpose: Annotated[str, typer.Option(help="Why you need this person-level answer (audited)")],
+    purpose: PurposeOption = None,
     store: Annotated[str | None, typer.Option(help="neo4j or embedded")] = None,
     start: Annotated[str | None, typer.Option(help="From (ISO 8601)")] = None,
     end: Annotated[str | None, typer.Option(help="To (ISO 8601)")] = None,
 ) -> None:
-    """Where was PID between START and END, in order (person-level: needs --purpose, audited)."""
-    settings = _settings()
-    _require(settings, "trajectory")
+    """Where was PID between START and END, in order (person-level: needs a purpose, audited)."""
+    session = _gate("trajectory", purpose)
+    t0, t1 = _ts(start, "--start"), _ts(end, "--end")
     st = _store(store)
     try:
-        df = st.trajectory(pid, _ts(start, "--start"), _ts(end, "--end"))
+        df = st.trajectory(pid, t0, t1)
     finally:
         st.close()
-    _audit(settings, purpose, "trajectory", {"pid": pid, "start": start, "end": end}, len(df))
+    session.audit({"pid": pid, "start": start, "end": end}, len(df))
     console.print(df.to_string(index=False) if len(df) else f"no sightings of {pid} in that range")
 
 
@@ -485,7 +556,11 @@ def demo(
         bool, typer.Option("--no-dashboard", help="Do not open the dashboard")
     ] = False,
 ) -> None:
-    """generate -> ingest -> colocate -> contacts -> trajectories, prediction -> load (embedded) -> summary [-> dashboard]."""
+    """generate -> ingest -> colocate -> contacts -> trajectories, prediction -> load (embedded) -> summary [-> dashboard].
+
+    Needs an analyst (the default role). The demo works on its own synthetic city in WORKDIR,
+    states the purpose "demo on synthetic data" and audits its per-subject steps in
+    WORKDIR/audit.jsonl."""
     from sightgraph.demo import run_demo
 
     summary = run_demo(workdir, persons=persons, days=days, console=console)
@@ -500,7 +575,8 @@ def dashboard(
     lake: Annotated[Path | None, typer.Option(help="Lake directory")] = None,
     port: Annotated[int, typer.Option(help="Port")] = 8501,
 ) -> None:
-    """Open the Streamlit dashboard."""
+    """Open the Streamlit dashboard (each page checks the session's role and purpose itself)."""
+    _gate("dashboard")
     settings = _settings()
     _run_dashboard(lake or settings.lake_path(), settings.workdir, port=port)
 
@@ -553,32 +629,6 @@ def _ts(text: str | None, what: str) -> Any:
     except (ValueError, TypeError) as exc:
         raise UsageError(f"{what}: cannot read {text!r} as a time ({exc})") from None
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
-def _require(settings: Any, action: str) -> None:
-    from sightgraph.governance.roles import require
-
-    require(settings.role, action)
-
-
-def _check_purpose(purpose: str, query: str) -> None:
-    if not purpose or not purpose.strip():
-        raise UsageError(f"{query}: a --purpose is required for person-level queries")
-
-
-def _audit(settings: Any, purpose: str, query: str, params: dict[str, Any], rows: int) -> None:
-    from sightgraph.governance.audit import AuditLog
-
-    _check_purpose(purpose, query)
-    settings.audit_path().parent.mkdir(parents=True, exist_ok=True)
-    AuditLog(settings.audit_path()).append(
-        user=settings.user,
-        role=settings.role,
-        purpose=purpose,
-        query=query,
-        params=params,
-        rows=rows,
-    )
 
 
 def main(argv: list[str] | None = None) -> None:

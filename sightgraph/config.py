@@ -28,7 +28,9 @@ class Settings(BaseSettings):
     )
     audit_log: Path | None = None
     user: str = "local"
-    role: str = "analyst"
+    role: str = "analyst"  # a single-analyst workstation; see governance/access.py
+    # SIGHTGRAPH_PURPOSE: the session's purpose when a command's --purpose is not given
+    purpose: str | None = None
     min_cell: int = 5
 
     def lake_path(self) -> Path:

@@ -2,6 +2,13 @@
 
 Used by ``sightgraph demo`` and ``make demo``; every step is the same public function the CLI and
 notebooks call.
+
+Access (:mod:`sightgraph.governance.access`): the demo needs an analyst, the default role. It
+works on its own synthetic city in its own workdir, states the purpose
+``"demo on synthetic data"`` and appends one audit entry per per-subject step (colocate,
+contacts, trajectories, predict) to ``WORKDIR/audit.jsonl``, the log its dashboard then uses.
+It acts in the caller's role: it does not raise it for its own generate, ingest and load steps
+(admin on the command line), which only touch the synthetic city it made.
 """
 
 from __future__ import annotations
@@ -16,23 +23,30 @@ import pandas as pd
 __all__ = ["run_demo"]
 
 DEMO_KEY = "sightgraph-demo-key-not-secret"
+DEMO_PURPOSE = "demo on synthetic data"
 
 
 def run_demo(workdir: Path, persons: int = 1500, days: int = 14, console: Any = None) -> list[str]:
-    """Run the whole pipeline into ``workdir`` and return summary lines."""
+    """Run the whole pipeline into ``workdir`` and return summary lines.
+
+    Refused (UsageError, nothing written) unless the role in the settings is analyst or admin.
+    """
     from sightgraph.analytics.colocation import colocate_lake
     from sightgraph.analytics.contacts import compute_contacts
+    from sightgraph.config import get_settings
+    from sightgraph.governance.access import gate
     from sightgraph.graph.embedded import EmbeddedStore
     from sightgraph.graph.loader import derived_path, load_lake
     from sightgraph.ingest.pipeline import ingest
     from sightgraph.synthetic.city import generate_city, write_city
     from sightgraph.synthetic.evaluation import evaluate_contacts_dir
 
+    workdir = Path(workdir)
+    session = gate(get_settings(), "demo", DEMO_PURPOSE, audit_log=workdir / "audit.jsonl")
     say = console.print if console is not None else print
     key = os.environ.get("SIGHTGRAPH_PSEUDONYM_KEY") or DEMO_KEY
     if key == DEMO_KEY:
         say("SIGHTGRAPH_PSEUDONYM_KEY not set: the demo uses a fixed, public demo key")
-    workdir = Path(workdir)
     city_dir, lake = workdir / "city", workdir / "lake"
     t0 = time.perf_counter()
     say("[bold]1/6 generate[/bold] a synthetic city")
@@ -42,15 +56,19 @@ def run_demo(workdir: Path, persons: int = 1500, days: int = 14, console: Any = 
     report = ingest(paths["sightings"], lake, cameras=paths["cameras"], key=key)
     say("[bold]3/6 colocate[/bold]")
     coloc = colocate_lake(lake, derived_path(lake, "colocations"))
+    session.audit({"lake": lake}, int(getattr(coloc, "pairs", 0)), query="colocate")
     say("[bold]4/6 contacts[/bold]")
-    compute_contacts(lake, derived_path(lake, "contacts"))
+    contacts = compute_contacts(lake, derived_path(lake, "contacts"))
+    session.audit({"lake": lake}, int(getattr(contacts, "pairs", 0)), query="contacts")
     say("[bold]5/6 trajectories and next-camera prediction[/bold]")
     from sightgraph.analytics.trajectories import compute_trajectories
 
     traj = compute_trajectories(lake)
+    session.audit({"lake": lake}, int(traj["visits"]), query="trajectories")
     from sightgraph.analytics.prediction import compute_predictions
 
-    compute_predictions(lake, progress=False)  # LAKE/predictions: next cameras of everyone
+    table = compute_predictions(lake, progress=False)  # LAKE/predictions: next cameras of all
+    session.audit({"lake": lake}, int(table.get("rows", 0)), query="predict")
     pred = compute_predictions(lake, evaluate=True, progress=False)
     say("[bold]6/6 load[/bold] into the embedded graph store")
     store = EmbeddedStore(workdir / "graph.duckdb")
@@ -74,6 +92,8 @@ def run_demo(workdir: Path, persons: int = 1500, days: int = 14, console: Any = 
     lines = [
         "",
         f"[bold]sightgraph demo[/bold] in {time.perf_counter() - t0:.1f} s, workdir {workdir}",
+        f"access: user {session.user}, role {session.role}, purpose {session.purpose!r}; "
+        f"4 per-subject steps audited in {session.audit_log}",
         *report.summary(),
         f"co-location: {getattr(coloc, 'pairs', '?'):,} pairs from {getattr(coloc, 'events', '?'):,} events",
         f"trajectories: {traj['visits']:,} visits, {traj['transitions']:,} transitions "

@@ -1,4 +1,8 @@
-"""The command line as a user runs it: real subprocesses, exit codes, one-line errors."""
+"""The command line as a user runs it: real subprocesses, exit codes, one-line errors.
+
+Who may run what is tests/governance/test_access.py; here the pipeline runs as an admin (data
+steps) and an analyst with a purpose (per-subject analytics), as README's quick tour does.
+"""
 
 from __future__ import annotations
 
@@ -13,16 +17,28 @@ SG = [sys.executable, "-m", "sightgraph.cli"]
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full = dict(os.environ, SIGHTGRAPH_PSEUDONYM_KEY="cli-test-key", **(env or {}))
+    full = {
+        k: v for k, v in os.environ.items() if k not in ("SIGHTGRAPH_PURPOSE", "SIGHTGRAPH_ROLE")
+    }
+    full.update(SIGHTGRAPH_PSEUDONYM_KEY="cli-test-key", **(env or {}))
     return subprocess.run(
         [*SG, *map(str, args)], capture_output=True, text=True, env=full, timeout=300
     )
 
 
+def admin(tmp_path: Path) -> dict[str, str]:
+    return {"SIGHTGRAPH_WORKDIR": str(tmp_path), "SIGHTGRAPH_ROLE": "admin"}
+
+
+def analyst(tmp_path: Path) -> dict[str, str]:
+    """The default role, with a session purpose for the per-subject analytics."""
+    return {"SIGHTGRAPH_WORKDIR": str(tmp_path), "SIGHTGRAPH_PURPOSE": "cli test"}
+
+
 def test_missing_column_is_one_line_exit_2(tmp_path: Path) -> None:
     bad = tmp_path / "s.csv"
     bad.write_text("subject,camera_id,ts\na,c1,2026-01-01T00:00:00Z\n")
-    r = run("ingest", bad, "--lake", tmp_path / "lake")
+    r = run("ingest", bad, "--lake", tmp_path / "lake", env=admin(tmp_path))
     assert r.returncode == 2
     assert len(r.stderr.strip().splitlines()) == 1
     assert "subject_id" in r.stderr and "found" in r.stderr
@@ -30,26 +46,54 @@ def test_missing_column_is_one_line_exit_2(tmp_path: Path) -> None:
 
 
 def test_bad_duration_and_negative_window(tmp_path: Path) -> None:
+    env = analyst(tmp_path)
     r = run(
-        "colocate", "--lake", tmp_path, "--out", tmp_path / "p.parquet", "--window", "5 parsecs"
+        "colocate",
+        "--lake",
+        tmp_path,
+        "--out",
+        tmp_path / "p.parquet",
+        "--window",
+        "5 parsecs",
+        env=env,
     )
     assert r.returncode == 2 and "--window" in r.stderr
-    r = run("colocate", "--lake", tmp_path, "--out", tmp_path / "p.parquet")
+    r = run("colocate", "--lake", tmp_path, "--out", tmp_path / "p.parquet", env=env)
     assert r.returncode == 2 and "no sightings" in r.stderr
 
 
 def test_pipeline_end_to_end_with_audit_and_forget(tmp_path: Path) -> None:
     city, lake = tmp_path / "city", tmp_path / "lake"
-    env = {"SIGHTGRAPH_WORKDIR": str(tmp_path), "SIGHTGRAPH_ROLE": "admin"}
-    assert run("generate", "--out", city, "--persons", "200", "--days", "5").returncode == 0
-    r = run("ingest", city / "sightings.parquet", "--cameras", city / "cameras.csv", "--lake", lake)
+    env = admin(tmp_path)
+    assert (
+        run("generate", "--out", city, "--persons", "200", "--days", "5", env=env).returncode == 0
+    )
+    r = run(
+        "ingest",
+        city / "sightings.parquet",
+        "--cameras",
+        city / "cameras.csv",
+        "--lake",
+        lake,
+        env=env,
+    )
     assert r.returncode == 0 and ": ok" in r.stdout
     r = run(
-        "contacts", "--lake", lake, "--out", tmp_path / "c.parquet", "--evaluate", city / "truth"
+        "contacts",
+        "--lake",
+        lake,
+        "--out",
+        tmp_path / "c.parquet",
+        "--evaluate",
+        city / "truth",
+        "--purpose",
+        "test",
+        env=env,
     )
     assert r.returncode == 0, r.stderr
     assert "auc" in r.stdout
-    assert run("trajectories", "--lake", lake, "--out", tmp_path / "traj").returncode == 0
+    traj = run("trajectories", "--lake", lake, "--out", tmp_path / "traj", env=analyst(tmp_path))
+    assert traj.returncode == 0, traj.stderr
     r = run("load", "--lake", lake, env=env)
     assert r.returncode == 0 and "contacts" in r.stdout
     pid = str(pd.read_parquet(tmp_path / "c.parquet")["pid_a"].iloc[0])
@@ -60,18 +104,19 @@ def test_pipeline_end_to_end_with_audit_and_forget(tmp_path: Path) -> None:
     assert r.returncode == 0 and "removed from graph: persons 1" in r.stdout
     assert run("trajectory", pid, "--purpose", "test", env=env).stdout.startswith("no sightings")
     r = run("audit", "verify", env=env)
-    assert r.returncode == 0 and "3 entries" in r.stdout
+    # contacts, trajectories, trajectory, forget, trajectory
+    assert r.returncode == 0 and "5 entries" in r.stdout
     anchor = run("audit", "head", env=env).stdout.strip()
-    assert anchor.startswith("3:") and len(anchor) == 2 + 64
+    assert anchor.startswith("5:") and len(anchor) == 2 + 64
     r = run("audit", "verify", "--anchor", anchor, env=env)
-    assert r.returncode == 0 and "entry 3 matches the anchor" in r.stdout
+    assert r.returncode == 0 and "entry 5 matches the anchor" in r.stdout
     log = tmp_path / "audit.jsonl"
     full = log.read_text()
     log.write_text("".join(full.splitlines(keepends=True)[:-1]))  # the last entry cut off
     assert run("audit", "verify", env=env).returncode == 0  # the chain alone cannot see it
     r = run("audit", "verify", "--anchor", anchor, env=env)
     assert r.returncode == 2 and "removed at the end" in r.stderr
-    r = run("audit", "verify", "--anchor", "3:nothex", env=env)
+    r = run("audit", "verify", "--anchor", "5:nothex", env=env)
     assert r.returncode == 2 and "SEQ:HASH" in r.stderr and "Traceback" not in r.stderr
     log.write_text(full)
     log.write_text(log.read_text().replace('"test"', '"other"', 1))
@@ -85,9 +130,12 @@ def test_predict_evaluate_json_table_and_forget(tmp_path: Path) -> None:
     import json
 
     city, lake = tmp_path / "city", tmp_path / "lake"
-    assert run("generate", "--out", city, "--persons", "150", "--days", "7").returncode == 0
-    assert run("ingest", city / "sightings.parquet", "--lake", lake).returncode == 0
-    r = run("predict", "--lake", lake, "--evaluate", "--json")
+    env = admin(tmp_path)
+    assert (
+        run("generate", "--out", city, "--persons", "150", "--days", "7", env=env).returncode == 0
+    )
+    assert run("ingest", city / "sightings.parquet", "--lake", lake, env=env).returncode == 0
+    r = run("predict", "--lake", lake, "--evaluate", "--json", env={"SIGHTGRAPH_ROLE": "viewer"})
     assert r.returncode == 0, r.stderr
     rep = json.loads(r.stdout)
     assert rep["test_visits"] > 0 and rep["subjects"] > 100
@@ -96,12 +144,11 @@ def test_predict_evaluate_json_table_and_forget(tmp_path: Path) -> None:
         assert 0 <= m["acc1"] <= m["acc5"] <= 1 and m["acc1"] <= m["mrr"] <= 1
     assert rep["models"]["sightgraph"]["acc1"] > rep["models"]["most_frequent"]["acc1"]
     assert 0 < rep["predictability"]["median"] <= 1
-    r = run("predict", "--lake", lake, "--k", "3")
+    r = run("predict", "--lake", lake, "--k", "3", env=analyst(tmp_path))
     assert r.returncode == 0, r.stderr
     table = pd.read_parquet(lake / "predictions" / "predictions.parquet")
     assert table.groupby("pid")["rank"].max().eq(3).all()
     pid = str(table["pid"].iloc[0])
-    env = {"SIGHTGRAPH_WORKDIR": str(tmp_path), "SIGHTGRAPH_ROLE": "admin"}
     r = run("forget", pid, "--lake", lake, env=env)
     assert r.returncode == 0, r.stderr
     after = pd.read_parquet(lake / "predictions" / "predictions.parquet")

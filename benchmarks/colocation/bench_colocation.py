@@ -249,7 +249,13 @@ def _timed(cmd: list[str]) -> tuple[subprocess.CompletedProcess, dict]:
         ["/usr/bin/time", "-v", *cmd],
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "SIGHTGRAPH_PURPOSE": os.environ.get(
+                "SIGHTGRAPH_PURPOSE", "benchmark on synthetic data"
+            ),
+        },
     )
     wall = time.perf_counter() - t
     if proc.returncode != 0:

@@ -45,7 +45,12 @@ def _lake(work: Path, sightings: int) -> Path:
 
 def _timed(args: list[str]) -> tuple[float, float]:
     """Wall seconds and peak RSS (GiB) of one process."""
-    env = dict(os.environ, SIGHTGRAPH_PSEUDONYM_KEY=KEY)
+    env = dict(
+        os.environ,
+        SIGHTGRAPH_PSEUDONYM_KEY=KEY,
+        SIGHTGRAPH_PURPOSE="benchmark on synthetic data",
+        SIGHTGRAPH_WORKDIR=str(ROOT / "benchmarks" / "out" / "contacts-speed" / "work"),
+    )
     t = time.perf_counter()
     proc = subprocess.run(
         ["/usr/bin/time", "-v", *args], capture_output=True, text=True, env=env, check=False

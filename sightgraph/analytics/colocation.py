@@ -29,6 +29,16 @@ all pairs of a camera's sightings. Over a lake, the work is a Dask job:
 
 Memory is bounded by the chunk and bucket budgets, not by the number of events or pairs.
 Results never depend on the partitioning, the scheduler or the row order of the input.
+
+Fault tolerance (a cluster may lose a worker at any time, and Dask then re-runs tasks, even
+finished ones whose results lived on that worker): no task deletes or rewrites a file that
+another task, or a re-run of itself, may read. Every attempt of a sweep or reduce task writes
+under its own unique names and *returns* those names with its counts; the calling thread uses
+only the files named by the results it received (a re-run's duplicates are ignored), checks
+that the counts add up (every partition's rows reach the buckets, every bucket's rows reach its
+reducer, every reduced row reaches the table, every event reaches the events directory) and
+raises :class:`~sightgraph.errors.SightgraphError` otherwise; it alone deletes scratch files,
+once nothing can need them any more.
 """
 
 from __future__ import annotations
@@ -38,7 +48,7 @@ import json
 import math
 import os
 import shutil
-import threading
+import signal
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -58,7 +68,7 @@ from rich.progress import Progress
 from sightgraph.analytics import _kernels
 from sightgraph.analytics.compute import Scheduler, progress_bar, resolve_scheduler, spill_dir
 from sightgraph.analytics.trajectories import haversine_m
-from sightgraph.errors import UsageError
+from sightgraph.errors import SightgraphError, UsageError
 from sightgraph.lake import PARAMS_KEY, read_cameras, sightings_dataset
 from sightgraph.schema import (
     COLOCATION_EVENT_COLUMNS,
@@ -94,6 +104,44 @@ _AGGREGATE_PROBE_ROWS = 100_000  # ... or while they are too small to judge
 _READ_ROWS = 2_000_000  # rows per reading task (whole row groups)
 _ROW_GROUP = 2_000_000  # rows per row group of the output files
 _TS = pa.timestamp("us", tz="UTC")
+#: Test hook, off unless set (tests/analytics/test_fault_tolerance.py): the path of a file that
+#: reads ``read``, ``sweep:K`` or ``reduce:Q``, optionally followed by `` hold``; see
+#: :func:`_test_kill`.
+_KILL_ENV = "SIGHTGRAPH_TEST_KILL_FILE"
+
+
+def _test_kill(phase: str, index: int | None = None, start: bool = False) -> None:
+    """Test hook: SIGKILL this process at the end of one task, once.
+
+    Does nothing unless ``$SIGHTGRAPH_TEST_KILL_FILE`` names a file that reads ``phase`` or
+    ``phase:index`` (a reading task; sweep of partition K; reduce of bucket Q). The first task
+    to match renames the file away (atomically: only one wins) and kills its own process after
+    its side effects, as a worker lost between finishing a task and reporting it. With
+    `` hold`` after it, task 0 of the phase waits at its ``start`` until then and 3 s more (a
+    slow first bucket: the calling thread, which needs bucket 0 first, has used no result
+    when the worker dies, and Dask re-runs the lost tasks before it can).
+    """
+    spec = os.environ.get(_KILL_ENV)
+    if not spec:
+        return
+    try:
+        want, _, hold = Path(spec).read_text().strip().partition(" ")
+    except OSError:
+        return
+    if start:
+        if hold and index == 0 and want.startswith(f"{phase}:") and want != f"{phase}:0":
+            deadline = time.monotonic() + 10
+            while os.path.exists(spec) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(3)  # and is slow: the re-runs of the lost tasks finish first
+        return
+    if want not in (phase, f"{phase}:{index}"):
+        return
+    try:
+        os.rename(spec, spec + ".fired")
+    except OSError:
+        return
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -759,7 +807,9 @@ def _read_unit(path: str, groups: list[int], with_ids: bool, min_confidence: flo
             raise UsageError(f"sightings file {path}: column {col} has missing values")
     if min_confidence > 0:
         table = table.filter(pc.greater_equal(table.column("confidence"), min_confidence))
-    return _frag_from_table(table, with_ids)
+    frag = _frag_from_table(table, with_ids)
+    _test_kill("read")
+    return frag
 
 
 def _prepare(
@@ -832,10 +882,19 @@ def _save_block(path: Path, arrays: Sequence[np.ndarray], append: bool) -> None:
 
 
 def _iter_blocks(path: Path, n: int = 5) -> Iterator[tuple[np.ndarray, ...]]:
-    with open(path, "rb") as fh:
-        size = os.fstat(fh.fileno()).st_size
-        while fh.tell() < size:
-            yield tuple(np.load(fh, allow_pickle=False) for _ in range(n))
+    """The blocks of ``n`` arrays of a scratch file; a missing or damaged file is a
+    :class:`SightgraphError` (a job must not go on without a part of its data)."""
+    try:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            while fh.tell() < size:
+                blk = tuple(np.load(fh, allow_pickle=False) for _ in range(n))
+                yield blk
+    except (OSError, EOFError, ValueError) as exc:
+        raise SightgraphError(
+            f"scratch file {path.parent.name}/{path.name} is missing or damaged ({exc}); "
+            "no output was written"
+        ) from None
 
 
 _EVENT_KINDS = {
@@ -869,6 +928,22 @@ def _event_table(ev: dict[str, np.ndarray], pids: pa.Array, cams: pa.Array) -> p
     )
 
 
+@dataclass(frozen=True)
+class _Swept:
+    """What one attempt of a sweep task wrote (see :func:`_sweep_to_buckets`)."""
+
+    events: int  # co-location events of the partition
+    rows: np.ndarray  # partial rows written per bucket
+    attempt: str  # the attempt's tag in its file names
+    event_parts: list[str]  # event files written (names in the staging directory)
+    sightings: int  # sightings of the partition's own cameras
+
+
+def _bucket_file(q: int, part: int, attempt: str) -> str:
+    """A sweep attempt's partial rows for bucket ``q``, relative to the spill directory."""
+    return f"b{q:05d}/p{part:05d}-{attempt}.npy"
+
+
 def _sweep_to_buckets(
     pieces: Sequence[_Piece],
     part: int,
@@ -881,20 +956,26 @@ def _sweep_to_buckets(
     spill: str,
     events_dir: str | None,
     params: dict[str, Any],
-) -> tuple[int, np.ndarray]:
-    """Sweep one partition; append its pair aggregates to the bucket files.
+) -> _Swept:
+    """Sweep one partition; write its pair aggregates to the bucket files.
 
     Each chunk of at most ``_CHUNK_EVENTS`` events is aggregated per pair; its rows for bucket
-    ``q`` (``bounds[q] <= a < bounds[q + 1]``) are appended to ``spill/b<q>/p<part>.npy`` as one
+    ``q`` (``bounds[q] <= a < bounds[q + 1]``) are appended to :func:`_bucket_file` as one
     block. When the first chunk shows that aggregation hardly shrinks the rows (crowds of
     strangers: nearly every event is a new pair), later chunks skip it and only split the
-    cache's partial rows by bucket; the reduction aggregates them anyway. Returns the number of
-    events and of rows written per bucket. A partition rewrites its own files from scratch, so a
-    retried task never duplicates rows.
+    cache's partial rows by bucket; the reduction aggregates them anyway. Events, if asked for,
+    go to ``events_dir/part-<part>-<chunk>-<attempt>.parquet``. Every attempt writes under its
+    own tag, so a re-run never touches the files of an attempt whose result was used.
     """
     npids = len(pids)
     nbuckets = len(bounds) - 1
+    attempt = uuid.uuid4().hex[:12]
+    _test_kill("sweep", part, start=True)
     m = _match_partition(pieces, needed, jobs, npids, window_us, None)
+    own = np.zeros(int(needed[-1]) + 1 if len(needed) else 1, bool)
+    own[jobs[0][jobs[0] == jobs[1]]] = True
+    sightings = int(np.count_nonzero(own[m.cam])) if len(m.cam) else 0
+    event_parts: list[str] = []
     written = np.zeros(nbuckets, np.int64)
     buf = _PairBuffers(npids)
     buf.ensure(min(_CHUNK_EVENTS, m.events))
@@ -917,38 +998,47 @@ def _sweep_to_buckets(
             cols = tuple(arr[:rows] for arr in buf.y)
         for q in np.flatnonzero(np.diff(cuts)).tolist():
             lo, hi = int(cuts[q]), int(cuts[q + 1])
-            path = Path(spill) / f"b{q:05d}" / f"p{part:05d}.npy"
+            path = Path(spill) / _bucket_file(q, part, attempt)
             _save_block(path, [x[lo:hi] for x in cols], append=written[q] > 0)
             written[q] += hi - lo
         if events_dir is not None:
             ev = _event_arrays(m, k0, k1, nev)
-            name = f"part-{part:05d}-{c:05d}.parquet"
+            name = f"part-{part:05d}-{c:05d}-{attempt}.parquet"
             _write_parquet(_event_table(ev, pids, cams), Path(events_dir) / name, params)
-    return m.events, written
+            event_parts.append(name)
+    _test_kill("sweep", part)
+    return _Swept(m.events, written, attempt, event_parts, sightings)
 
 
-def _reduce_bucket(spill: str, q: int, a0: int, a1: int, npids: int, total: int) -> tuple[int, str]:
-    """Sum one bucket's ``total`` rows; write the pairs sorted by (a, b) to ``res/b<q>.npy``.
+def _reduce_bucket(
+    spill: str, q: int, a0: int, a1: int, npids: int, total: int, inputs: Sequence[str]
+) -> tuple[int, int, str, int]:
+    """Sum one bucket's ``total`` rows, read from ``inputs`` (files relative to ``spill``, as
+    written by the sweeps whose results were used); write the pairs sorted by (a, b).
 
     A bucket of more than ``_BUCKET_ROWS`` rows is reduced in slices of pid_a codes (the files
-    are read once per slice), so memory stays bounded whatever the skew. The result file appears
-    atomically (renamed into place) so that a writer may wait for it.
+    are read once per slice), so memory stays bounded whatever the skew. The inputs are left in
+    place (a re-run of this task may need them) and the result goes to a new file
+    ``res/b<q>-<attempt>.npy`` (renamed into place when complete). Returns
+    ``(q, pairs, result file name, rows read)``; raises if the inputs do not hold ``total`` rows.
     """
-    folder = Path(spill) / f"b{q:05d}"
-    files = sorted(folder.glob("p*.npy")) if folder.exists() else []
-    out = Path(spill) / "res" / f"b{q:05d}.npy"
+    _test_kill("reduce", q, start=True)
+    files = [Path(spill) / f for f in inputs]
+    out = Path(spill) / "res" / f"b{q:05d}-{uuid.uuid4().hex[:12]}.npy"
     ranges = [(a0, a1)]
     if total > _BUCKET_ROWS:
         hist = np.zeros(a1 - a0, np.int64)
         for f in files:
             for blk in _iter_blocks(f):
                 hist += np.bincount(blk[0] - a0, minlength=a1 - a0)
+        _check_rows(q, int(hist.sum()), total)
         cum = np.cumsum(hist)
         nsub = math.ceil(total / _BUCKET_ROWS)
         cuts = np.searchsorted(cum, total * np.arange(1, nsub) / nsub, side="right")
         edges = sorted({a0, a1, *(a0 + int(x) for x in cuts if 0 < x < a1 - a0)})
         ranges = list(zip(edges[:-1], edges[1:], strict=True))
     rows = 0
+    read = 0
     tmp = out.with_name(out.name + ".tmp")
     buf = _PairBuffers(npids)
     with open(tmp, "wb") as fh:
@@ -962,6 +1052,7 @@ def _reduce_bucket(spill: str, q: int, a0: int, a1: int, npids: int, total: int)
                     if len(blk[0]):
                         runs.append(blk)
             n = sum(len(r[0]) for r in runs)
+            read += n
             buf.ensure(n)
             for j, arr in enumerate(buf.x):
                 if runs:
@@ -971,9 +1062,18 @@ def _reduce_bucket(spill: str, q: int, a0: int, a1: int, npids: int, total: int)
             rows += k
             for arr in buf.y:
                 np.save(fh, arr[:k], allow_pickle=False)
+    _check_rows(q, read, total)
     tmp.replace(out)
-    shutil.rmtree(folder, ignore_errors=True)
-    return rows, str(out)
+    _test_kill("reduce", q)
+    return q, rows, out.name, read
+
+
+def _check_rows(q: int, read: int, total: int) -> None:
+    if read != total:
+        raise SightgraphError(
+            f"pair bucket {q}: its input files hold {read:,} rows where the sweep wrote "
+            f"{total:,}; a scratch file was lost or changed, no output was written"
+        )
 
 
 def _dict_column(codes: np.ndarray, dictionary: pa.Array) -> pa.DictionaryArray:
@@ -1045,49 +1145,70 @@ def _write_parquet(table: pa.Table, path: Path, params: dict[str, Any]) -> None:
 
 
 def _write_pairs(
-    nbuckets: int,
+    reduced: Iterator[tuple[int, Any]],
+    expected: np.ndarray,
     spill: str,
     pids: pa.Array,
     out: Path,
     params: dict[str, Any],
     bar: Progress,
-    done: Callable[[], BaseException | None],
 ) -> int:
-    """Append the reduced buckets, in order, to one Parquet file, as soon as each appears.
+    """Append the reduced buckets, in order, to one Parquet file, as their results arrive.
 
-    ``done()`` returns None while the reducers run, then their error (or a sentinel) once they
-    stopped. Returns the number of pairs written.
+    ``reduced`` yields ``(q, result of _reduce_bucket)`` as the reducers finish; only the file
+    each result names is read (a re-run's other file is ignored). Each bucket's rows read must
+    be ``expected[q]`` (the sweeps' rows), its file must hold the pairs its result counts, and
+    every bucket must arrive; otherwise :class:`SightgraphError` and ``out`` is not touched.
+    A bucket's scratch files are deleted once its result is written (its task can no longer be
+    re-run: :meth:`Scheduler.completed` released it). Returns the number of pairs written.
     """
+    nbuckets = len(expected)
     tmp = out.with_name(out.name + f".tmp-{uuid.uuid4().hex[:8]}")
     tid = bar.add_task("writing pairs", total=nbuckets, unit="buckets")
     written = 0
+    arrived: dict[int, tuple[int, str]] = {}
+    nxt = 0
     try:
         opts = _writer_options(["pid_a", "pid_b"], ["n_events", "first_ts", "last_ts"])
         with pq.ParquetWriter(tmp, _PAIR_SCHEMA, **opts) as writer:
-            for q in range(nbuckets):
-                path = Path(spill) / "res" / f"b{q:05d}.npy"
-                while not path.exists():
-                    err = done()
-                    if err is not None and not path.exists():
-                        raise err
-                    time.sleep(0.01)
-                for a, b, n, tmin, tmax in _iter_blocks(path):
-                    for lo in range(0, len(a), _ROW_GROUP):
-                        hi = lo + _ROW_GROUP
-                        table = pa.Table.from_arrays(
-                            [
-                                _dict_column(a[lo:hi], pids),
-                                _dict_column(b[lo:hi], pids),
-                                pa.array(n[lo:hi]),
-                                pa.array(tmin[lo:hi], _TS),
-                                pa.array(tmax[lo:hi], _TS),
-                            ],
-                            schema=_PAIR_SCHEMA,
+            for i, (q, pairs, name, read) in reduced:
+                if q != i or q in arrived or q < nxt:
+                    raise SightgraphError(f"pair bucket {i}: unexpected reducer result {q}")
+                _check_rows(q, read, int(expected[q]))
+                arrived[q] = (pairs, name)
+                while nxt in arrived:
+                    pairs, name = arrived.pop(nxt)
+                    path = Path(spill) / "res" / name
+                    got = 0
+                    for a, b, n, tmin, tmax in _iter_blocks(path):
+                        for lo in range(0, len(a), _ROW_GROUP):
+                            hi = lo + _ROW_GROUP
+                            table = pa.Table.from_arrays(
+                                [
+                                    _dict_column(a[lo:hi], pids),
+                                    _dict_column(b[lo:hi], pids),
+                                    pa.array(n[lo:hi]),
+                                    pa.array(tmin[lo:hi], _TS),
+                                    pa.array(tmax[lo:hi], _TS),
+                                ],
+                                schema=_PAIR_SCHEMA,
+                            )
+                            writer.write_table(table, row_group_size=_ROW_GROUP)
+                            got += len(table)
+                    if got != pairs:
+                        raise SightgraphError(
+                            f"pair bucket {nxt}: {path.name} holds {got:,} pairs where its "
+                            f"reducer counted {pairs:,}; no output was written"
                         )
-                        writer.write_table(table, row_group_size=_ROW_GROUP)
-                        written += len(table)
-                path.unlink()
-                bar.advance(tid)
+                    written += got
+                    path.unlink()
+                    shutil.rmtree(Path(spill) / f"b{nxt:05d}", ignore_errors=True)
+                    nxt += 1
+                    bar.advance(tid)
+            if nxt != nbuckets:
+                raise SightgraphError(
+                    f"only {nxt} of {nbuckets} pair buckets were reduced; no output was written"
+                )
             if written == 0:
                 writer.write_table(_PAIR_SCHEMA.empty_table())
             writer.add_key_value_metadata(_params_metadata({**params, "pairs": written}))
@@ -1095,6 +1216,52 @@ def _write_pairs(
     finally:
         tmp.unlink(missing_ok=True)
     return written
+
+
+def _check_sweeps(
+    swept: Sequence[_Swept], nbuckets: int, sightings: int
+) -> tuple[int, np.ndarray, list[list[str]]]:
+    """Check that every partition's sweep reported, covering all ``sightings``; return the
+    events, the rows per bucket and each bucket's input files (those of the used attempts)."""
+    seen = sum(r.sightings for r in swept)
+    if seen != sightings:
+        raise SightgraphError(
+            f"the camera partitions swept {seen:,} sightings of the {sightings:,} read; "
+            "no output was written"
+        )
+    per_bucket = np.zeros(nbuckets, np.int64)
+    inputs: list[list[str]] = [[] for _ in range(nbuckets)]
+    for part, r in enumerate(swept):
+        if len(r.rows) != nbuckets:
+            raise SightgraphError(f"partition {part}: {len(r.rows)} buckets, not {nbuckets}")
+        per_bucket += r.rows
+        for q in np.flatnonzero(r.rows).tolist():
+            inputs[q].append(_bucket_file(q, part, r.attempt))
+    return int(sum(r.events for r in swept)), per_bucket, inputs
+
+
+def _commit_events(swept: Sequence[_Swept], staging: Path, folder: Path, n_events: int) -> None:
+    """Move the event files of the used sweep attempts from ``staging`` into ``folder`` as
+    ``part-<partition>-<chunk>.parquet``, check that they hold ``n_events`` rows, and delete
+    ``staging`` with whatever other attempts left there."""
+    rows = 0
+    for r in swept:
+        for name in r.event_parts:
+            src = staging / name
+            try:
+                rows += pq.ParquetFile(src).metadata.num_rows
+            except (OSError, ValueError) as exc:
+                raise SightgraphError(
+                    f"event file {name} of a finished sweep is missing or unreadable ({exc}); "
+                    "no output was written"
+                ) from None
+            src.replace(folder / (name.rsplit("-", 1)[0] + ".parquet"))
+    if rows != n_events:
+        raise SightgraphError(
+            f"the event files hold {rows:,} events where the sweeps counted {n_events:,}; "
+            "no output was written"
+        )
+    shutil.rmtree(staging, ignore_errors=True)
 
 
 def _prepare_events_dir(events_out: Path) -> Path:
@@ -1159,6 +1326,13 @@ def colocate_lake(
     Memory is bounded by the budgets ``_CHUNK_EVENTS`` (events aggregated at once by a task) and
     ``_BUCKET_ROWS`` (rows reduced at once), not by the number of events or pairs: partial
     aggregates go to temporary files next to ``out``, which are removed at the end.
+
+    Raises
+    ------
+    SightgraphError
+        The output would not account for every input: a scratch file was lost or damaged, or
+        the counts of the phases disagree (see the module docstring); nothing is written then.
+        A worker lost mid-job is not an error: Dask re-runs its tasks and the result is exact.
     """
     t0 = time.perf_counter()
     window_us = _window_us(window_s)
@@ -1202,6 +1376,10 @@ def colocate_lake(
             for q in range(nbuckets):
                 (Path(spill) / f"b{q:05d}").mkdir()
             (Path(spill) / "res").mkdir()
+            # sweeps write events here, under names of their own; the used ones move up
+            ev_stage = None if ev_tmp is None else ev_tmp / ".staging"
+            if ev_stage is not None:
+                ev_stage.mkdir()
             sweep = delayed(_sweep_to_buckets, pure=False)
             shared = delayed((plan.pids, plan.cams), pure=False)
             run = uuid.uuid4().hex[:8]
@@ -1219,7 +1397,7 @@ def colocate_lake(
                     window_us,
                     bounds,
                     spill,
-                    None if ev_tmp is None else str(ev_tmp),
+                    None if ev_stage is None else str(ev_stage),
                     params,
                     dask_key_name=f"colocate-sweep-{run}-{nparts - 1 - k:05d}",
                 )
@@ -1227,9 +1405,13 @@ def colocate_lake(
             ]
             swept = sched.compute(tasks, "sweeping cameras", bar)
             del _frags, per_part, tasks
-            n_events = int(sum(e for e, _ in swept))
-            per_bucket = np.sum([c for _, c in swept], axis=0)
+            n_events, per_bucket, inputs = _check_sweeps(
+                swept, nbuckets, int(plan.pid_counts.sum())
+            )
             params["events"] = n_events
+            if ev_tmp is not None and ev_stage is not None:
+                _commit_events(swept, ev_stage, ev_tmp, n_events)
+            del swept
             reduce = delayed(_reduce_bucket, pure=False)
             reducers = [
                 reduce(
@@ -1239,36 +1421,18 @@ def colocate_lake(
                     int(bounds[q + 1]),
                     npids,
                     int(per_bucket[q]),
+                    inputs[q],
                     dask_key_name=f"colocate-reduce-{run}-{nbuckets - 1 - q:05d}",
                 )
                 for q in range(nbuckets)
             ]
             # reduce on the workers while this thread writes finished buckets in order (the
             # names make bucket 0 start first, as for the sweep)
-            status: dict[str, BaseException | None] = {"error": None}
-            finished = threading.Event()
-
-            def run_reducers() -> None:
-                try:
-                    sched.compute(reducers, "reducing pairs", bar)
-                except BaseException as exc:  # handed to the writer, which re-raises it
-                    status["error"] = exc
-                finally:
-                    finished.set()
-
-            def reducers_done() -> BaseException | None:
-                if not finished.is_set():
-                    return None
-                return status["error"] or RuntimeError("a pair bucket was never written")
-
-            thread = threading.Thread(target=run_reducers, name="colocate-reduce", daemon=True)
-            thread.start()
+            reduced = sched.completed(reducers, "reducing pairs", bar)
             try:
-                n_pairs = _write_pairs(nbuckets, spill, plan.pids, out, params, bar, reducers_done)
+                n_pairs = _write_pairs(reduced, per_bucket, spill, plan.pids, out, params, bar)
             finally:
-                thread.join()
-            if status["error"] is not None:
-                raise status["error"]
+                reduced.close()
         params["pairs"] = n_pairs
         if events_dir is not None and ev_tmp is not None:
             if not any(ev_tmp.iterdir()):  # no events: one empty part keeps the schema readable

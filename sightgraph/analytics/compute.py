@@ -17,11 +17,13 @@ Examples
 from __future__ import annotations
 
 import os
+import queue
 import re
 import shutil
 import socket
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,6 +166,86 @@ class Scheduler:
                     fut.result()
             return futures
 
+    def completed(
+        self, tasks: Sequence[Any], description: str, progress: bool | Progress = True
+    ) -> Generator[tuple[int, Any], None, None]:
+        """Compute dask ``tasks``; yield ``(index, result)`` as each one finishes.
+
+        On a cluster each task's future is released as soon as its result is yielded: a worker
+        lost afterwards cannot make the scheduler run that task again behind the caller's back
+        (it would, to restore a result that a client still holds). The first task error is
+        raised (the other tasks are cancelled). Locally the tasks run in a background thread;
+        closing the iterator early stops it from starting further tasks.
+        """
+        if not tasks:
+            return
+        with _phase(progress, description, len(tasks)) as (bar, tid):
+            if self.client is None:
+                yield from self._completed_local(tasks, bar, tid)
+                return
+            from distributed import as_completed
+
+            futures = self.client.compute(list(tasks))
+            index = {fut.key: i for i, fut in enumerate(futures)}
+            done = as_completed(futures, loop=self.client.loop, with_results=True)
+            pending = dict(enumerate(futures))
+            del futures
+            try:
+                for fut, result in done:
+                    i = index[fut.key]
+                    del pending[i]
+                    fut.release()
+                    del fut
+                    bar.advance(tid)
+                    yield i, result
+            finally:
+                done.clear()
+                if pending:
+                    self.client.cancel(list(pending.values()))
+                pending.clear()
+
+    def _completed_local(
+        self, tasks: Sequence[Any], bar: Progress, tid: Any
+    ) -> Generator[tuple[int, Any], None, None]:
+        index = {task.key: i for i, task in enumerate(tasks)}
+        results: queue.SimpleQueue[tuple[int, Any]] = queue.SimpleQueue()
+        stop = threading.Event()
+        outer = self
+
+        class _Report(_RichCallback):
+            def _pretask(self, key: Any, dsk: Any, state: dict[str, Any]) -> None:
+                if stop.is_set():
+                    raise _Stopped
+
+            def _posttask(self, key, result, dsk, state, worker_id) -> None:
+                super()._posttask(key, result, dsk, state, worker_id)
+                if key in index:
+                    results.put((index[key], result))
+
+        def run() -> None:
+            get = dask.local.get_sync if outer.kind == "sync" else dask.threaded.get
+            try:
+                with _Report(bar, tid):
+                    dask.compute(*tasks, scheduler=get, num_workers=outer.num_workers)
+            except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+                results.put((-1, exc))
+            else:
+                results.put((-1, None))
+
+        thread = threading.Thread(target=run, name=f"dask-{tid}", daemon=True)
+        thread.start()
+        try:
+            while True:
+                i, result = results.get()
+                if i < 0:
+                    if result is not None and not isinstance(result, _Stopped):
+                        raise result
+                    return
+                yield i, result
+        finally:
+            stop.set()
+            thread.join()
+
     def _submit(self, tasks: Sequence[Any], bar: Progress, tid: Any) -> list[Any]:
         from distributed import as_completed
 
@@ -173,6 +255,10 @@ class Scheduler:
                 fut.result()
             bar.advance(tid)
         return futures
+
+
+class _Stopped(Exception):
+    """Raised by a local scheduler callback to stop starting tasks (the consumer left)."""
 
 
 def _describe(source: str) -> str:

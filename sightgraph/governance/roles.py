@@ -5,12 +5,14 @@ Three roles, each allowed everything the one before it may do:
 - ``viewer``: aggregates only (counts, camera flows, data quality, audit verification);
 - ``analyst``: plus person-level queries (trajectory, meetings, contacts, ego networks, ...),
   each with a stated purpose that goes into the audit log;
-- ``admin``: plus erasure (``forget``), retention and reading the audit log's entries.
+- ``admin``: plus erasure (``forget``), retention, reading the audit log's entries, and the data
+  pipeline: ``generate``, ``ingest`` and ``load`` (what goes into the lake and the graph).
 
 Actions are named the way the CLI and the dashboard name them (``"trajectory"``, ``"forget"``,
 ``"camera-flows"``); spaces and underscores count as dashes and case is ignored. An action this
 module does not know is treated as a person-level query, so a new query is never open to viewers
-by accident.
+by accident. Which CLI command is which action, and which need a purpose and an audit entry, is
+:data:`sightgraph.governance.access.COMMANDS`.
 
 Examples
 --------
@@ -58,7 +60,9 @@ AGGREGATE_ACTIONS = frozenset(
         "transitions",
         "cameras",
         "audit-verify",
+        "audit-head",
         "prediction-evaluation",
+        "dashboard",  # opening it: each page then checks the session's role itself
     }
 )
 """Actions a viewer may run: results about many subjects at once (small cells suppressed)."""
@@ -70,6 +74,9 @@ ADMIN_ACTIONS: dict[str, str] = {
     "retention-apply": "apply retention",
     "audit-read": "read the audit log's entries",
     "manage-users": "manage users",
+    "generate": "generate data for the lake",
+    "ingest": "ingest sightings into the lake",
+    "load": "load the lake into the graph store",
 }
 """Actions only an admin may run, with the phrase used in refusals."""
 

@@ -130,7 +130,7 @@ def managed(tmp_path_factory: pytest.TempPathFactory) -> Any:
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(SIGHTGRAPH), *args],
-        env={**os.environ, **env},
+        env={**os.environ, "SIGHTGRAPH_ROLE": "admin", **env},  # load is the admin's
         capture_output=True,
         text=True,
         timeout=600,

@@ -149,7 +149,7 @@ def cli(*args: str, env: dict[str, str] | None = None, **kw: Any) -> subprocess.
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, "SIGHTGRAPH_ROLE": "admin", **(env or {})},  # load is the admin's
         **kw,
     )
 
