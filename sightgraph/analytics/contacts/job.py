@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from dask import delayed
 
 from sightgraph.analytics._kernels import count_others_in_window
-from sightgraph.analytics.colocation import _check_crowd_cap
+from sightgraph.analytics.colocation import _check_crowd_cap, _test_kill
 from sightgraph.analytics.contacts._common import (
     _DAY_US,
     _US,
@@ -59,7 +59,7 @@ from sightgraph.analytics.contacts.score import (
     _score_meetings,
     _tiebreak,
 )
-from sightgraph.errors import UsageError
+from sightgraph.errors import SightgraphError, UsageError
 from sightgraph.lake import PARAMS_KEY, read_cameras, sightings_dataset
 
 # Bounded memory (rows): the biggest events frame one partition may hand over without a crowd
@@ -161,6 +161,26 @@ def _recode(
     return a, b
 
 
+#: a meeting's columns in the bucket files, and their types
+_MEETING_FIELDS = ("a", "b", "place", "start", "end", "n", "conf_sum", "conf_n")
+_MEETING_DTYPES = (np.int32, np.int32, np.int32, np.int64, np.int64, np.int64, np.float64, np.int64)
+
+
+@dataclass(frozen=True)
+class _Swept:
+    """What one attempt of a partition task wrote (see :func:`_partition_to_buckets`)."""
+
+    events: int  # co-location events of the partition
+    meetings: int  # meetings made of them
+    tag: str  # the attempt's file name in each bucket folder it wrote to
+    per_bucket: np.ndarray  # meetings written per bucket (sums to ``meetings``)
+
+
+def _bucket_file(q: int, tag: str) -> str:
+    """A partition attempt's meetings for bucket ``q``, relative to the spill directory."""
+    return f"b{q:05d}/{tag}.npy"
+
+
 def _partition_to_buckets(
     ev: dict[str, np.ndarray],
     ev_pids: pa.Array,
@@ -172,12 +192,18 @@ def _partition_to_buckets(
     spill: str,
     bucket_of: np.ndarray,
     nbuckets: int,
-) -> tuple[int, int]:
-    """Meetings of one partition's events (``map_event_partitions(raw=True)`` arrays),
-    appended to the reduction buckets (by pid_a)."""
+) -> _Swept:
+    """Meetings of one partition's events (``map_event_partitions(raw=True)`` arrays), written
+    to the reduction buckets (by pid_a): ``spill/b<q>/<tag>.npy``, under a tag of this attempt.
+
+    A task that Dask runs again (its worker was lost) writes under a new tag; only the files of
+    the attempt whose result the driver received are read (:func:`_check_sweeps`)."""
+    tag = uuid.uuid4().hex[:12]
+    per_bucket = np.zeros(nbuckets, np.int64)
     n = len(ev["a"])
     if n == 0:
-        return 0, 0
+        _test_kill("contacts-sweep")
+        return _Swept(0, 0, tag, per_bucket)
     a, b = _recode(ev["a"], ev["b"], ev_pids, pids, "a subject")
     ca, cb = _recode(ev["cam_a"], ev["cam_b"], ev_cams, cams, "a camera")
     ta, tb = ev["ts_a"].astype(np.int64, copy=False), ev["ts_b"].astype(np.int64, copy=False)
@@ -188,33 +214,80 @@ def _partition_to_buckets(
     q = bucket_of[m["a"]]
     order = np.argsort(q, kind="stable")
     bounds = np.searchsorted(q[order], np.arange(nbuckets + 1))
-    tag = uuid.uuid4().hex[:12]
-    for k in np.flatnonzero(np.diff(bounds)):
+    per_bucket[:] = np.diff(bounds)
+    for k in np.flatnonzero(per_bucket):
         sel = order[bounds[k] : bounds[k + 1]]
-        with open(Path(spill) / f"b{k:05d}" / f"{tag}.npy", "wb") as fh:
-            for name in ("a", "b", "place", "start", "end", "n", "conf_sum", "conf_n"):
+        with open(Path(spill) / _bucket_file(int(k), tag), "wb") as fh:
+            for name in _MEETING_FIELDS:
                 np.save(fh, m[name][sel], allow_pickle=False)
-    return n, len(m["a"])
+    _test_kill("contacts-sweep")
+    return _Swept(n, len(m["a"]), tag, per_bucket)
 
 
-def _load_bucket(spill: str, q: int) -> dict[str, np.ndarray]:
-    names = ("a", "b", "place", "start", "end", "n", "conf_sum", "conf_n")
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in names}
-    folder = Path(spill) / f"b{q:05d}"
-    for f in sorted(folder.glob("*.npy")):
-        with open(f, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            while fh.tell() < size:
-                for k in names:
-                    parts[k].append(np.load(fh, allow_pickle=False))
-    dtypes = (np.int32, np.int32, np.int32, np.int64, np.int64, np.int64, np.float64, np.int64)
+def _check_sweeps(
+    swept: list[_Swept], nbuckets: int
+) -> tuple[int, int, np.ndarray, list[list[str]]]:
+    """Events, meetings, meetings per bucket and each bucket's input files (those of the
+    attempts whose results were received, one per partition); a result that does not add up is
+    a :class:`SightgraphError`."""
+    expected = np.zeros(nbuckets, np.int64)
+    inputs: list[list[str]] = [[] for _ in range(nbuckets)]
+    tags: set[str] = set()
+    for part, r in enumerate(swept):
+        if not isinstance(r, _Swept) or len(r.per_bucket) != nbuckets or r.tag in tags:
+            raise SightgraphError(
+                f"camera partition {part}: unexpected result of its task; no output was written"
+            )
+        if int(r.per_bucket.sum()) != r.meetings:
+            raise SightgraphError(
+                f"camera partition {part}: wrote {int(r.per_bucket.sum()):,} meetings to the "
+                f"buckets of its {r.meetings:,}; no output was written"
+            )
+        tags.add(r.tag)
+        expected += r.per_bucket
+        for q in np.flatnonzero(r.per_bucket).tolist():
+            inputs[q].append(_bucket_file(q, r.tag))
+    n_events = int(sum(r.events for r in swept))
+    return n_events, int(expected.sum()), expected, inputs
+
+
+def _load_bucket(spill: str, q: int, inputs: list[str], expected: int) -> dict[str, np.ndarray]:
+    """Bucket ``q``'s meetings from ``inputs`` (files relative to ``spill``), sorted by
+    (a, b, place, start). The files stay (a re-run of this task may need them); a missing or
+    damaged file, or other than ``expected`` meetings, is a :class:`SightgraphError`."""
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in _MEETING_FIELDS}
+    for f in inputs:
+        path = Path(spill) / f
+        try:
+            with open(path, "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                while fh.tell() < size:
+                    blk = [np.load(fh, allow_pickle=False) for _ in _MEETING_FIELDS]
+                    if len({len(x) for x in blk}) != 1:
+                        raise ValueError("columns of different lengths")
+                    for k, x in zip(_MEETING_FIELDS, blk, strict=True):
+                        parts[k].append(x)
+        except (OSError, EOFError, ValueError) as exc:
+            raise SightgraphError(
+                f"meeting bucket {q}: scratch file {f} is missing or damaged ({exc}); "
+                "no output was written"
+            ) from None
     m = {
         k: (np.concatenate(parts[k]) if parts[k] else np.empty(0, t))
-        for k, t in zip(names, dtypes, strict=True)
+        for k, t in zip(_MEETING_FIELDS, _MEETING_DTYPES, strict=True)
     }
+    _check_meetings(q, len(m["a"]), expected)
     order = np.lexsort((m["start"], m["place"], m["b"], m["a"]))
-    shutil.rmtree(folder, ignore_errors=True)
     return {k: v[order] for k, v in m.items()}
+
+
+def _check_meetings(q: int, read: int, expected: int) -> None:
+    if read != expected:
+        raise SightgraphError(
+            f"meeting bucket {q}: its input files hold {read:,} meetings where the camera "
+            f"partitions wrote {expected:,}; a scratch file was lost or changed, no output was "
+            "written"
+        )
 
 
 #: what stays in memory per scored pair until the table is written: the global order and the
@@ -224,17 +297,31 @@ _RANK_FIELDS = ("a", "b", "evidence", "p_value", "exposure_s")
 _WRITE_ROWS = 1_000_000
 
 
+@dataclass(frozen=True)
+class _Scored:
+    """What one attempt of a scoring task returned (see :func:`_reduce_bucket`)."""
+
+    q: int  # the bucket
+    cols: dict[str, np.ndarray]  # every pair column (kept) or only _RANK_FIELDS
+    met: int  # distinct pairs with a meeting
+    read: int  # meetings read
+    folder: str | None  # where the columns were written (None: kept in memory)
+
+
 def _reduce_bucket(
     spill: str,
     q: int,
+    inputs: list[str],
+    expected: int,
     ctx: _Context,
     min_meetings: int,
     keep: bool = False,
-) -> tuple[dict[str, np.ndarray], int]:
-    """Score bucket ``q``; its pairs (in pid order) go back to disk
-    (``spill/s{q}/<column>.npy``) and only :data:`_RANK_FIELDS` come back; with ``keep`` (small
-    jobs) nothing is written and every column comes back."""
-    m = _load_bucket(spill, q)
+) -> _Scored:
+    """Score bucket ``q`` from its ``inputs`` (``expected`` meetings); its pairs (in pid
+    order) go to a new folder ``spill/s<q>-<tag>/<column>.npy`` of this attempt and only
+    :data:`_RANK_FIELDS` come back, with the folder's name; with ``keep`` (small jobs) nothing
+    is written and every column comes back. The inputs are left in place."""
+    m = _load_bucket(spill, q, inputs, expected)
     n = len(m["a"])
     met = (
         int(
@@ -246,8 +333,10 @@ def _reduce_bucket(
     cols = _score_meetings(m, ctx, min_meetings)  # meetings are in (a, b) order: so are pairs
     del m
     if keep:
-        return cols, met
-    folder = Path(spill) / f"s{q:05d}"
+        _test_kill("contacts-reduce", q)
+        return _Scored(q, cols, met, n, None)
+    name = f"s{q:05d}-{uuid.uuid4().hex[:12]}"
+    folder = Path(spill) / name
     folder.mkdir()
     rank: dict[str, np.ndarray] = {}
     for f in _PAIR_FIELDS:
@@ -255,25 +344,75 @@ def _reduce_bucket(
         if f in _RANK_FIELDS:
             rank[f] = col
         np.save(folder / f"{f}.npy", col, allow_pickle=False)
-    return rank, met
+    _test_kill("contacts-reduce", q)
+    return _Scored(q, rank, met, n, name)
+
+
+def _check_scored(
+    spill: str, scored: list[_Scored], expected: np.ndarray, keep: bool
+) -> list[str] | None:
+    """Check that every bucket was scored from all its meetings and that the columns of its
+    pairs are all there, as many as it returned; the folders of the used attempts (None when
+    kept in memory). Otherwise :class:`SightgraphError`."""
+    if len(scored) != len(expected):
+        raise SightgraphError(
+            f"{len(scored)} of {len(expected)} meeting buckets were scored; no output was written"
+        )
+    fields = _PAIR_FIELDS if keep else _RANK_FIELDS
+    folders: list[str] = []
+    for q, r in enumerate(scored):
+        if not isinstance(r, _Scored) or r.q != q or (r.folder is None) != keep:
+            raise SightgraphError(
+                f"meeting bucket {q}: unexpected result of its scoring; no output was written"
+            )
+        _check_meetings(q, r.read, int(expected[q]))
+        n = len(r.cols["a"]) if "a" in r.cols else -1
+        if n < 0 or any(f not in r.cols or len(r.cols[f]) != n for f in fields):
+            raise SightgraphError(
+                f"meeting bucket {q}: its scored columns are incomplete; no output was written"
+            )
+        if r.folder is None:
+            continue
+        for f in _PAIR_FIELDS:
+            path = Path(spill) / r.folder / f"{f}.npy"
+            try:
+                got = len(np.load(path, mmap_mode="r"))
+            except (OSError, EOFError, ValueError) as exc:
+                raise SightgraphError(
+                    f"meeting bucket {q}: scratch file {r.folder}/{f}.npy is missing or damaged "
+                    f"({exc}); no output was written"
+                ) from None
+            if got != n:
+                raise SightgraphError(
+                    f"meeting bucket {q}: {r.folder}/{f}.npy holds {got:,} pairs where its "
+                    f"scoring returned {n:,}; no output was written"
+                )
+        folders.append(r.folder)
+    return None if keep else folders
 
 
 def _ranked_chunks(
-    spill: str, parts: list[dict[str, np.ndarray]], npids: int, rank_col: str = "score"
+    spill: str,
+    parts: list[dict[str, np.ndarray]],
+    npids: int,
+    rank_col: str = "score",
+    folders: list[str] | None = None,
 ) -> tuple[int, int, Iterator[dict[str, np.ndarray]]]:
     """The whole table in its order (``rank_col`` descending, then pids), :data:`_WRITE_ROWS`
     rows at a time, from the per-bucket pairs of :func:`_reduce_bucket`: q-values over all
     pairs, then the score (evidence times 1 - q), then the order.
 
     Memory holds the rank fields of all pairs and one chunk of the others, which each chunk
-    gathers from the buckets' files through memory maps (or from memory for small jobs).
+    gathers through memory maps from the buckets' ``folders`` (those :func:`_check_scored`
+    returned), or, without ``folders`` (small jobs), from ``parts`` (every column).
     Returns the number of pairs, of pairs with q < 0.05, and the chunks (the spill directory
     must live until they are consumed).
     """
     sizes = np.array([len(p["a"]) for p in parts], dtype=np.int64)
     offsets = np.r_[0, np.cumsum(sizes)]
     # buckets scored with keep=True hold every column in memory (no files)
-    held = [dict(p) for p in parts] if parts and all(f in parts[0] for f in _PAIR_FIELDS) else None
+    held = [dict(p) for p in parts] if folders is None else None
+    dirs = folders or []
     rank = {f: np.concatenate([p.pop(f) for p in parts]) if parts else _empty_pairs()[f]
             for f in _RANK_FIELDS}  # fmt: skip
     parts.clear()
@@ -319,7 +458,7 @@ def _ranked_chunks(
                 cols = [
                     held[q][f]
                     if held is not None
-                    else np.load(Path(spill) / f"s{q:05d}" / f"{f}.npy", mmap_mode="r")
+                    else np.load(Path(spill) / dirs[q] / f"{f}.npy", mmap_mode="r")
                     for q, _, _ in reads
                 ]
                 out = np.empty(len(idx), dtype=cols[0].dtype)
@@ -487,8 +626,10 @@ def compute_contacts(
     1. the lake's sightings are read once (integer codes) for the busyness weights and the null;
     2. :func:`~sightgraph.analytics.colocation.map_event_partitions` runs one task per camera
        partition: its events become meetings (:func:`build_meetings`'s rule) inside the task and
-       are appended to on-disk buckets by ``pid_a``;
-    3. one task per bucket scores its pairs (:func:`score_contacts`'s model);
+       are written to on-disk buckets by ``pid_a``, in files named by a tag of that attempt;
+    3. one task per bucket scores its pairs (:func:`score_contacts`'s model) from the files of
+       the attempts whose results the driver received, and writes them (large jobs) to a folder
+       of its own attempt;
     4. q-values over all pairs, ordered by score (or exposure), written to ``out`` with the
        parameters (the null model chosen among them).
 
@@ -525,6 +666,15 @@ def compute_contacts(
     Returns
     -------
     ContactsResult
+
+    Raises
+    ------
+    SightgraphError
+        The output would not account for every input: a scratch file was lost or damaged, or
+        the meetings the partitions wrote, those the buckets read and the pairs they returned
+        disagree; nothing is written then. A worker lost mid-job is not an error: Dask re-runs
+        its tasks, a re-run writes under new names, and only the files of the results received
+        are read (nothing is deleted before the table is written), so the result is exact.
     """
     from sightgraph.analytics.colocation import map_event_partitions
     from sightgraph.analytics.compute import resolve_scheduler, spill_dir
@@ -638,21 +788,26 @@ def compute_contacts(
                 progress=progress,
                 raw=True,
             )
-            n_events = int(sum(e for e, _ in swept))
-            n_meetings = int(sum(m for _, m in swept))
+            # only the files of the attempts whose results came back are read
+            n_events, n_meetings, expected, inputs = _check_sweeps(swept, nbuckets)
+            del swept
             sched.run_everywhere(_warm_up)
             # small jobs keep the scored pairs in memory; large ones wait on disk (bounded)
             keep = n_meetings <= KEEP_IN_MEMORY_MEETINGS
             shared = delayed(ctx, pure=False)
             reduce = delayed(_reduce_bucket, pure=False)
             results = sched.compute(
-                [reduce(spill, q, shared, min_meetings, keep) for q in range(nbuckets)],
+                [
+                    reduce(spill, q, inputs[q], int(expected[q]), shared, min_meetings, keep)
+                    for q in range(nbuckets)
+                ],
                 "scoring pairs",
                 progress,
             )
-        pairs_met = int(sum(n for _, n in results))
+        folders = _check_scored(spill, results, expected, keep)
+        pairs_met = int(sum(r.met for r in results))
         n_pairs, significant, chunks = _ranked_chunks(
-            spill, [r for r, _ in results], npids, RANK_COLUMN[rank]
+            spill, [r.cols for r in results], npids, RANK_COLUMN[rank], folders
         )
         del results
         params.update(
