@@ -11,6 +11,7 @@ The classification of every command is :data:`sightgraph.governance.access.COMMA
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import sys
@@ -171,8 +172,10 @@ def colocate(
     Person-level: needs an analyst and a purpose; audited with the number of pairs."""
     session = _gate("colocate", purpose)
     from sightgraph.analytics.colocation import colocate_lake
+    from sightgraph.lake import erasure_generation
 
     window_s = parse_duration(window, "--window")
+    generation = erasure_generation(lake)  # before the job reads the lake: see _keep_in_lake
     res = colocate_lake(
         lake,
         out,
@@ -181,6 +184,7 @@ def colocate(
         events_out=events_out,
         scheduler=scheduler,
         min_confidence=min_confidence,
+        generation=generation,
     )
     session.audit(
         {
@@ -258,8 +262,17 @@ def contacts(
         "shift_s": None if shift is None else parse_duration(shift, "--shift"),
         "rank": rank,
     }
-    res = compute_contacts(lake, out, **params)
-    _keep_in_lake(out, lake, "contacts")
+    from sightgraph.lake import erasure_generation
+
+    generation = erasure_generation(lake)  # before the job reads the lake: see _keep_in_lake
+    staged = _staging(out, "contacts")
+    try:
+        res = compute_contacts(lake, staged, **params)
+        _keep_in_lake(out, lake, "contacts", generation, staged=staged)
+    finally:
+        staged.unlink(missing_ok=True)
+    if dataclasses.is_dataclass(res) and hasattr(res, "out"):
+        res = dataclasses.replace(res, out=out)  # the summary names out, not the staged file
     session.audit({"lake": lake, "out": out, **params}, int(getattr(res, "pairs", 0)))
     console.print(res.summary() if hasattr(res, "summary") else str(res))
     if evaluate is not None:
@@ -286,9 +299,13 @@ def trajectories(
     Person-level: needs an analyst and a purpose; audited with the number of visits written."""
     session = _gate("trajectories", purpose)
     from sightgraph.analytics.trajectories import compute_trajectories
+    from sightgraph.lake import erasure_generation
 
     gap_s = parse_duration(gap, "--gap")
-    res = compute_trajectories(lake, out, gap_s=gap_s, max_speed_kmh=max_speed_kmh)
+    generation = erasure_generation(lake)  # before the job reads the lake: see _keep_in_lake
+    res = compute_trajectories(
+        lake, out, gap_s=gap_s, max_speed_kmh=max_speed_kmh, generation=generation
+    )
     session.audit(
         {"lake": lake, "out": out, "gap_s": gap_s, "max_speed_kmh": max_speed_kmh},
         int(res["visits"]),  # the per-subject rows written (flows are aggregates)
@@ -327,8 +344,11 @@ def predict(
     import json
 
     from sightgraph.analytics.prediction import compute_predictions
+    from sightgraph.lake import erasure_generation
 
     gap_s = parse_duration(gap, "--gap")
+    # read before the job reads the lake (see _keep_in_lake); --evaluate writes nothing
+    generation = None if evaluate else erasure_generation(lake)
     res = compute_predictions(
         lake,
         gap_s=gap_s,
@@ -339,6 +359,7 @@ def predict(
         tz=tz,
         scheduler=scheduler,
         progress=not as_json,
+        generation=generation,
     )
     if not evaluate:
         session.audit(
@@ -420,7 +441,9 @@ def forget(
     The graph store is opened first and every lake file is read before any is changed, so an
     unreachable store or an unreadable file stops forget with nothing erased. If it stops later,
     running the same command again finishes the job; the audit entry is written once the lake
-    and the graph are both done. Admin only.
+    and the graph are both done. An analytics job (colocate, contacts, trajectories, predict)
+    that read the lake before or while this ran then refuses to put its table into the lake
+    (run it again), so it cannot write the subject back. Admin only.
     """
     session = _gate("forget", purpose)  # role and purpose before anything is opened
     from sightgraph.governance.erasure import forget_subject
@@ -454,7 +477,9 @@ def retention_apply(
     """Delete sightings older than N days from the lake, derived tables and the graph.
 
     Also drops quarantine rows older than the cutoff and contacts (lake and graph) whose newest
-    time is before it. Like `forget`, a run that stops is finished by running it again. Admin only.
+    time is before it. Like `forget`, a run that stops is finished by running it again, and an
+    analytics job that read the lake before or while it ran refuses to commit its table into the
+    lake (run it again). Admin only.
     """
     session = _gate("retention apply", purpose)
     import pandas as pd
@@ -607,16 +632,52 @@ def _run_dashboard(lake: Path, workdir: Path, port: int = 8501) -> None:
     )
 
 
-def _keep_in_lake(out: Path, lake: Path, name: str) -> None:
-    """Keep the lake's current copy of a derived table (what `load` pushes into the graph)."""
+def _staging(out: Path, name: str) -> Path:
+    """Where a job writes the table it will commit as ``out``: a hidden file beside ``out``
+    (hidden, so lake readers and erasure skip it when ``out`` is inside the lake)."""
+    import uuid
+
+    out = Path(out)
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a directory; give a file name such as {name}.parquet")
+    return out.with_name(f".{out.name}.staging-{uuid.uuid4().hex[:8]}.parquet")
+
+
+def _keep_in_lake(
+    out: Path, lake: Path, name: str, generation: int, staged: Path | None = None
+) -> None:
+    """Commit a job's derived table: the job's file (``staged``, default ``out`` itself) becomes
+    ``out`` and the lake's current copy ``LAKE/<name>/<name>.parquet`` (what `load` pushes into
+    the graph).
+
+    Analytics jobs read the lake without its writer lock (they can take minutes), so a `forget`
+    or `retention apply` may run meanwhile, and the job's table may then hold what was erased.
+    So the commit happens under the lock (:func:`sightgraph.lake.commit_lock`: waits up to 30 s,
+    or ``$SIGHTGRAPH_COMMIT_WAIT``, for a busy lake) and only if the lake's erasure generation
+    is still ``generation``, read by the command before the job read the lake. Otherwise it
+    fails with one line ("the lake changed under this job (forget/retention ran); run it
+    again") and neither ``out`` nor the lake copy is written. Both are replaced atomically.
+    """
     import shutil
+    import uuid
 
     from sightgraph.graph.loader import derived_path
+    from sightgraph.lake import commit_lock
 
+    out = Path(out)
+    src = out if staged is None else Path(staged)
     target = derived_path(lake, name)
-    if Path(out).resolve() != target.resolve():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(out, target)
+    with commit_lock(lake, generation, name):
+        if out.resolve() != target.resolve():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
+            try:
+                shutil.copyfile(src, tmp)
+                tmp.replace(target)
+            finally:
+                tmp.unlink(missing_ok=True)
+        if src != out:
+            src.replace(out)
 
 
 def _ts(text: str | None, what: str) -> Any:

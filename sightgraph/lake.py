@@ -8,6 +8,15 @@ shares. The lake is a directory::
                                                     predictions; parameters in Parquet metadata
     LAKE/_lake.json                                 the key record: pseudonymised or not, and the
                                                     key's fingerprint (:func:`read_key_record`)
+    LAKE/_erasures.parquet                          the erasure generation: a counter that every
+                                                    forget or retention run that changed the lake
+                                                    raises (:func:`erasure_generation`)
+    LAKE/.sightgraph.lock                           the writer lock (:func:`lake_lock`)
+
+Writers and the lock: ingest, forget and retention hold :func:`lake_lock` for their whole run.
+Analytics jobs read without it (they can take minutes) and *commit* their derived tables under it
+with :func:`commit_lock`, which also refuses the commit when an erasure ran since the job read its
+input (the erasure generation changed), so a job cannot write a forgotten subject back.
 """
 
 from __future__ import annotations
@@ -15,8 +24,10 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import math
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,13 +41,22 @@ from sightgraph.errors import UsageError
 from sightgraph.schema import CAMERAS_ARROW, SIGHTINGS_ARROW
 
 __all__ = [
+    "COMMIT_WAIT_ENV",
+    "COMMIT_WAIT_S",
     "DERIVED_TABLES",
+    "ERASURES_NAME",
     "KEY_MODES",
     "KEY_RECORD_NAME",
     "LOCK_NAME",
     "MODE_NOT_PSEUDONYMISED",
     "MODE_PSEUDONYMISED",
     "PARAMS_KEY",
+    "bump_erasure_generation",
+    "commit_into",
+    "commit_lock",
+    "commit_wait",
+    "erasure_generation",
+    "in_lake",
     "lake_lock",
     "read_cameras",
     "read_key_record",
@@ -63,15 +83,21 @@ KEY_RECORD_FORMAT = "sightgraph-lake-key"
 MODE_PSEUDONYMISED = "pseudonymised"
 MODE_NOT_PSEUDONYMISED = "not-pseudonymised"
 KEY_MODES = (MODE_PSEUDONYMISED, MODE_NOT_PSEUDONYMISED)
+ERASURES_NAME = "_erasures.parquet"
+COMMIT_WAIT_S = 30.0
+COMMIT_WAIT_ENV = "SIGHTGRAPH_COMMIT_WAIT"
 
 
 @contextlib.contextmanager
-def lake_lock(lake: str | Path, what: str = "writing") -> Iterator[Path]:
-    """Hold the lake's writer lock (``LAKE/.sightgraph.lock``) while ingesting or erasing.
+def lake_lock(lake: str | Path, what: str = "writing", wait: float = 0.0) -> Iterator[Path]:
+    """Hold the lake's writer lock (``LAKE/.sightgraph.lock``) while ingesting, erasing or
+    committing a derived table.
 
     Two writers at once could interleave partitions and ingest logs, and an erasure racing an
-    ingest could miss the rows being written; so a second writer fails at once with a clear
-    message instead of waiting (readers never lock). The lock is an ``flock`` on the file: the
+    ingest could miss the rows being written; so a second writer fails with a clear message
+    (readers never lock). By default it fails at once; with ``wait`` seconds it retries until
+    the lock is free or that time is up (:func:`commit_lock` waits this way, since the holders
+    it meets, a forget or another commit, are short). The lock is an ``flock`` on the file: the
     operating system releases it when the holder exits, however it exits, so a crashed run
     never leaves the lake locked. A lake folder created only to hold the lock is removed again
     when nothing else was written into it.
@@ -79,7 +105,8 @@ def lake_lock(lake: str | Path, what: str = "writing") -> Iterator[Path]:
     Raises
     ------
     UsageError
-        Another process (or another open of the lake in this one) holds the lock.
+        Another process (or another open of the lake in this one) holds the lock, and still held
+        it after ``wait`` seconds.
     """
     root = Path(lake)
     created = not root.exists()
@@ -87,13 +114,24 @@ def lake_lock(lake: str | Path, what: str = "writing") -> Iterator[Path]:
     path = root / LOCK_NAME
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
-            raise UsageError(
-                f"lake {root} is busy: {holder} is writing to it; wait for it to finish, then retry"
-            ) from None
+        deadline = time.monotonic() + max(float(wait), 0.0)
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                left = deadline - time.monotonic()
+                if left > 0:
+                    time.sleep(min(0.1, left))
+                    continue
+                holder = (
+                    os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+                )
+                waited = f" (waited {wait:g} s)" if wait > 0 else ""
+                raise UsageError(
+                    f"lake {root} is busy{waited}: {holder} is writing to it; wait for it to "
+                    "finish, then retry"
+                ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} ({what})".encode(), 0)
         try:
@@ -107,6 +145,150 @@ def lake_lock(lake: str | Path, what: str = "writing") -> Iterator[Path]:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+# ---------------------------------------------------------------------------------------------
+# erasure generation: analytics jobs commit only if no forget/retention ran since they read
+def erasure_generation(lake: str | Path) -> int:
+    """The lake's erasure generation: 0 for a lake where no forget or retention run ever
+    changed anything, raised by one by every run that did (:func:`bump_erasure_generation`).
+
+    An analytics job reads it *before* it reads the lake and passes it to :func:`commit_lock`
+    when it puts its table into the lake; a different value then means an erasure ran in
+    between, and the job's table may hold what was erased. Read without the lock: the record
+    is replaced atomically, so a reader sees the old or the new value.
+
+    The record, ``LAKE/_erasures.parquet``, is one row (``generation``, ``last``: ``"forget"``
+    or ``"retention apply"``) and holds no subject id (it must not keep what was erased). It is
+    Parquet like every other data file in the lake (tools that read every file of a lake read
+    it too); the leading ``_`` keeps lake readers and erasure from taking it for a table.
+
+    Raises
+    ------
+    UsageError
+        The file exists but cannot be read or holds no generation.
+    """
+    path = Path(lake) / ERASURES_NAME
+    if not path.exists():
+        return 0
+    generation = _read_generation(path)
+    if generation is None:
+        raise UsageError(
+            f"lake {lake}: its erasure record {path} is damaged; remove it (the next forget or "
+            "retention run writes a new one) and run the job again"
+        )
+    return generation
+
+
+def _read_generation(path: Path) -> int | None:
+    """The generation in the record at ``path``; None when it is unreadable or malformed."""
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowException):
+        return None
+    if table.num_rows != 1 or "generation" not in table.column_names:
+        return None
+    value = table.column("generation")[0].as_py()
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value
+
+
+def bump_erasure_generation(lake: str | Path, what: str = "erasure") -> int:
+    """Raise the lake's erasure generation by one (atomically) and return the new value.
+
+    Called by :func:`sightgraph.governance.erasure.forget_subject` and
+    :func:`~sightgraph.governance.erasure.retention_apply` at the end of a run that changed
+    the lake, while they still hold the writer lock, so a job that read the lake before or during
+    the erasure finds a new generation when it commits, and refuses. ``what`` (``"forget"``,
+    ``"retention apply"``) is recorded; never a subject id. A missing record counts as 0; a
+    damaged one is replaced by one whose generation (a clock reading in nanoseconds) no job
+    can hold.
+    """
+    root = Path(lake)
+    path = root / ERASURES_NAME
+    current = _read_generation(path) if path.exists() else 0
+    new = time.time_ns() if current is None else current + 1
+    record = pa.table(
+        {"generation": pa.array([new], pa.int64()), "last": pa.array([what], pa.string())}
+    )
+    tmp = root / f".{ERASURES_NAME}.tmp"
+    with tmp.open("wb") as fh:
+        pq.write_table(record, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    tmp.replace(path)
+    _fsync_dir(root)
+    return new
+
+
+def commit_wait() -> float:
+    """Seconds :func:`commit_lock` waits for a busy lake: ``$SIGHTGRAPH_COMMIT_WAIT``, else 30."""
+    raw = os.environ.get(COMMIT_WAIT_ENV, "").strip()
+    if not raw:
+        return COMMIT_WAIT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise UsageError(f"{COMMIT_WAIT_ENV}={raw!r}: give the seconds to wait, a number >= 0")
+    return value
+
+
+@contextlib.contextmanager
+def commit_lock(
+    lake: str | Path, generation: int, what: str, wait: float | None = None
+) -> Iterator[Path]:
+    """Hold the writer lock to put a derived table into the lake, if no erasure ran meanwhile.
+
+    ``generation`` is :func:`erasure_generation` as the job read it before reading the lake.
+    Inside the block the caller writes (renames) its table into the lake; nothing else can
+    write then, and no forget or retention can start until the block ends (and then they erase
+    what was committed, like any other lake file).
+
+    Wait-or-fail: a lake that is busy (a forget, a retention run, an ingest or another commit
+    holds the lock) is retried for up to ``wait`` seconds (default :func:`commit_wait`: 30 s or
+    ``$SIGHTGRAPH_COMMIT_WAIT``), since those are short next to the job that is committing; then
+    the commit fails with one line and the job's table is not written.
+
+    Raises
+    ------
+    UsageError
+        The lake is still busy after ``wait`` seconds, or its erasure generation is no longer
+        ``generation``: "the lake changed under this job (forget/retention ran); run it again".
+        Nothing is committed then.
+    """
+    seconds = commit_wait() if wait is None else wait
+    with lake_lock(lake, f"committing {what}", wait=seconds) as path:
+        if erasure_generation(lake) != generation:
+            raise UsageError(
+                f"{what}: the lake changed under this job (forget/retention ran); run it again "
+                f"(nothing was written into lake {lake})"
+            )
+        yield path
+
+
+def in_lake(lake: str | Path, path: str | Path) -> bool:
+    """Whether ``path`` (existing or not) lies inside the lake folder."""
+    return Path(path).resolve().is_relative_to(Path(lake).resolve())
+
+
+@contextlib.contextmanager
+def commit_into(
+    lake: str | Path,
+    paths: Iterable[str | Path],
+    generation: int,
+    what: str,
+    wait: float | None = None,
+) -> Iterator[None]:
+    """:func:`commit_lock` when any of ``paths`` lies inside the lake, else nothing: the block
+    writes those paths (a job's outputs), and only writes into the lake need the lock."""
+    if any(in_lake(lake, p) for p in paths):
+        with commit_lock(lake, generation, what, wait=wait):
+            yield
+    else:
+        yield
 
 
 def table_path(lake: str | Path, name: str) -> Path:
@@ -179,7 +361,10 @@ def read_cameras(lake: str | Path) -> pd.DataFrame:
 
 
 def write_table(df: pd.DataFrame, path: str | Path, params: dict[str, Any] | None = None) -> Path:
-    """Write one Parquet file with the producing parameters recorded in its metadata."""
+    """Write one Parquet file with the producing parameters recorded in its metadata.
+
+    A job writing a derived table into a lake does so inside :func:`commit_lock` (or
+    :func:`commit_into`), so that a forget or retention run cannot race it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pandas(df, preserve_index=False)
@@ -294,9 +479,13 @@ def write_key_record(
         fh.flush()
         os.fsync(fh.fileno())
     tmp.replace(path)
-    dir_fd = os.open(root, os.O_RDONLY)
+    _fsync_dir(root)  # the rename survives a crash too
+    return record
+
+
+def _fsync_dir(folder: Path) -> None:
+    dir_fd = os.open(folder, os.O_RDONLY)
     try:
-        os.fsync(dir_fd)  # the rename survives a crash too
+        os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
-    return record

@@ -52,6 +52,7 @@ import signal
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from numbers import Real
 from pathlib import Path
@@ -69,7 +70,13 @@ from sightgraph.analytics import _kernels
 from sightgraph.analytics.compute import Scheduler, progress_bar, resolve_scheduler, spill_dir
 from sightgraph.analytics.trajectories import haversine_m
 from sightgraph.errors import SightgraphError, UsageError
-from sightgraph.lake import PARAMS_KEY, read_cameras, sightings_dataset
+from sightgraph.lake import (
+    PARAMS_KEY,
+    commit_into,
+    erasure_generation,
+    read_cameras,
+    sightings_dataset,
+)
 from sightgraph.schema import (
     COLOCATION_EVENT_COLUMNS,
     COLOCATION_EVENT_CONFIDENCE_COLUMNS,
@@ -1152,6 +1159,7 @@ def _write_pairs(
     out: Path,
     params: dict[str, Any],
     bar: Progress,
+    commit: Callable[[Path], AbstractContextManager[Any]] = lambda _out: nullcontext(),
 ) -> int:
     """Append the reduced buckets, in order, to one Parquet file, as their results arrive.
 
@@ -1161,6 +1169,8 @@ def _write_pairs(
     every bucket must arrive; otherwise :class:`SightgraphError` and ``out`` is not touched.
     A bucket's scratch files are deleted once its result is written (its task can no longer be
     re-run: :meth:`Scheduler.completed` released it). Returns the number of pairs written.
+    The finished file becomes ``out`` inside ``commit(out)`` (the lake's commit lock, when
+    ``out`` is in the lake).
     """
     nbuckets = len(expected)
     tmp = out.with_name(out.name + f".tmp-{uuid.uuid4().hex[:8]}")
@@ -1212,7 +1222,8 @@ def _write_pairs(
             if written == 0:
                 writer.write_table(_PAIR_SCHEMA.empty_table())
             writer.add_key_value_metadata(_params_metadata({**params, "pairs": written}))
-        tmp.replace(out)
+        with commit(out):
+            tmp.replace(out)
     finally:
         tmp.unlink(missing_ok=True)
     return written
@@ -1289,6 +1300,7 @@ def colocate_lake(
     npartitions: int | None = None,
     min_confidence: float = 0.0,
     progress: bool = True,
+    generation: int | None = None,
 ) -> ColocationResult:
     """Exact co-location over ``LAKE/sightings`` as a Dask job; writes the pair table.
 
@@ -1316,6 +1328,12 @@ def colocate_lake(
         Ignore sightings whose confidence is below this (and, if > 0, those without one).
     progress : bool
         Show rich progress bars.
+    generation : int, optional
+        The lake's :func:`~sightgraph.lake.erasure_generation` as the caller read it before the
+        job started (default: read here, before the lake). When ``out`` or ``events_out`` lies
+        inside the lake, it is put there under the lake's writer lock and only if no forget or
+        retention ran since (:func:`sightgraph.lake.commit_lock`); otherwise
+        :class:`UsageError` ("the lake changed under this job") and it is not written.
 
     Returns
     -------
@@ -1335,6 +1353,7 @@ def colocate_lake(
         A worker lost mid-job is not an error: Dask re-runs its tasks and the result is exact.
     """
     t0 = time.perf_counter()
+    gen = erasure_generation(lake) if generation is None else generation
     window_us = _window_us(window_s)
     radius_m = _check_number(radius_m, "radius_m", "metres")
     min_confidence = _check_confidence(min_confidence)
@@ -1430,7 +1449,16 @@ def colocate_lake(
             # names make bucket 0 start first, as for the sweep)
             reduced = sched.completed(reducers, "reducing pairs", bar)
             try:
-                n_pairs = _write_pairs(reduced, per_bucket, spill, plan.pids, out, params, bar)
+                n_pairs = _write_pairs(
+                    reduced,
+                    per_bucket,
+                    spill,
+                    plan.pids,
+                    out,
+                    params,
+                    bar,
+                    lambda path: commit_into(lake, [path], gen, "colocate"),
+                )
             finally:
                 reduced.close()
         params["pairs"] = n_pairs
@@ -1442,9 +1470,10 @@ def colocate_lake(
                     ev_tmp / "part-00000-00000.parquet",
                     params,
                 )
-            if events_dir.exists():
-                shutil.rmtree(events_dir)
-            ev_tmp.replace(events_dir)
+            with commit_into(lake, [events_dir], gen, "colocate events"):
+                if events_dir.exists():
+                    shutil.rmtree(events_dir)
+                ev_tmp.replace(events_dir)
             ev_tmp = None
     finally:
         shutil.rmtree(spill, ignore_errors=True)

@@ -367,12 +367,28 @@ def compute_predictions(
     tz: str = "UTC",
     scheduler: str | None = None,
     progress: bool = True,
+    generation: int | None = None,
 ) -> dict[str, Any]:
     """Visits of the lake's sightings, then either the evaluation report (``evaluate``) or the
-    ``predictions`` table written into the lake (its parameters in the Parquet metadata)."""
-    from sightgraph.analytics.trajectories import build_visits
-    from sightgraph.lake import read_sightings, table_path, write_table
+    ``predictions`` table written into the lake (its parameters in the Parquet metadata).
 
+    The table is committed under the lake's writer lock, and only if no forget or retention ran
+    since the lake was read (:func:`sightgraph.lake.commit_lock`): ``generation`` is the lake's
+    :func:`~sightgraph.lake.erasure_generation` as the caller read it before this job started
+    (default: read here, before the sightings). Otherwise :class:`UsageError` ("the lake changed
+    under this job") and nothing is written. ``evaluate`` writes nothing and checks nothing.
+    """
+    from sightgraph.analytics.trajectories import build_visits
+    from sightgraph.lake import (
+        commit_lock,
+        erasure_generation,
+        read_sightings,
+        table_path,
+        write_table,
+    )
+
+    if generation is None and not evaluate:
+        generation = erasure_generation(lake)
     visits = build_visits(read_sightings(lake, columns=["pid", "camera_id", "ts"]), gap_s=gap_s)
     if evaluate:
         report = evaluate_predictions(
@@ -387,7 +403,9 @@ def compute_predictions(
         return report
     table = predict_next(visits, k=k, alpha=alpha, tz=tz)
     path = table_path(lake, "predictions") / "predictions.parquet"
-    write_table(
-        table, path, {"gap_s": gap_s, "k": k, "alpha": alpha, "tz": tz, "model": "sightgraph"}
-    )
+    assert generation is not None
+    with commit_lock(lake, generation, "predict"):
+        write_table(
+            table, path, {"gap_s": gap_s, "k": k, "alpha": alpha, "tz": tz, "model": "sightgraph"}
+        )
     return {"subjects": int(table["pid"].nunique()), "rows": len(table), "path": str(path)}

@@ -192,15 +192,39 @@ def compute_trajectories(
     gap_s: float = 900.0,
     max_speed_kmh: float = 150.0,
     k: int = 5,
+    *,
+    generation: int | None = None,
 ) -> dict[str, Any]:
     """Visits, transitions and suppressed camera flows of a whole lake.
 
     Writes ``visits`` and ``transitions`` (the suppressed flows, which the loader turns into
     TRANSITION edges) into the lake, with their parameters in the Parquet metadata, and copies
     them to ``out_dir`` when given. Returns counts.
-    """
-    from sightgraph.lake import read_cameras, read_sightings, table_path, write_table
 
+    The lake's tables are committed under the lake's writer lock, and only if no forget or
+    retention ran since the lake was read (:func:`sightgraph.lake.commit_lock`): ``generation``
+    is the lake's :func:`~sightgraph.lake.erasure_generation` as the caller read it before this
+    job started (default: read here, before the sightings). ``out_dir`` is written after that
+    commit (under the same lock if it lies inside the lake), so a refused run writes nothing.
+
+    Raises
+    ------
+    UsageError
+        An erasure ran meanwhile ("the lake changed under this job"), or the lake stayed busy
+        (:func:`~sightgraph.lake.commit_wait`); nothing was written.
+    """
+    from sightgraph.lake import (
+        commit_into,
+        erasure_generation,
+        in_lake,
+        read_cameras,
+        read_sightings,
+        table_path,
+        write_table,
+    )
+
+    if generation is None:
+        generation = erasure_generation(lake)
     s = read_sightings(lake, columns=["pid", "camera_id", "ts"])
     visits = build_visits(s, gap_s=gap_s)
     trans = build_transitions(visits, read_cameras(lake), max_speed_kmh=max_speed_kmh)
@@ -217,8 +241,13 @@ def compute_trajectories(
     ]
     if out_dir is not None:
         targets += [Path(out_dir) / "visits.parquet", Path(out_dir) / "transitions.parquet"]
+    inside = [p for p in targets if in_lake(lake, p)]
+    with commit_into(lake, inside, generation, "trajectories"):
+        for path in inside:
+            write_table(visits if path.name == "visits.parquet" else flows, path, params)
     for path in targets:
-        write_table(visits if path.name == "visits.parquet" else flows, path, params)
+        if path not in inside:
+            write_table(visits if path.name == "visits.parquet" else flows, path, params)
     return {
         "visits": len(visits),
         "transitions": len(trans),

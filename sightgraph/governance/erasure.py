@@ -37,6 +37,12 @@ left as they are: recompute them to drop a subject's contribution; they only sho
 least k subjects anyway (see :mod:`sightgraph.governance.privacy`).
 
 Files whose name or folder starts with ``.`` or ``_`` are skipped, as lake readers skip them.
+
+Both hold the lake's writer lock for the whole run and, when they changed anything, raise the
+lake's erasure generation (``LAKE/_erasures.parquet``, :func:`sightgraph.lake.erasure_generation`)
+before releasing it, so an analytics job that read the lake before or during the run refuses to
+commit its table into the lake afterwards (:func:`sightgraph.lake.commit_lock`) rather than
+write erased rows back.
 """
 
 from __future__ import annotations
@@ -58,7 +64,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sightgraph.errors import SightgraphError, UsageError
-from sightgraph.lake import lake_lock
+from sightgraph.lake import bump_erasure_generation, lake_lock
 
 __all__ = ["forget_subject", "retention_apply", "retention_cutoff"]
 
@@ -242,8 +248,26 @@ def _plan(what: str, work: list[tuple[str, Path, Callable[[], _Step | None]]]) -
     return steps
 
 
-def _apply(what: str, steps: list[_Step], progress: bool) -> None:
-    """Carry out a plan, one file at a time (each change atomic)."""
+def _apply(root: Path, kind: str, what: str, steps: list[_Step], progress: bool) -> None:
+    """Carry out a plan, one file at a time (each change atomic), then raise the lake's erasure
+    generation (``kind``, e.g. ``"forget"``, is recorded; ``what`` may name the pid and is only
+    shown).
+
+    Raising the generation makes an analytics job that read the lake before or during this run
+    refuse to commit its table (:func:`sightgraph.lake.commit_lock`) instead of writing erased
+    rows back. It is raised at the end, not the start, so that a job that began reading while
+    files were still being rewritten sees the change too. A plan with nothing to do changes
+    nothing, not even the generation. Nor does a run that stops half way: it must be run again
+    to finish, and that run, which erases from every lake file (one a job committed meanwhile
+    included), raises it; so an interrupted run and its rerun leave the lake as one clean run.
+    """
+    if not steps:
+        return
+    _apply_steps(what, steps, progress)
+    bump_erasure_generation(root, kind)
+
+
+def _apply_steps(what: str, steps: list[_Step], progress: bool) -> None:
     for step in _progress(steps, what, progress):
         try:
             if step.keep is None:
@@ -384,7 +408,7 @@ def forget_subject(
             work.append((name, f, planner))
 
     steps = _plan("forget", work)
-    _apply(f"forget {pid}", steps, progress)
+    _apply(root, "forget", f"forget {pid}", steps, progress)
     for step in steps:
         report[step.table] += step.rows
     for name in report:
@@ -609,7 +633,7 @@ def retention_apply(
             work.append((name, f, planner))
 
     steps = _plan("retention apply", work)
-    _apply(f"retention before {cutoff.isoformat()}", steps, progress)
+    _apply(root, "retention apply", f"retention before {cutoff.isoformat()}", steps, progress)
     for step in steps:
         report[step.table] += step.rows
     _prune_empty_dirs(root / _SIGHTINGS)
