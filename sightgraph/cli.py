@@ -592,44 +592,134 @@ def demo(
     for line in summary:
         console.print(line)
     if not no_dashboard:
-        _run_dashboard(workdir / "lake", workdir)
+        # the demo's own loopback dashboard: its person-level pages for the demo's analyst
+        role = os.environ.get("SIGHTGRAPH_ROLE") or _settings().role
+        _run_dashboard(workdir / "lake", workdir, role=role)
 
 
 @app.command()
 def dashboard(
     lake: Annotated[Path | None, typer.Option(help="Lake directory")] = None,
     port: Annotated[int, typer.Option(help="Port")] = 8501,
+    host: Annotated[
+        str,
+        typer.Option(
+            help="Address to listen on (default loopback only; 0.0.0.0 serves the network, "
+            "which needs users: `sightgraph users add`)"
+        ),
+    ] = "127.0.0.1",
 ) -> None:
-    """Open the Streamlit dashboard (each page checks the session's role and purpose itself)."""
+    """Open the Streamlit dashboard (each page checks the session's role and purpose itself).
+
+    Without users (`sightgraph users add`) it runs as viewer unless SIGHTGRAPH_ROLE is set, and
+    a role other than viewer without users is refused beyond loopback. SIGTERM/SIGINT/SIGHUP are
+    forwarded to the streamlit child; the command exits with the child's status."""
+    from sightgraph.dashboard.auth import check_bind, load_users, users_path
+
     _gate("dashboard")
     settings = _settings()
-    _run_dashboard(lake or settings.lake_path(), settings.workdir, port=port)
+    check_bind(host, bool(load_users(users_path(settings))), os.environ)
+    code = _run_dashboard(lake or settings.lake_path(), settings.workdir, port=port, host=host)
+    if code:
+        raise typer.Exit(code)
+
+
+users_app = typer.Typer(no_args_is_help=True, help="Dashboard users (salted scrypt hashes).")
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="User name")],
+    role: Annotated[str, typer.Option(help="viewer, analyst or admin")] = "viewer",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin (one line)")
+    ] = False,
+) -> None:
+    """Add a dashboard user, or replace one's role and password (needs admin).
+
+    Written to SIGHTGRAPH_USERS_FILE (default WORKDIR/users.json, mode 0600) as a salted scrypt
+    hash, never the password itself."""
+    from sightgraph.dashboard.auth import set_user, users_path
+
+    _gate("users add")
+    settings = _settings()
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    path = users_path(settings)
+    set_user(path, name, role, password)
+    console.print(f"user {name.strip()} ({role}) written to {path}")
 
 
 # ---------------------------------------------------------------------------------------------
-def _run_dashboard(lake: Path, workdir: Path, port: int = 8501) -> None:
-    import subprocess
+def dashboard_command(app_path: Path, port: int, host: str) -> list[str]:
+    """The streamlit command line ``sightgraph dashboard`` runs."""
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app_path),
+        "--server.port",
+        str(port),
+        "--server.address",
+        host,
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
 
+
+def _supervise(cmd: list[str], env: dict[str, str], grace_s: float = 10.0) -> int:
+    """Run ``cmd`` as a child; forward SIGTERM/SIGINT/SIGHUP to it, wait for it (killed
+    ``grace_s`` after the first signal if still running); its exit status (128+N for signal N)."""
+    import signal
+    import subprocess
+    import time
+
+    proc = subprocess.Popen(cmd, env=env)
+    deadline: list[float] = []
+
+    def forward(signum: int, _frame: Any) -> None:
+        if not deadline:
+            deadline.append(time.monotonic() + grace_s)
+        if proc.poll() is None:
+            proc.send_signal(signum)
+
+    sigs = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP]
+    old = {sig: signal.signal(sig, forward) for sig in sigs}
+    try:
+        while True:
+            try:
+                rc = proc.wait(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                if deadline and time.monotonic() > deadline[0]:
+                    proc.kill()
+                    rc = proc.wait()
+                    break
+    finally:
+        if proc.poll() is None:  # an exception left the loop: never leave the child behind
+            proc.kill()
+            proc.wait()
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    return 128 - rc if rc < 0 else rc
+
+
+def _run_dashboard(
+    lake: Path, workdir: Path, port: int = 8501, host: str = "127.0.0.1", role: str | None = None
+) -> int:
     app_path = Path(__file__).parent / "dashboard" / "streamlit_app.py"
     env = dict(os.environ, SIGHTGRAPH_LAKE=str(lake), SIGHTGRAPH_WORKDIR=str(workdir))
-    console.print(f"dashboard on http://localhost:{port} (Ctrl-C to stop)")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(app_path),
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        env=env,
-        check=False,
-    )
+    if role is not None:  # an explicit role for a loopback dashboard (the demo's)
+        env["SIGHTGRAPH_ROLE"] = role
+    shown = "localhost" if host in ("127.0.0.1", "localhost") else host
+    console.print(f"dashboard on http://{shown}:{port} (Ctrl-C to stop)")
+    return _supervise(dashboard_command(app_path, port, host), env)
 
 
 def _staging(out: Path, name: str) -> Path:

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     # SIGHTGRAPH_PURPOSE: the session's purpose when a command's --purpose is not given
     purpose: str | None = None
     min_cell: int = 5
+    # SIGHTGRAPH_USERS_FILE: dashboard users with salted scrypt hashes (default WORKDIR/users.json;
+    # `sightgraph users add NAME --role R` writes it)
+    users_file: Path | None = None
 
     def lake_path(self) -> Path:
         return self.lake if self.lake is not None else self.workdir / "lake"

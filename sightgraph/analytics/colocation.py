@@ -781,6 +781,15 @@ def find_colocations(
 # over a lake: reading
 
 
+def _absolute(path: str | os.PathLike[str]) -> Path:
+    """``path`` made absolute against this process's working directory (not resolving links).
+
+    Paths handed to Dask tasks must be absolute: a distributed cluster's workers run in working
+    directories of their own, where a relative lake or output path names nothing.
+    """
+    return Path(os.path.abspath(path))
+
+
 def _read_units(lake: str | Path) -> list[tuple[str, list[int]]]:
     """(file, row groups) units of about _READ_ROWS rows each."""
     dset = sightings_dataset(lake)
@@ -1353,22 +1362,25 @@ def colocate_lake(
         A worker lost mid-job is not an error: Dask re-runs its tasks and the result is exact.
     """
     t0 = time.perf_counter()
+    given_lake = lake
+    # absolute before any task is built: a cluster's workers run in directories of their own
+    lake = _absolute(lake)
     gen = erasure_generation(lake) if generation is None else generation
     window_us = _window_us(window_s)
     radius_m = _check_number(radius_m, "radius_m", "metres")
     min_confidence = _check_confidence(min_confidence)
     npartitions = _check_positive_int(npartitions, "npartitions")
-    out = Path(out)
+    out = _absolute(out)
     if out.is_dir():
         raise UsageError(f"out {out} is a directory; give a file name such as colocations.parquet")
-    events_dir = Path(events_out) if events_out is not None else None
+    events_dir = _absolute(events_out) if events_out is not None else None
     params: dict[str, Any] = {
         "table": "colocations",
         "window_s": window_us / 1_000_000,
         "radius_m": radius_m,
         "min_confidence": min_confidence,
         "first_last_ts": "min/max over both sightings of every event",
-        "lake": str(lake),
+        "lake": str(given_lake),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     ev_tmp = _prepare_events_dir(events_dir) if events_dir is not None else None
@@ -1566,6 +1578,7 @@ def map_event_partitions(
     crowd_cap = _check_crowd_cap(crowd_cap)
     if not callable(func):
         raise UsageError(f"func must be callable, got {type(func).__name__}")
+    lake = _absolute(lake)  # tasks read the lake's files in workers' own directories
     with resolve_scheduler(scheduler) as sched:
         _frags, plan, per_part = _prepare(
             sched,

@@ -24,6 +24,7 @@ import socket
 import tempfile
 import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,9 +141,8 @@ class Scheduler:
             if self.client is None:
                 # a scheduler *function*: a name would make dask import distributed (~1 s)
                 # to look for a default client
-                get = dask.local.get_sync if self.kind == "sync" else dask.threaded.get
                 with _RichCallback(bar, tid):
-                    out = dask.compute(*tasks, scheduler=get, num_workers=self.num_workers)
+                    out = _compute_local(tasks, self.kind, self.num_workers)
                 return list(out)
             futures = self._submit(tasks, bar, tid)
             return list(self.client.gather(futures))
@@ -223,10 +223,9 @@ class Scheduler:
                     results.put((index[key], result))
 
         def run() -> None:
-            get = dask.local.get_sync if outer.kind == "sync" else dask.threaded.get
             try:
                 with _Report(bar, tid):
-                    dask.compute(*tasks, scheduler=get, num_workers=outer.num_workers)
+                    _compute_local(tasks, outer.kind, outer.num_workers)
             except BaseException as exc:  # noqa: BLE001 - handed to the consumer
                 results.put((-1, exc))
             else:
@@ -255,6 +254,21 @@ class Scheduler:
                 fut.result()
             bar.advance(tid)
         return futures
+
+
+def _compute_local(tasks: Sequence[Any], kind: str, num_workers: int) -> tuple[Any, ...]:
+    """``dask.compute`` on the synchronous or threaded scheduler, returning only once no task
+    runs any more: on an error the threaded scheduler raises at once while tasks already running
+    in its pool go on (and may still write scratch files the caller is about to remove), so the
+    pool is our own and is shut down with ``wait=True``. Scheduler *functions*, not names: a
+    name would make dask import distributed (~1 s) to look for a default client."""
+    if kind == "sync":
+        return dask.compute(*tasks, scheduler=dask.local.get_sync)
+    pool = ThreadPoolExecutor(max_workers=max(num_workers, 1))
+    try:
+        return dask.compute(*tasks, scheduler=dask.threaded.get, num_workers=num_workers, pool=pool)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 class _Stopped(Exception):
@@ -330,8 +344,11 @@ def _alive(pid: int) -> bool:
 def spill_dir(parent: str | os.PathLike[str], kind: str) -> str:
     """A new scratch directory ``.{kind}-{host}-{pid}-XXXX`` in ``parent`` (beside a job's output,
     so workers of a cluster see it); first removes the ones a job of this host left behind when
-    it was killed (its process no longer runs). The caller removes its own when done."""
-    folder = Path(parent)
+    it was killed (its process no longer runs). The caller removes its own when done.
+
+    The path returned is absolute: it is handed to tasks, and a cluster's workers run in working
+    directories of their own."""
+    folder = Path(os.path.abspath(parent))
     folder.mkdir(parents=True, exist_ok=True)
     host = re.sub(r"[^A-Za-z0-9]", "_", socket.gethostname()) or "host"
     pattern = re.compile(rf"\.{re.escape(kind)}-{re.escape(host)}-(\d+)-")

@@ -113,6 +113,7 @@ COMMANDS: dict[str, Rule] = {
         Rule("audit verify", "audit-verify"),
         Rule("demo", "demo", True, True, "demo on synthetic data"),
         Rule("dashboard", "dashboard"),
+        Rule("users add", "manage-users"),
     )
 }
 """Every CLI command and how it is governed (``tests/governance/test_access.py`` drives it)."""

@@ -25,6 +25,7 @@ with probability about n^2 / 2^65 (3e-4 at a hundred million sightings).
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -51,6 +52,7 @@ __all__ = [
     "new_run_id",
     "read_ingest_log",
     "append_ingest_log",
+    "remove_stale_tmp",
     "upsert_cameras",
 ]
 
@@ -71,6 +73,45 @@ QUARANTINE_ARROW = pa.schema(
 )
 assert tuple(QUARANTINE_ARROW.names) == QUARANTINE_COLUMNS
 _US_PER_DAY = 86_400 * 1_000_000
+
+
+_RUN_ID = r"\d{8}T\d{6}Z-[0-9a-f]{6}"
+#: Temporary names this module writes under (then renames): a sightings part, a quarantine file
+#: and the cameras table. Only these are ever removed as stale (:func:`remove_stale_tmp`).
+_STALE_TMP = {
+    "sightings": re.compile(rf"\.part-{_RUN_ID}-\d{{5,}}\.parquet\.tmp"),
+    "quarantine": re.compile(rf"\..+-{_RUN_ID}\.parquet\.tmp"),
+    "cameras": re.compile(r"\.cameras\.parquet\.tmp"),
+}
+
+
+def remove_stale_tmp(lake: Path) -> int:
+    """Remove the temporary files a killed ingest left in the lake; returns how many.
+
+    Call it only under the lake's writer lock (:func:`sightgraph.lake.lake_lock`): then no live
+    writer owns such a file. Only this module's own temporary names are touched (a sightings
+    part ``sightings/date=YYYY-MM-DD/.part-<run>-<chunk>.parquet.tmp``, a quarantine file
+    ``quarantine/.<stem>-<run>.parquet.tmp``, ``cameras/.cameras.parquet.tmp``); scratch files
+    of other tools, e.g. an analytics job's ``.tmp-XXXX`` outputs, are left alone.
+    """
+    lake = Path(lake)
+    candidates = [
+        *table_path(lake, "sightings").glob("date=*/.part-*.parquet.tmp"),
+        *table_path(lake, "quarantine").glob(".*.parquet.tmp"),
+        *table_path(lake, "cameras").glob(".cameras.parquet.tmp"),
+    ]
+    removed = 0
+    for path in candidates:
+        table = path.parent.parent.name if path.parent.name.startswith("date=") else None
+        pattern = _STALE_TMP[table or path.parent.name]
+        if not pattern.fullmatch(path.name) or not path.is_file() or path.is_symlink():
+            continue
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        removed += 1
+    return removed
 
 
 def new_run_id() -> str:

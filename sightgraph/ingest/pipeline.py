@@ -64,6 +64,7 @@ from sightgraph.ingest.lake_writer import (
     make_sighting_ids,
     new_run_id,
     read_ingest_log,
+    remove_stale_tmp,
     upsert_cameras,
 )
 from sightgraph.ingest.pseudonymize import (
@@ -113,6 +114,9 @@ class IngestReport:
         Quarantine reason -> rows.
     partitions : list of str
         UTC dates (``YYYY-MM-DD``) this run wrote files into.
+    stale_tmp_removed : int
+        Temporary files of an earlier, killed ingest removed from the lake before this run wrote
+        (see :func:`sightgraph.ingest.lake_writer.remove_stale_tmp`).
     """
 
     source: Path
@@ -129,6 +133,7 @@ class IngestReport:
     cameras: int | None = None
     delimiter: str | None = None
     seconds: float = 0.0
+    stale_tmp_removed: int = 0
 
     @property
     def duplicates(self) -> int:
@@ -160,6 +165,11 @@ class IngestReport:
             )
         if self.delimiter not in (None, ","):
             lines.append(f"  delimiter detected: {self.delimiter!r}")
+        if self.stale_tmp_removed:
+            lines.append(
+                f"  cleaned       {self.stale_tmp_removed:>12,}  stale temporary file(s) of a "
+                "killed ingest"
+            )
         mark = "ok" if self.balanced else "MISMATCH"
         lines.append(
             f"  check: {self.rows_read:,} read = {self.ingested:,} ingested + {self.duplicates:,} duplicates"
@@ -300,6 +310,7 @@ def ingest_cameras(
     lake = _check_lake(Path(lake))
     cams = read_cameras_file(path, mapping)
     with lake_lock(lake, "ingest cameras"):
+        removed = remove_stale_tmp(lake)  # a killed ingest's leftovers (no live writer now)
         upsert_cameras(lake, cams)
         append_ingest_log(
             lake,
@@ -307,6 +318,7 @@ def ingest_cameras(
                 "kind": "cameras",
                 "source": str(path),
                 "cameras": len(cams),
+                "stale_tmp_removed": removed,
                 "finished_utc": datetime.now(UTC).isoformat(),
             },
         )
@@ -550,6 +562,8 @@ def _ingest(
         source, INPUT_REQUIRED, INPUT_OPTIONAL, mapping, chunk_rows, "sightings"
     ) as reader:
         report.delimiter = reader.delimiter
+        # under the writer lock: no live writer owns them, they are a killed run's leftovers
+        report.stale_tmp_removed = remove_stale_tmp(lake)
         known = set(cams["camera_id"]) if cams is not None else None
         subject_col = reader.source_columns["subject_id"]
         hash_key = key_bytes if key_bytes is not None else _optional_key(key)

@@ -26,7 +26,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -256,20 +256,23 @@ class TableReader(ABC):
 
 
 # ----------------------------------------------------------------------------------- text files
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
 class _LineFile:
     """A binary text file (optionally gzip) read in blocks cut at line ends."""
 
     def __init__(self, path: Path) -> None:
         try:
-            self._raw: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed in close()
+            self._raw: io.BufferedReader = open(path, "rb")  # noqa: SIM115 - closed in close()
         except IsADirectoryError as exc:
             raise UsageError(f"{path} is a directory, not a file") from exc
         except OSError as exc:
             raise UsageError(f"cannot open {path}: {exc.strerror or exc}") from exc
         self.total = os.fstat(self._raw.fileno()).st_size
-        self._fh: Any = (
-            gzip.GzipFile(fileobj=self._raw) if path.suffix.lower() == ".gz" else self._raw
-        )
+        # gzip by name, or by its magic bytes whatever the name (a gzip file named .csv)
+        compressed = path.suffix.lower() == ".gz" or self._raw.peek(2)[:2] == _GZIP_MAGIC
+        self._fh: Any = gzip.GzipFile(fileobj=self._raw) if compressed else self._raw
         self.path = path
 
     def read(self, n: int) -> bytes:

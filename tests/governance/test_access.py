@@ -44,6 +44,7 @@ EXPECTED = {
     "audit verify": ("viewer", False, False),
     "demo": ("analyst", True, True),
     "dashboard": ("viewer", False, False),
+    "users add": ("admin", False, False),
 }
 
 

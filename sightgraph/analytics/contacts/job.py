@@ -692,9 +692,12 @@ def compute_contacts(
     rank = _check_choice(rank, "rank", RANKS)
     shifts = _check_shifts(shifts)
     shift_us = None if shift_s is None else _to_us(_check_seconds(shift_s, "shift", positive=True))
-    out = Path(out)
+    out = Path(os.path.abspath(out))
     if out.exists() and out.is_dir():
         raise UsageError(f"out {out} is a directory; give a file name such as contacts.parquet")
+    given_lake = lake
+    # absolute before any task is built: a cluster's workers run in directories of their own
+    lake = Path(os.path.abspath(lake))
     pids, pid, cams, cam, ts = _read_lake_sightings(lake, min_confidence)
     npids, ncams = len(pids), len(cams)
     if crowd_cap is None:
@@ -756,7 +759,7 @@ def compute_contacts(
         "null_sightings": ctx.kept,
         "subjects": npids,
         "family_pairs": npids * (npids - 1) // 2,
-        "lake": str(lake),
+        "lake": str(given_lake),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     spill = spill_dir(out.parent, "contacts")
