@@ -593,8 +593,7 @@ def demo(
         console.print(line)
     if not no_dashboard:
         # the demo's own loopback dashboard: its person-level pages for the demo's analyst
-        role = os.environ.get("SIGHTGRAPH_ROLE") or _settings().role
-        _run_dashboard(workdir / "lake", workdir, role=role)
+        _run_dashboard(workdir / "lake", workdir, role=_settings().role)
 
 
 @app.command()

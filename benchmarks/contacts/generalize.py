@@ -66,36 +66,30 @@ def _pairs(a: pd.Series, b: pd.Series) -> pd.DataFrame:
     return pd.DataFrame({"pid_a": np.minimum(a, b), "pid_b": np.maximum(a, b)})
 
 
+def _synthetic(made) -> dict:
+    """A generated city or town (sightings, ties, routine strangers) as a source, W = 60 s."""
+    s = made.sightings.rename(columns={"subject_id": "pid"})
+    return {
+        "sightings": s.assign(sighting_id=np.arange(len(s), dtype=np.int64)),
+        "ties": _pairs(made.ties["subject_a"], made.ties["subject_b"]),
+        "decoys": _pairs(made.strangers["subject_a"], made.strangers["subject_b"]),
+        "negatives": None,
+        "window_s": 60.0,
+        "gap_s": 900.0,
+        "strata": "weekpart",
+    }
+
+
 def load(name: str) -> dict:
     """Sightings (pid, camera_id, ts, sighting_id, confidence), ties, decoys, negatives, W, G."""
     if name == "city":
         from sightgraph.synthetic.city import generate_city
 
-        c = generate_city(persons=2000, days=14, seed=0)
-        s = c.sightings.rename(columns={"subject_id": "pid"})
-        return {
-            "sightings": s.assign(sighting_id=np.arange(len(s), dtype=np.int64)),
-            "ties": _pairs(c.ties["subject_a"], c.ties["subject_b"]),
-            "decoys": _pairs(c.strangers["subject_a"], c.strangers["subject_b"]),
-            "negatives": None,
-            "window_s": 60.0,
-            "gap_s": 900.0,
-            "strata": "weekpart",
-        }
+        return _synthetic(generate_city(persons=2000, days=14, seed=0))
     if name == "town":
         from sightgraph.synthetic.town import generate_town
 
-        t = generate_town(persons=1500, days=14, seed=0)
-        s = t.sightings.rename(columns={"subject_id": "pid"})
-        return {
-            "sightings": s.assign(sighting_id=np.arange(len(s), dtype=np.int64)),
-            "ties": _pairs(t.ties["subject_a"], t.ties["subject_b"]),
-            "decoys": _pairs(t.strangers["subject_a"], t.strangers["subject_b"]),
-            "negatives": None,
-            "window_s": 60.0,
-            "gap_s": 900.0,
-            "strata": "weekpart",
-        }
+        return _synthetic(generate_town(persons=1500, days=14, seed=0))
     src = _sources_module().all_sources()[name]()
     return {
         "sightings": src.sightings,

@@ -248,6 +248,21 @@ def _plan(what: str, work: list[tuple[str, Path, Callable[[], _Step | None]]]) -
     return steps
 
 
+def _plan_and_apply(
+    root: Path,
+    kind: str,
+    what: str,
+    work: list[tuple[str, Path, Callable[[], _Step | None]]],
+    report: dict[str, int],
+    progress: bool,
+) -> None:
+    """:func:`_plan` every file, then :func:`_apply` the plan; rows removed added to ``report``."""
+    steps = _plan(kind, work)
+    _apply(root, kind, what, steps, progress)
+    for step in steps:
+        report[step.table] += step.rows
+
+
 def _apply(root: Path, kind: str, what: str, steps: list[_Step], progress: bool) -> None:
     """Carry out a plan, one file at a time (each change atomic), then raise the lake's erasure
     generation (``kind``, e.g. ``"forget"``, is recorded; ``what`` may name the pid and is only
@@ -407,10 +422,7 @@ def forget_subject(
             report.setdefault(name, 0)
             work.append((name, f, planner))
 
-    steps = _plan("forget", work)
-    _apply(root, "forget", f"forget {pid}", steps, progress)
-    for step in steps:
-        report[step.table] += step.rows
+    _plan_and_apply(root, "forget", f"forget {pid}", work, report, progress)
     for name in report:
         if name != _QUARANTINE:
             _prune_empty_dirs(root / name)
@@ -632,9 +644,7 @@ def retention_apply(
             report.setdefault(name, 0)
             work.append((name, f, planner))
 
-    steps = _plan("retention apply", work)
-    _apply(root, "retention apply", f"retention before {cutoff.isoformat()}", steps, progress)
-    for step in steps:
-        report[step.table] += step.rows
+    what = f"retention before {cutoff.isoformat()}"
+    _plan_and_apply(root, "retention apply", what, work, report, progress)
     _prune_empty_dirs(root / _SIGHTINGS)
     return report

@@ -293,6 +293,9 @@ def _check_meetings(q: int, read: int, expected: int) -> None:
 #: what stays in memory per scored pair until the table is written: the global order and the
 #: q-values need these (24 bytes a pair); every other column waits on disk
 _RANK_FIELDS = ("a", "b", "evidence", "p_value", "exposure_s")
+#: the columns a large job's scored bucket waits with on disk: all but the score, which is
+#: evidence * (1 - q) once the q-values over all pairs are known
+_SPILLED_FIELDS = tuple(f for f in _PAIR_FIELDS if f != "score")
 #: rows per row group of a written contacts table
 _WRITE_ROWS = 1_000_000
 
@@ -339,7 +342,7 @@ def _reduce_bucket(
     folder = Path(spill) / name
     folder.mkdir()
     rank: dict[str, np.ndarray] = {}
-    for f in _PAIR_FIELDS:
+    for f in _SPILLED_FIELDS:
         col = cols.pop(f)
         if f in _RANK_FIELDS:
             rank[f] = col
@@ -373,7 +376,7 @@ def _check_scored(
             )
         if r.folder is None:
             continue
-        for f in _PAIR_FIELDS:
+        for f in _SPILLED_FIELDS:
             path = Path(spill) / r.folder / f"{f}.npy"
             try:
                 got = len(np.load(path, mmap_mode="r"))
@@ -452,9 +455,7 @@ def _ranked_chunks(
                 at = by_bucket[bounds[q] : bounds[q + 1]]
                 reads.append((q, at, idx[at] - offsets[q]))
             chunk: dict[str, np.ndarray] = {"q_value": q_value[idx], "score": score[idx]}
-            for f in _PAIR_FIELDS:
-                if f in chunk:
-                    continue
+            for f in _SPILLED_FIELDS:
                 cols = [
                     held[q][f]
                     if held is not None

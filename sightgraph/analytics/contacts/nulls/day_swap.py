@@ -44,7 +44,11 @@ def _segment(keys, lo, hi, value):
 @_jit
 def _count(ia, ja, lo, hi, s_tod, s_day, stratum, w):
     """Swapped-day matches of A's sightings ``[ia, ja)`` and B's ``[lo, hi)`` (each sorted by
-    time of day) at one place: same time of day within ``w``, distinct days of one stratum."""
+    time of day) at one place: same time of day within ``w``, distinct days of one stratum.
+
+    The same sweep as :func:`_fill`, kept apart on purpose: one function with a ``write`` flag
+    (numba does not specialise on it) made the kernel ~20% slower (0.80 against 0.68 s on the
+    2,000-person city)."""
     n = 0
     j0 = lo
     for ii in range(ia, ja):
