@@ -669,6 +669,8 @@ def dashboard_command(app_path: Path, port: int, host: str) -> list[str]:
         "true",
         "--browser.gatherUsageStats",
         "false",
+        "--client.toolbarMode",
+        "minimal",  # no "Deploy" menu
     ]
 
 

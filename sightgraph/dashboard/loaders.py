@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import networkx as nx
 import pandas as pd
 import streamlit as st
 
@@ -23,10 +22,19 @@ __all__ = [
     "Session",
     "audit_entries",
     "camera_flows",
+    "edge_evidence",
     "ego_network",
     "get_settings",
+    "network_layers",
+    "subject_search",
+    "window_meetings",
     "get_store",
-    "network_dot",
+    "edge_id",
+    "graph_elements",
+    "in_window",
+    "meetings_per_edge",
+    "merge_elements",
+    "remove_nodes",
     "next_cameras",
     "overview",
     "pair_meetings",
@@ -35,6 +43,7 @@ __all__ = [
     "record",
     "top_contacts",
     "trajectory",
+    "utc",
 ]
 
 
@@ -156,18 +165,215 @@ def trajectory(session: Session, pid: str, start: Any = None, end: Any = None) -
     return df
 
 
+#: the bounds of one ego query by default (``Store.ego_network``): strongest edges per subject,
+#: subjects in all, edges in all; the page lets the analyst raise them up to NETWORK_CEILING
+NETWORK_LIMITS = {"per_node": 15, "max_nodes": 150, "limit": 400}
+#: the most subjects one drawing may hold (a 1,000-node neighbourhood stays responsive)
+NETWORK_CEILING = 1000
+
+
 def ego_network(
-    session: Session, pid: str, hops: int, min_score: float, start: Any, end: Any
+    session: Session,
+    pid: str,
+    hops: int,
+    min_score: float,
+    start: Any = None,
+    end: Any = None,
+    *,
+    per_node: int | None = NETWORK_LIMITS["per_node"],
+    max_nodes: int | None = NETWORK_LIMITS["max_nodes"],
+    limit: int | None = NETWORK_LIMITS["limit"],
 ) -> Any:
+    """The bounded ego network of ``pid`` from the store (audited); ``EgoNetwork.cut`` says
+    what the bounds left out."""
     authorise(session, "ego_network")
-    ego = _store().ego_network(pid, hops=hops, min_score=min_score, start=start, end=end)
+    if min_score < 0:
+        raise UsageError(f"minimum score must be >= 0 (got {min_score})")
+    ego = _store().ego_network(
+        pid,
+        hops=hops,
+        min_score=min_score,
+        start=start,
+        end=end,
+        per_node=per_node,
+        max_nodes=max_nodes,
+        limit=limit,
+    )
     record(
         session,
         "ego_network",
-        {"pid": pid, "hops": hops, "min_score": min_score, "start": str(start), "end": str(end)},
+        {
+            "pid": pid,
+            "hops": hops,
+            "min_score": min_score,
+            "start": str(start),
+            "end": str(end),
+            "per_node": per_node,
+            "max_nodes": max_nodes,
+            "limit": limit,
+        },
         len(ego.nodes),
     )
     return ego
+
+
+@st.cache_data(ttl=600, show_spinner=False)
+def network_layers(lake: str, seed: int = 0) -> pd.DataFrame:
+    """``pid``, ``community``, ``strength`` of every subject with a contact of score > 0: the
+    seeded Louvain communities of :func:`sightgraph.analytics.network.detect_communities` over
+    the whole contacts table (so colours do not change between queries) and the sum of its
+    scores. Empty without a contacts table."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from sightgraph.analytics.network import detect_communities
+    from sightgraph.graph.loader import derived_path
+
+    path = derived_path(lake, "contacts")
+    if not path.exists():
+        return pd.DataFrame({"pid": [], "community": [], "strength": []})
+    t = pq.read_table(path, columns=["pid_a", "pid_b", "score"], filters=pc.field("score") > 0)
+    contacts = t.to_pandas()
+    comm = detect_communities(contacts, seed=seed)
+    strength = (
+        pd.concat(
+            [
+                contacts[["pid_a", "score"]].rename(columns={"pid_a": "pid"}),
+                contacts[["pid_b", "score"]].rename(columns={"pid_b": "pid"}),
+            ]
+        )
+        .groupby("pid")["score"]
+        .sum()
+    )
+    return comm.assign(strength=comm["pid"].map(strength).fillna(0.0).to_numpy())
+
+
+@st.cache_data(ttl=600, show_spinner=False)
+def _subjects(lake: str) -> list[str]:
+    import pyarrow.compute as pc
+
+    from sightgraph.lake import sightings_dataset
+
+    try:
+        pids = sightings_dataset(lake).to_table(columns=["pid"]).column("pid")
+    except UsageError:
+        return []
+    return sorted(pc.unique(pids).to_pylist())
+
+
+def subject_search(session: Session, prefix: str, limit: int = 20) -> list[str]:
+    """Pseudonyms of the lake's subjects that start with ``prefix`` (at most ``limit``, in
+    order; audited: it tells which pseudonyms exist)."""
+    import bisect
+
+    authorise(session, "subject_search")
+    prefix = prefix.strip()
+    pids = _subjects(str(get_settings().lake_path()))
+    at = bisect.bisect_left(pids, prefix)
+    out: list[str] = []
+    for p in pids[at:]:
+        if not p.startswith(prefix) or len(out) >= limit:
+            break
+        out.append(p)
+    record(session, "subject_search", {"prefix": prefix, "limit": limit}, len(out))
+    return out
+
+
+def _contacts_params(lake: str) -> dict[str, Any]:
+    from sightgraph.graph.loader import derived_path
+    from sightgraph.lake import read_params
+
+    path = derived_path(lake, "contacts")
+    params = (read_params(path) if path.exists() else None) or {}
+    return {
+        "window_s": float(params.get("window_s") or 60.0),
+        "gap_s": float(params.get("gap_s") or 900.0),
+        "period_s": float(params.get("period_s") or 3600.0),
+    }
+
+
+def _lake_sightings(lake: str, flt: Any) -> pd.DataFrame:
+    from sightgraph.lake import sightings_dataset
+
+    cols = ["sighting_id", "pid", "camera_id", "ts"]
+    return sightings_dataset(lake).to_table(columns=cols, filter=flt).to_pandas()
+
+
+def window_meetings(session: Session, pids: list[str], start: Any, end: Any) -> pd.DataFrame:
+    """The meetings (DESIGN §4: co-location events of a pair at one camera merged while less
+    than G apart, with the contacts table's W and G) among ``pids`` from their sightings in
+    ``[start, end]``: ``pid_a, pid_b, camera_id, start_ts, end_ts, n_events``. Audited."""
+    import pyarrow.compute as pc
+
+    from sightgraph.analytics.colocation import find_colocations
+    from sightgraph.analytics.contacts import build_meetings
+
+    authorise(session, "window_meetings")
+    lake = str(get_settings().lake_path())
+    flt = pc.field("pid").isin(sorted(set(pids)))
+    if start is not None:
+        flt = flt & (pc.field("ts") >= pd.Timestamp(start))
+    if end is not None:
+        flt = flt & (pc.field("ts") <= pd.Timestamp(end))
+    s = _lake_sightings(lake, flt)
+    p = _contacts_params(lake)
+    if len(s) < 2:
+        meetings = pd.DataFrame(
+            columns=["pid_a", "pid_b", "camera_id", "start_ts", "end_ts", "n_events"]
+        )
+    else:
+        events = find_colocations(s, window_s=p["window_s"], events=True)
+        meetings = build_meetings(events, gap_s=p["gap_s"])
+    record(
+        session,
+        "window_meetings",
+        {"subjects": len(set(pids)), "start": str(start), "end": str(end)},
+        len(meetings),
+    )
+    return meetings
+
+
+def edge_evidence(session: Session, pid_a: str, pid_b: str) -> tuple[dict[str, Any], pd.DataFrame]:
+    """The evidence of one contact edge: its row of the contacts table (score, p, q, the null's
+    expectation, ...) and every meeting (place, start, end, sightings, busyness = distinct
+    subjects at the camera in the meeting's clock period). Audited."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from sightgraph.analytics.colocation import find_colocations
+    from sightgraph.analytics.contacts import build_meetings, camera_busyness
+    from sightgraph.graph.loader import derived_path
+
+    authorise(session, "edge_evidence")
+    a, b = sorted([pid_a, pid_b])
+    lake = str(get_settings().lake_path())
+    path = derived_path(lake, "contacts")
+    row: dict[str, Any] = {}
+    if path.exists():
+        t = pq.read_table(path, filters=(pc.field("pid_a") == a) & (pc.field("pid_b") == b))
+        if t.num_rows:
+            row = t.slice(0, 1).to_pylist()[0]
+    p = _contacts_params(lake)
+    s = _lake_sightings(lake, pc.field("pid").isin([a, b]))
+    meetings = build_meetings(
+        find_colocations(s, window_s=p["window_s"], events=True), gap_s=p["gap_s"]
+    )
+    if len(meetings):
+        period = pd.Timedelta(seconds=p["period_s"])
+        lo = meetings["start_ts"].min().floor(period)
+        hi = meetings["start_ts"].max().floor(period) + period
+        cams = sorted(set(meetings["camera_id"]))
+        around = _lake_sightings(
+            lake,
+            pc.field("camera_id").isin(cams) & (pc.field("ts") >= lo) & (pc.field("ts") < hi),
+        )
+        busy = camera_busyness(around, p["period_s"]).set_index(["camera_id", "period_start"])
+        keys = pd.MultiIndex.from_arrays(
+            [meetings["camera_id"], meetings["start_ts"].dt.floor(period)]
+        )
+        meetings = meetings.assign(busyness=busy["subjects"].reindex(keys).to_numpy())
+    record(session, "edge_evidence", {"pid_a": a, "pid_b": b}, len(meetings))
+    return row, meetings.reset_index(drop=True)
 
 
 def pair_meetings(session: Session, pid_a: str, pid_b: str, window_s: float) -> pd.DataFrame:
@@ -205,43 +411,129 @@ def next_cameras(session: Session, pid: str, k: int = 5) -> pd.DataFrame:
     return out
 
 
-def network_dot(nodes: pd.DataFrame, edges: pd.DataFrame, seed: int = 0) -> str:
-    """Graphviz DOT of an ego network; node colour = Louvain community, edge width = score."""
-    g = nx.Graph()
-    g.add_nodes_from(nodes["pid"])
-    for r in edges.itertuples():
-        g.add_edge(r.pid_a, r.pid_b, weight=float(r.score))  # type: ignore[arg-type]
-    comm: dict[str, int] = {}
-    if g.number_of_edges():
-        for i, c in enumerate(nx.community.louvain_communities(g, weight="weight", seed=seed)):
-            comm.update({p: i for p in c})
-    palette = [
-        "#4e79a7",
-        "#f28e2b",
-        "#e15759",
-        "#76b7b2",
-        "#59a14f",
-        "#edc948",
-        "#b07aa1",
-        "#ff9da7",
-    ]
-    hop = dict(zip(nodes["pid"], nodes["hop"], strict=True))
-    top = float(edges["score"].max()) if len(edges) else 1.0
-    top = top or 1.0
-    lines = ["graph ego {", '  node [style=filled, fontname="Helvetica", fontsize=9];']
-    for p in g.nodes:
-        shape = "doublecircle" if hop.get(p) == 0 else "circle"
-        colour = palette[comm.get(p, 0) % len(palette)]
-        lines.append(f'  "{_dot(p)}" [label="{_dot(p[:8])}", shape={shape}, fillcolor="{colour}"];')
-    for a, b, d in g.edges(data=True):
-        width = 0.5 + 4.0 * d["weight"] / top
-        lines.append(f'  "{_dot(a)}" -- "{_dot(b)}" [penwidth={width:.2f}];')
-    lines.append("}")
-    return "\n".join(lines)
+#: community colours (colour-blind-safe Tableau 10); community i gets PALETTE[i % 10]
+PALETTE = (
+    "#4e79a7",
+    "#f28e2b",
+    "#e15759",
+    "#76b7b2",
+    "#59a14f",
+    "#edc948",
+    "#b07aa1",
+    "#ff9da7",
+    "#9c755f",
+    "#bab0ac",
+)
 
 
-def _dot(text: str) -> str:
-    return str(text).replace("\\", "\\\\").replace('"', '\\"')
+def edge_id(pid_a: str, pid_b: str) -> str:
+    """The drawing's id of the edge between two subjects (either order)."""
+    a, b = sorted([pid_a, pid_b])
+    return f"{a}|{b}"
+
+
+def graph_elements(
+    nodes: pd.DataFrame,
+    edges: pd.DataFrame,
+    layers: pd.DataFrame,
+    window_counts: pd.Series | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """Cytoscape elements of an ego network for the drawing.
+
+    Nodes carry ``label`` (their community, ``"community 3"``, or ``"no community"``), ``name``
+    (the pseudonym's first 8 characters), ``strength`` and ``hop``; edges ``score`` (3 decimals),
+    ``meetings``, ``days``, ``places`` and, with ``window_counts`` (meetings per :func:`edge_id`
+    in a time window), ``in_window``: edges with no meeting in the window are left out
+    (:func:`in_window`).
+    """
+    comm = dict(zip(layers["pid"], layers["community"], strict=True)) if len(layers) else {}
+    strength = dict(zip(layers["pid"], layers["strength"], strict=True)) if len(layers) else {}
+    out_edges = []
+    for r in edges.to_dict("records"):
+        data: dict[str, Any] = {
+            "id": edge_id(str(r["pid_a"]), str(r["pid_b"])),
+            "source": str(r["pid_a"]),
+            "target": str(r["pid_b"]),
+            "label": "CONTACT",
+            "score": round(float(r["score"]), 3),
+            "meetings": int(r["meetings"]),
+            "days": int(r["days"]),
+            "places": int(r["places"]),
+        }
+        out_edges.append({"data": data})
+    elements = {"nodes": [], "edges": out_edges}
+    out_nodes = []
+    for r in nodes.to_dict("records"):
+        pid = str(r["pid"])
+        c = comm.get(pid)
+        out_nodes.append(
+            {
+                "data": {
+                    "id": pid,
+                    "label": "no community" if c is None else f"community {int(c)}",
+                    "name": pid[:8],
+                    "strength": round(float(strength.get(pid, 0.0)), 3),
+                    "hop": int(r["hop"]),
+                }
+            }
+        )
+    elements["nodes"] = out_nodes
+    return elements if window_counts is None else in_window(elements, window_counts)
+
+
+def merge_elements(
+    base: dict[str, list[dict[str, Any]]], more: dict[str, list[dict[str, Any]]]
+) -> dict[str, list[dict[str, Any]]]:
+    """``base`` plus the nodes and edges of ``more`` it lacks (an expansion keeps what is
+    drawn; a node keeps its first hop)."""
+    have_n = {n["data"]["id"] for n in base["nodes"]}
+    have_e = {e["data"]["id"] for e in base["edges"]}
+    return {
+        "nodes": base["nodes"] + [n for n in more["nodes"] if n["data"]["id"] not in have_n],
+        "edges": base["edges"] + [e for e in more["edges"] if e["data"]["id"] not in have_e],
+    }
+
+
+def remove_nodes(
+    elements: dict[str, list[dict[str, Any]]], pids: list[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """``elements`` without the nodes ``pids`` and their edges."""
+    gone = set(pids)
+    return {
+        "nodes": [n for n in elements["nodes"] if n["data"]["id"] not in gone],
+        "edges": [
+            e
+            for e in elements["edges"]
+            if e["data"]["source"] not in gone and e["data"]["target"] not in gone
+        ],
+    }
+
+
+def in_window(
+    elements: dict[str, list[dict[str, Any]]], counts: pd.Series
+) -> dict[str, list[dict[str, Any]]]:
+    """The drawing inside a time window: edges with a meeting in it (``counts``: meetings per
+    :func:`edge_id`), each with its count as ``in_window``; every node stays."""
+    edges = []
+    for e in elements["edges"]:
+        n = int(counts.get(e["data"]["id"], 0))
+        if n:
+            edges.append({"data": {**e["data"], "in_window": n}})
+    return {"nodes": elements["nodes"], "edges": edges}
+
+
+def utc(value: Any) -> pd.Timestamp:
+    """A timestamp in UTC (naive values are taken as UTC)."""
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def meetings_per_edge(meetings: pd.DataFrame) -> pd.Series:
+    """Meetings per :func:`edge_id` (the time window's counts of the drawing)."""
+    if not len(meetings):
+        return pd.Series(dtype="int64")
+    ids = [edge_id(a, b) for a, b in zip(meetings["pid_a"], meetings["pid_b"], strict=True)]
+    return pd.Series(ids).value_counts()
 
 
 def audit_entries(limit: int = 200) -> tuple[pd.DataFrame, Any]:

@@ -22,7 +22,7 @@ Conventions every backend keeps, so answers are identical byte for byte:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import pandas as pd
@@ -58,8 +58,13 @@ PAIR_EVENT_COLUMNS = ("camera_id", "ts_a", "ts_b", "sighting_a", "sighting_b")
 
 @dataclass(frozen=True)
 class EgoNetwork:
+    """An ego network: ``nodes`` (EGO_NODE_COLUMNS), ``edges`` (EGO_EDGE_COLUMNS) and what its
+    bounds left out: ``cut['subjects']`` qualifying neighbours not added, ``cut['edges']`` edges
+    among the nodes not returned (both 0 without bounds)."""
+
     nodes: pd.DataFrame
     edges: pd.DataFrame
+    cut: dict[str, int] = field(default_factory=lambda: {"subjects": 0, "edges": 0})
 
 
 @runtime_checkable
@@ -106,13 +111,24 @@ class Store(Protocol):
         min_score: float = 0.0,
         start: pd.Timestamp | None = None,
         end: pd.Timestamp | None = None,
+        *,
+        per_node: int | None = None,
+        max_nodes: int | None = None,
+        limit: int | None = None,
     ) -> EgoNetwork:
         """Subjects within ``hops`` CONTACT edges of ``pid`` using only edges with
         score >= min_score whose [first_ts, last_ts] overlaps [start, end]; and the qualifying
         edges among those nodes (hop = shortest qualifying distance; hops is an int >= 0;
         min_score finite). Overlap is inclusive: last_ts >= start and first_ts <= end; an edge
         with an empty first_ts/last_ts fails any bound on that side. A pid without contacts
-        gives just the centre node (hop 0); an unknown pid gives empty frames."""
+        gives just the centre node (hop 0); an unknown pid gives empty frames.
+
+        Bounds (None: none; else whole numbers >= 1), so that a hub's neighbourhood stays
+        drawable: each level adds, per frontier subject, only its ``per_node`` strongest edges
+        to new subjects, and new subjects by strength while fewer than ``max_nodes`` are reached
+        (``rows.find_hops_bounded``); of the edges among the nodes, every node's tree edge and
+        then the strongest others up to ``limit`` are returned (``rows.bound_edges``).
+        ``EgoNetwork.cut`` says how many subjects and edges the bounds left out."""
         ...
 
     def pair_events(

@@ -277,7 +277,7 @@ EXPAND_CONTACTS = _query(
     UNWIND $frontier AS pid
     MATCH (p:Person {{pid: pid}})-[r:CONTACT]-(other:Person) USING INDEX SEEK p:Person(pid)
     WHERE {_EDGE_FILTER}
-    RETURN collect(pid) AS pid, collect(other.pid) AS other
+    RETURN collect(pid) AS pid, collect(other.pid) AS other, collect(r.score) AS score
     """
 )
 #: qualifying CONTACT edges among the ``$nodes`` (each once, stored direction pid_a < pid_b);

@@ -48,13 +48,15 @@ from sightgraph.errors import StoreUnavailableError, UsageError
 from sightgraph.graph.base import EGO_EDGE_COLUMNS, EgoNetwork
 from sightgraph.graph.rows import (
     Expand,
+    bounded_ego,
     check_cutoff,
     check_hops,
+    check_limit,
     check_min_score,
     check_pid,
     check_time_range,
     check_window,
-    find_hops,
+    find_hops_bounded,
     find_smallest_shortest_path,
     normalize_edges,
     normalize_ego_nodes,
@@ -181,10 +183,10 @@ _EDGE_MIN_SCORE = "score >= $min_score"
 _EDGE_FROM = " AND last_ts >= $start"
 _EDGE_UNTIL = " AND first_ts <= $end"
 _EXPAND = """
-    SELECT ka, pid_a, kb, pid_b FROM contacts
+    SELECT ka, pid_a, kb, pid_b, score FROM contacts
     WHERE {flt} AND (ka IN (SELECT unnest($keys)) OR kb IN (SELECT unnest($keys)))"""
 _EXPAND_ONE = """
-    SELECT ka, pid_a, kb, pid_b FROM contacts WHERE {flt} AND (ka = $key OR kb = $key)"""
+    SELECT ka, pid_a, kb, pid_b, score FROM contacts WHERE {flt} AND (ka = $key OR kb = $key)"""
 _EGO_EDGES = """
     SELECT ka, kb, score, meetings, days, places, first_ts, last_ts FROM contacts
     WHERE {flt} AND ka IN (SELECT unnest($keys)) AND kb IN (SELECT unnest($keys))"""
@@ -430,19 +432,19 @@ class EmbeddedStore:
         level. ``key_of`` maps every pid met so far to its key (seed it with the roots)."""
         many, one = _EXPAND.format(flt=flt), _EXPAND_ONE.format(flt=flt)
 
-        def expand(frontier: Sequence[str]) -> list[tuple[str, str]]:
+        def expand(frontier: Sequence[str]) -> list[tuple[str, str, float]]:
             if len(frontier) == 1:
                 rows = self._run(one, {**params, "key": key_of[frontier[0]]})
             else:
                 rows = self._run(many, {**params, "keys": [key_of[p] for p in frontier]})
             members = set(frontier)
             out = []
-            for ka, a, kb, b in rows:
+            for ka, a, kb, b, score in rows:
                 key_of[a], key_of[b] = ka, kb
                 if a in members:
-                    out.append((a, b))
+                    out.append((a, b, score))
                 if b in members:
-                    out.append((b, a))
+                    out.append((b, a, score))
             return out
 
         return expand
@@ -454,6 +456,10 @@ class EmbeddedStore:
         min_score: float = 0.0,
         start: pd.Timestamp | None = None,
         end: pd.Timestamp | None = None,
+        *,
+        per_node: int | None = None,
+        max_nodes: int | None = None,
+        limit: int | None = None,
     ) -> EgoNetwork:
         """Subjects within ``hops`` qualifying CONTACT edges of ``pid`` and the qualifying edges
         among them; see :meth:`sightgraph.graph.base.Store.ego_network`."""
@@ -461,6 +467,9 @@ class EmbeddedStore:
         hops = check_hops(hops)
         min_score = check_min_score(min_score)
         lo, hi = check_time_range(start, end)
+        per_node = check_limit(per_node, "per_node")
+        max_nodes = check_limit(max_nodes, "max_nodes")
+        limit = check_limit(limit, "limit")
         flt, params = self._edge_filter(min_score, lo, hi)
         with self._lock:
             key = self._key(pid)
@@ -470,7 +479,10 @@ class EmbeddedStore:
                     normalize_edges({c: [] for c in EGO_EDGE_COLUMNS}),
                 )
             key_of = {pid: key}
-            dist = find_hops(pid, hops, self._expander(flt, params, key_of))
+            found = find_hops_bounded(
+                pid, hops, self._expander(flt, params, key_of), per_node, max_nodes
+            )
+            dist = found.dist
             nodes = {"pid": list(dist), "hop": list(dist.values())}
             edges = self._arrays(
                 _EGO_EDGES.format(flt=flt), {**params, "keys": [key_of[p] for p in dist]}
@@ -479,7 +491,7 @@ class EmbeddedStore:
         pid_of = {key_of[p]: p for p in dist}
         edges["pid_a"] = [pid_of[k] for k in edges.pop("ka").tolist()]
         edges["pid_b"] = [pid_of[k] for k in edges.pop("kb").tolist()]
-        return EgoNetwork(normalize_ego_nodes(nodes), normalize_edges(edges))
+        return bounded_ego(nodes, edges, found, limit)
 
     def pair_events(
         self,

@@ -47,17 +47,18 @@ from sightgraph.errors import StoreUnavailableError, UsageError
 from sightgraph.graph import cypher
 from sightgraph.graph.base import EGO_EDGE_COLUMNS, EgoNetwork
 from sightgraph.graph.rows import (
+    Hops,
+    bounded_ego,
     check_cutoff,
     check_hops,
+    check_limit,
     check_min_score,
     check_pid,
     check_time_range,
     check_window,
-    find_hops,
+    find_hops_bounded,
     find_smallest_shortest_path,
     iter_batches,
-    normalize_edges,
-    normalize_ego_nodes,
     normalize_pair_events,
     normalize_trajectory,
     prepare_cameras,
@@ -487,10 +488,12 @@ class Neo4jStore:
     @staticmethod
     def _expander(
         tx: Tx, params: dict[str, Any]
-    ) -> Callable[[Sequence[str]], list[tuple[str, str]]]:
-        def expand(frontier: Sequence[str]) -> list[tuple[str, str]]:
-            pid, other = _run(tx, cypher.EXPAND_CONTACTS, {**params, "frontier": list(frontier)})[0]
-            return list(zip(pid, other, strict=True))
+    ) -> Callable[[Sequence[str]], list[tuple[str, str, float]]]:
+        def expand(frontier: Sequence[str]) -> list[tuple[str, str, float]]:
+            pid, other, score = _run(
+                tx, cypher.EXPAND_CONTACTS, {**params, "frontier": list(frontier)}
+            )[0]
+            return list(zip(pid, other, score, strict=True))
 
         return expand
 
@@ -501,6 +504,10 @@ class Neo4jStore:
         min_score: float = 0.0,
         start: pd.Timestamp | None = None,
         end: pd.Timestamp | None = None,
+        *,
+        per_node: int | None = None,
+        max_nodes: int | None = None,
+        limit: int | None = None,
     ) -> EgoNetwork:
         """Subjects within ``hops`` qualifying CONTACT edges of ``pid`` and the qualifying edges
         among them (breadth-first, one query per hop, in one read transaction); see
@@ -509,16 +516,20 @@ class Neo4jStore:
         hops = check_hops(hops)
         min_score = check_min_score(min_score)
         lo, hi = check_time_range(start, end)
+        per_node = check_limit(per_node, "per_node")
+        max_nodes = check_limit(max_nodes, "max_nodes")
+        limit = check_limit(limit, "limit")
         params: dict[str, Any] = {"min_score": min_score, **self._bounds(lo, hi)}
 
-        def work(tx: Tx) -> tuple[dict[str, int], list[list[Any]]]:
+        def work(tx: Tx) -> tuple[Hops, list[list[Any]]]:
             if not self._exists(tx, pid):
-                return {}, [[] for _ in EGO_EDGE_COLUMNS]
-            dist = find_hops(pid, hops, self._expander(tx, params))
-            edges = _run(tx, cypher.EGO_EDGES, {**params, "nodes": list(dist)})[0]
-            return dist, edges
+                return Hops({}, {}, 0), [[] for _ in EGO_EDGE_COLUMNS]
+            found = find_hops_bounded(pid, hops, self._expander(tx, params), per_node, max_nodes)
+            edges = _run(tx, cypher.EGO_EDGES, {**params, "nodes": list(found.dist)})[0]
+            return found, edges
 
-        dist, cols = self._read(work, "reading an ego network")
+        found, cols = self._read(work, "reading an ego network")
+        dist = found.dist
         a, b, score, meetings, days, places, first, last = cols
         nodes = {
             "pid": _str_array(list(dist)),
@@ -534,7 +545,7 @@ class Neo4jStore:
             "first_ts": _us_array(first),
             "last_ts": _us_array(last),
         }
-        return EgoNetwork(normalize_ego_nodes(nodes), normalize_edges(edges))
+        return bounded_ego(nodes, edges, found, limit)
 
     def pair_events(
         self,

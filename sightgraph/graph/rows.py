@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,7 @@ from sightgraph.graph.base import (
     EGO_NODE_COLUMNS,
     PAIR_EVENT_COLUMNS,
     TRAJECTORY_COLUMNS,
+    EgoNetwork,
 )
 from sightgraph.schema import (
     CAMERA_COLUMNS,
@@ -48,15 +50,20 @@ from sightgraph.schema import (
 __all__ = [
     "Answer",
     "Expand",
+    "Hops",
     "STR_DTYPE",
     "TS_DTYPE",
+    "bound_edges",
+    "bounded_ego",
     "check_cutoff",
     "check_hops",
     "check_min_score",
     "check_pid",
     "check_time_range",
     "check_window",
+    "check_limit",
     "find_hops",
+    "find_hops_bounded",
     "find_smallest_shortest_path",
     "iter_batches",
     "normalize_edges",
@@ -76,8 +83,8 @@ TS_DTYPE = pd.DatetimeTZDtype(unit="us", tz="UTC")
 STR_DTYPE = pd.Series(["x"]).astype(str).dtype
 
 #: a backend's neighbour function: for some pids, every qualifying edge touching them as
-#: (pid, neighbour) pairs, in any order, duplicates allowed
-Expand = Callable[[Sequence[str]], Iterable[tuple[str, str]]]
+#: (pid, neighbour, score) triples, in any order, duplicates allowed
+Expand = Callable[[Sequence[str]], Iterable[tuple[str, str, float]]]
 
 _DTYPES: dict[str, Any] = {
     "sighting_id": "int64",
@@ -427,6 +434,15 @@ def check_hops(hops: Any, name: str = "hops") -> int:
     return int(hops)
 
 
+def check_limit(value: Any, name: str) -> int | None:
+    """A bound of an ego network: None (no bound) or a whole number >= 1."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise UsageError(f"{name} must be a whole number >= 1 or None (got {value!r})")
+    return int(value)
+
+
 def check_min_score(min_score: Any) -> float:
     """A score threshold must be a finite number."""
     if (
@@ -588,16 +604,93 @@ def find_hops(source: str, hops: int, expand: Expand) -> dict[str, int]:
     ``expand(frontier)`` returns the qualifying edges touching the frontier; it is called once per
     level (at most ``hops`` times) and never for an empty frontier.
     """
+    return find_hops_bounded(source, hops, expand).dist
+
+
+@dataclass
+class Hops:
+    """A (bounded) breadth-first search: ``dist`` pid -> hop, ``tree`` pid -> the (parent,
+    score) of the edge that reached it, ``left_out`` the neighbours the bounds did not add."""
+
+    dist: dict[str, int]
+    tree: dict[str, tuple[str, float]]
+    left_out: int
+
+
+def find_hops_bounded(
+    source: str,
+    hops: int,
+    expand: Expand,
+    per_node: int | None = None,
+    max_nodes: int | None = None,
+) -> Hops:
+    """Breadth-first search that keeps the strongest ties first (the ego network's bounds).
+
+    At each level every frontier pid proposes its ``per_node`` strongest edges to pids not
+    reached before the level (score descending, then neighbour pid; all when None); a proposed
+    pid's strength is its strongest proposing edge, and new pids join in order of strength
+    (then pid) while fewer than ``max_nodes`` pids are reached (all when None). Each reached pid
+    keeps its strongest proposing edge (ties: the smallest parent) as its tree edge.
+    ``left_out`` counts distinct qualifying neighbours never added.
+    """
     dist = {source: 0}
+    tree: dict[str, tuple[str, float]] = {}
+    seen: set[str] = set()
     frontier = [source]
     for level in range(1, hops + 1):
         if not frontier:
             break
-        nxt = sorted({nb for _, nb in expand(frontier) if nb not in dist})
-        for nb in nxt:
+        members = set(frontier)
+        by_node: dict[str, dict[str, float]] = {}
+        for node, nb, score in expand(frontier):
+            if node in members and nb not in dist:
+                best = by_node.setdefault(node, {})
+                best[nb] = max(best.get(nb, -math.inf), float(score))
+        offers: dict[str, tuple[float, str]] = {}  # nb -> (score, parent): strongest offer
+        for node in sorted(by_node):
+            ranked = sorted(by_node[node].items(), key=lambda kv: (-kv[1], kv[0]))
+            seen.update(nb for nb, _ in ranked)
+            for nb, score in ranked if per_node is None else ranked[:per_node]:
+                have = offers.get(nb)
+                if have is None or score > have[0] or (score == have[0] and node < have[1]):
+                    offers[nb] = (score, node)
+        order = sorted(offers, key=lambda nb: (-offers[nb][0], nb))
+        if max_nodes is not None:
+            order = order[: max(max_nodes - len(dist), 0)]
+        for nb in order:
             dist[nb] = level
-        frontier = nxt
-    return dist
+            tree[nb] = (offers[nb][1], offers[nb][0])
+        frontier = sorted(order)
+    return Hops(dist, tree, len(seen - dist.keys()))
+
+
+def bounded_ego(nodes: Answer, edges: Answer, found: Hops, limit: int | None) -> EgoNetwork:
+    """The EgoNetwork of a bounded search's nodes and the edges among them (any order)."""
+    all_edges = normalize_edges(edges)
+    kept = bound_edges(all_edges, found.tree, limit)
+    cut = {"subjects": found.left_out, "edges": len(all_edges) - len(kept)}
+    return EgoNetwork(normalize_ego_nodes(nodes), kept, cut)
+
+
+def bound_edges(
+    edges: pd.DataFrame, tree: dict[str, tuple[str, float]], limit: int | None
+) -> pd.DataFrame:
+    """At most ``max(limit, len(tree))`` of an ego network's edges (EGO_EDGE_COLUMNS): every
+    reached pid's tree edge, then the strongest others (score descending, then pid_a, pid_b);
+    all when ``limit`` is None. Keeps the input's row order."""
+    if limit is None or len(edges) <= limit:
+        return edges
+    pairs = {(min(p, c), max(p, c)) for c, (p, _) in tree.items()}
+    is_tree = np.fromiter(
+        ((a, b) in pairs for a, b in zip(edges["pid_a"], edges["pid_b"], strict=True)),
+        dtype=bool,
+        count=len(edges),
+    )
+    order = np.lexsort(
+        (edges["pid_b"].to_numpy(), edges["pid_a"].to_numpy(), -edges["score"].to_numpy(), ~is_tree)
+    )
+    keep = np.sort(order[: max(limit, int(is_tree.sum()))])
+    return edges.iloc[keep].reset_index(drop=True)
 
 
 def find_smallest_shortest_path(
@@ -630,7 +723,7 @@ def find_smallest_shortest_path(
             return []
         depth[side] += 1
         reached: dict[str, set[str]] = {}
-        for node, nb in expand(frontier[side]):
+        for node, nb, _ in expand(frontier[side]):
             if nb not in level[side]:
                 reached.setdefault(nb, set()).add(node)
         for nb, ps in reached.items():

@@ -36,20 +36,45 @@ def test_contact_network_needs_purpose_then_audits(dashboard_env, demo_workdir):
     at = _app().run()
     at.switch_page(str(PAGES / "contacts.py")).run()
     assert not at.exception
-    at.selectbox[0].select(a).run()
-    at.button[0].click().run()
     # no purpose yet: a clear message, no query recorded
     assert any("purpose" in e.value for e in at.error)
     assert _audit(dashboard_env) == []
     at.sidebar.text_input[0].input("outbreak investigation ward 3").run()
-    at.button[0].click().run()
+    assert not at.exception
+    at.text_input[0].input(a[:6]).run()  # prefix search over all subjects
+    at.selectbox(key="net_pid").select(a).run()
     assert not at.exception
     assert not at.error
-    assert len(at.dataframe) == 1  # evidence per edge
+    assert any("contact edges" in m.value for m in at.markdown)
+    assert len(at.dataframe) == 1  # the edges in view
+    edges = at.dataframe[0].value
+    assert len(edges) and ((edges["source"] == a) | (edges["target"] == a)).any()
     entries = _audit(dashboard_env)
-    assert [e["query"] for e in entries] == ["ego_network"]
-    assert entries[0]["params"]["pid"] == a
-    assert entries[0]["purpose"] == "outbreak investigation ward 3"
+    assert [e["query"] for e in entries].count("subject_search") == 1  # once per prefix
+    ego = [e for e in entries if e["query"] == "ego_network"]
+    assert ego[-1]["params"]["pid"] == a
+    assert ego[-1]["params"]["max_nodes"] == 150  # bounded by default
+    assert {e["purpose"] for e in entries} == {"outbreak investigation ward 3"}
+    # a negative minimum score is refused by the widget (min 0)
+    assert at.number_input[0].min == 0.0
+
+
+def test_contact_network_time_window_recounts_meetings(dashboard_env, demo_workdir):
+    """Narrowing the time window keeps only edges with a meeting inside it, each with its count
+    of those meetings, recomputed from the sightings (audited as window_meetings)."""
+    a, _ = top_pair(demo_workdir)
+    at = _app().run()
+    at.sidebar.text_input[0].input("study").run()
+    at.switch_page(str(PAGES / "contacts.py")).run()
+    at.text_input[0].input(a).run()
+    full = at.dataframe[0].value
+    lo, hi = at.slider[1].value
+    at.slider[1].set_value((lo, lo + (hi - lo) / 3)).run()
+    assert not at.exception and not at.error
+    part = at.dataframe[0].value
+    assert len(part) < len(full)
+    assert (part["in_window"] >= 1).all() and (part["in_window"] <= part["meetings"]).all()
+    assert _audit(dashboard_env)[-1]["query"] == "window_meetings"
 
 
 def test_viewer_cannot_see_person_level(dashboard_env, demo_workdir, monkeypatch):

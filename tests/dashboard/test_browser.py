@@ -100,3 +100,65 @@ def test_pages_render_without_exception(server, tmp_path):
             assert page.locator('[data-testid="stException"]').count() == 0, title
         page.screenshot(path=str(tmp_path / "dashboard.png"))
         browser.close()
+
+
+#: screenshots of the browser tests (kept after the run; not in git)
+ARTIFACTS = Path(
+    os.environ.get(
+        "SIGHTGRAPH_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"
+    )
+)
+NETWORK_FRAME = 'iframe[title="st_link_analysis.component.component.st_link_analysis"]'
+
+
+def _cy(page, expr: str):
+    """Evaluate ``expr`` with ``cy`` (the drawing's Cytoscape instance) inside its frame."""
+    frame = next(f for f in page.frames if "st_link_analysis" in f.url)
+    return frame.evaluate(
+        f"(() => {{ const cy = document.getElementById('cy')._cyreg.cy; {expr} }})()"
+    ), frame
+
+
+def test_contact_network_draws_expands_and_stays_local(server):
+    """Purpose, then the network page with its defaults on the demo city: the graph canvas is
+    drawn within 10 s; selecting a neighbour and pressing "Expand" adds its contacts without
+    removing what was drawn; during the whole session no request leaves 127.0.0.1."""
+    from urllib.parse import urlsplit
+
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    hosts: set[str] = set()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.on("request", lambda r: hosts.add(urlsplit(r.url).hostname or r.url))
+        page.goto(server)
+        page.get_by_text("Data quality").wait_for(timeout=60_000)
+        purpose = page.get_by_role("textbox", name="Purpose of person-level queries")
+        purpose.fill("browser test")
+        purpose.press("Enter")
+        page.wait_for_timeout(500)
+        page.get_by_role("link", name="Contact network").click()
+        started = time.time()
+        page.frame_locator(NETWORK_FRAME).locator("canvas").first.wait_for(timeout=10_000)
+        assert time.time() - started < 10
+        page.wait_for_timeout(1500)  # the layout settles
+        before, _ = _cy(page, "return cy.nodes().map(n => n.id())")
+        assert len(before) >= 2
+        picked, frame = _cy(
+            page,
+            "const n = cy.nodes().filter(n => n.data('hop') == 1)[0]; n.select(); return n.id()",
+        )
+        page.wait_for_timeout(300)
+        frame.locator("#nodeActionsExpand").click()
+        deadline = time.time() + 20
+        after = before
+        while time.time() < deadline and len(after) <= len(before):
+            page.wait_for_timeout(500)
+            after, _ = _cy(page, "return cy.nodes().map(n => n.id())")
+        assert set(before) < set(after), f"expanding {picked} added nothing"
+        assert page.locator('[data-testid="stException"]').count() == 0
+        page.screenshot(path=str(ARTIFACTS / "network-expanded.png"), full_page=True)
+        browser.close()
+    assert hosts <= {"127.0.0.1"}, f"requests left the machine: {sorted(hosts)}"

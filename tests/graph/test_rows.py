@@ -48,7 +48,7 @@ def expander(edges: list[tuple[str, str]]):
 
     def expand(frontier):
         calls.append(list(frontier))
-        return [(n, nb) for n in frontier for nb in adj.get(n, ())]
+        return [(n, nb, 1.0) for n in frontier for nb in adj.get(n, ())]
 
     expand.calls = calls  # type: ignore[attr-defined]
     return expand

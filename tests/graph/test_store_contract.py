@@ -237,6 +237,51 @@ def oracle_ego(
     return EgoNetwork(typed(nodes, EGO_NODE_COLUMNS), typed(edges, EGO_EDGE_COLUMNS))
 
 
+def oracle_bounded_ego(
+    w: World, pid: str, hops: int, min_score: float, per_node: int, max_nodes: int, limit: int
+) -> EgoNetwork:
+    """The bounds of ``Store.ego_network`` restated by brute force: per level, each frontier pid
+    offers its ``per_node`` strongest edges to pids unreached before the level; offered pids
+    join by (strongest offer desc, pid) up to ``max_nodes``; each keeps its best offer (ties:
+    smallest parent) as tree edge; edges = tree edges, then the strongest others, up to
+    ``max(limit, tree edges)``; ``cut`` counts unreached offered-or-not neighbours and dropped
+    edges."""
+    if pid not in w.persons:
+        return EgoNetwork(empty(EGO_NODE_COLUMNS), empty(EGO_EDGE_COLUMNS))
+    c = qualifying(w, min_score)
+    adj: dict[str, dict[str, float]] = {}
+    for a, b, sc in zip(c["pid_a"], c["pid_b"], c["score"], strict=True):
+        adj.setdefault(a, {})[b] = float(sc)
+        adj.setdefault(b, {})[a] = float(sc)
+    dist, tree, frontier, touched = {pid: 0}, {}, [pid], set()
+    for level in range(1, hops + 1):
+        offers: list[tuple[float, str, str]] = []  # (score, neighbour, parent)
+        for node in frontier:
+            new = [(sc, nb) for nb, sc in adj.get(node, {}).items() if nb not in dist]
+            touched.update(nb for _, nb in new)
+            for sc, nb in sorted(new, key=lambda t: (-t[0], t[1]))[:per_node]:
+                offers.append((sc, nb, node))
+        best: dict[str, tuple[float, str]] = {}
+        for sc, nb, parent in sorted(offers, key=lambda t: (-t[0], t[2])):
+            best.setdefault(nb, (sc, parent))
+        joined = sorted(best, key=lambda nb: (-best[nb][0], nb))[: max_nodes - len(dist)]
+        for nb in joined:
+            dist[nb] = level
+            tree[nb] = best[nb][1]
+        frontier = sorted(joined)
+    nodes = pd.DataFrame(sorted(((h, p) for p, h in dist.items())), columns=["hop", "pid"])
+    among = c[c["pid_a"].isin(dist.keys()) & c["pid_b"].isin(dist.keys())]
+    tree_pairs = {tuple(sorted((child, parent))) for child, parent in tree.items()}
+    ranked = sorted(
+        among.itertuples(index=False),
+        key=lambda r: ((r.pid_a, r.pid_b) not in tree_pairs, -r.score, r.pid_a, r.pid_b),
+    )
+    kept = pd.DataFrame(ranked[: max(limit, len(tree_pairs))], columns=among.columns)
+    kept = kept.sort_values(["pid_a", "pid_b"])
+    cut = {"subjects": len(touched - dist.keys()), "edges": len(among) - len(kept)}
+    return EgoNetwork(typed(nodes, EGO_NODE_COLUMNS), typed(kept, EGO_EDGE_COLUMNS), cut)
+
+
 def oracle_pair_events(
     w: World, pid_a: str, pid_b: str, window_s: float, start: Any = None, end: Any = None
 ) -> pd.DataFrame:
@@ -581,6 +626,47 @@ def test_ego_network_matches_oracle(store: Store, seed: int) -> None:
     assert_frame_equal(
         pd.concat(got_edges, ignore_index=True), pd.concat(want_edges, ignore_index=True)
     )
+
+
+def test_bounded_ego_network_hand_built(store: Store) -> None:
+    """A star: centre h with spokes s0..s5 of score 6..1, and s0-s1 (score 9), s0-x (score 2).
+    Two per node from h: s0, s1; from s0 at hop 2: x (s1 is reached). max_nodes 3 keeps h and
+    the two strongest spokes (s2..s5 and x left out); limit 1 still returns both tree edges (h-s0, h-s1) and cuts s0-s1."""
+    s = sightings_frame([(1, "h", "c1", 0, 1.0)])
+    rows = [("h", f"s{i}", 6 - i, 0, 100) for i in range(6)]
+    rows += [("s0", "s1", 9, 0, 100), ("s0", "x", 2, 0, 100)]
+    write_world(store, World(cameras_frame([]), s, contacts_frame(rows), transitions_frame([])))
+    two = store.ego_network("h", hops=2, per_node=2)
+    assert nodes_of(two) == [("h", 0), ("s0", 1), ("s1", 1), ("x", 2)]
+    assert two.cut == {"subjects": 4, "edges": 0}
+    small = store.ego_network("h", hops=2, max_nodes=3, limit=1)
+    assert nodes_of(small) == [("h", 0), ("s0", 1), ("s1", 1)]
+    assert pairs_of(small) == [("h", "s0"), ("h", "s1")]
+    assert small.cut == {"subjects": 5, "edges": 1}  # s2..s5 and x
+    free = store.ego_network("h", hops=2)
+    assert free.cut == {"subjects": 0, "edges": 0} and len(free.nodes) == 8
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_bounded_ego_network_matches_oracle(store: Store, seed: int) -> None:
+    """Bounded ego networks of random worlds (per_node 1..2, max_nodes 3..8, limit 1..6) equal
+    the brute-force restatement of the bounds, cut counts included."""
+    w = random_world(seed)
+    write_world(store, w, swap_seed=seed)
+    rng = np.random.default_rng(200 + seed)
+    centres = [str(p) for p in rng.choice(sorted(w.persons), size=4, replace=False)]
+    checked = 0
+    for pid, hops, min_score in itertools.product(centres, (1, 2, 3), (0.0, 2.5)):
+        per_node, max_nodes, limit = (int(v) for v in rng.integers((1, 3, 1), (3, 9, 7)))
+        got = store.ego_network(
+            pid, hops, min_score, per_node=per_node, max_nodes=max_nodes, limit=limit
+        )
+        want = oracle_bounded_ego(w, pid, hops, min_score, per_node, max_nodes, limit)
+        assert_frame_equal(got.nodes, want.nodes)
+        assert_frame_equal(got.edges, want.edges)
+        assert got.cut == want.cut
+        checked += got.cut["subjects"] + got.cut["edges"]
+    assert checked > 0  # the bounds did cut something
 
 
 # --- pair events ----------------------------------------------------------------------------
@@ -950,6 +1036,9 @@ BAD_CALLS = [
     ("ego_network", ("a",), {"min_score": math.nan}, "min_score"),
     ("ego_network", ("a",), {"min_score": math.inf}, "min_score"),
     ("ego_network", ("a",), {"start": at(10), "end": at(0)}, "after end"),
+    ("ego_network", ("a",), {"limit": 0}, "limit"),
+    ("ego_network", ("a",), {"per_node": 2.5}, "per_node"),
+    ("ego_network", ("a",), {"max_nodes": True}, "max_nodes"),
     ("pair_events", ("a", "b"), {"window_s": -1}, "window_s"),
     ("pair_events", ("a", "b"), {"window_s": math.nan}, "window_s"),
     ("pair_events", ("a", "a"), {}, "different"),
