@@ -7,11 +7,14 @@ No query runs at import time.
 
 from __future__ import annotations
 
+import json
 import os
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -29,6 +32,7 @@ __all__ = [
     "subject_search",
     "window_meetings",
     "get_store",
+    "map_style",
     "edge_id",
     "graph_elements",
     "in_window",
@@ -38,7 +42,9 @@ __all__ = [
     "next_cameras",
     "overview",
     "pair_meetings",
+    "position_at",
     "prediction_report",
+    "replay_frames",
     "authorise",
     "record",
     "top_contacts",
@@ -409,6 +415,77 @@ def next_cameras(session: Session, pid: str, k: int = 5) -> pd.DataFrame:
     out = out.join(pos, on="camera_id")
     record(session, "next_cameras", {"pid": pid, "k": k}, len(out))
     return out
+
+
+#: the map style of every map when no basemap is configured: a plain background, inline (a
+#: data: URL), so no request leaves the machine; SIGHTGRAPH_BASEMAP names a MapLibre style URL
+#: (your own tile server's style.json) to draw streets under the layers instead
+OFFLINE_MAP_STYLE = "data:application/json," + urllib.parse.quote(
+    json.dumps(
+        {
+            "version": 8,
+            "sources": {},
+            "layers": [
+                {"id": "background", "type": "background", "paint": {"background-color": "#f2f1ed"}}
+            ],
+        },
+        separators=(",", ":"),
+    )
+)
+
+
+def map_style() -> str:
+    """The style URL of the dashboard's maps: ``SIGHTGRAPH_BASEMAP`` if set, else offline."""
+    return os.environ.get("SIGHTGRAPH_BASEMAP", "").strip() or OFFLINE_MAP_STYLE
+
+
+def replay_frames(traj: pd.DataFrame, max_speed_kmh: float = 150.0) -> dict[str, Any]:
+    """A trajectory (TRAJECTORY_COLUMNS, ts order) prepared for the animated replay.
+
+    Returns ``trip`` (one TripsLayer path: ``[lon, lat]`` per located sighting and its
+    ``timestamps`` in seconds since the first), ``t0`` (the first sighting's time), ``legs``
+    (consecutive located sightings at different cameras: from/to positions, ``t_from`` /
+    ``t_to`` seconds, ``implausible`` when faster than ``max_speed_kmh``, as in
+    :func:`sightgraph.analytics.trajectories.build_transitions`).
+    """
+    from sightgraph.analytics.trajectories import haversine_m
+
+    located = traj.dropna(subset=["lat", "lon"]).reset_index(drop=True)
+    t0 = pd.Timestamp(traj["ts"].iloc[0]) if len(traj) else pd.Timestamp(0, tz="UTC")
+    secs = ((located["ts"] - t0).dt.total_seconds()).to_numpy()
+    trip = {
+        "path": located[["lon", "lat"]].to_numpy().tolist(),
+        "timestamps": secs.tolist(),
+    }
+    moved = located["camera_id"].to_numpy()[1:] != located["camera_id"].to_numpy()[:-1]
+    i = np.flatnonzero(moved)
+    a, b = located.iloc[i], located.iloc[i + 1]
+    dist = haversine_m(
+        a["lat"].to_numpy(), a["lon"].to_numpy(), b["lat"].to_numpy(), b["lon"].to_numpy()
+    )
+    dt_s = np.maximum(secs[i + 1] - secs[i], 1e-9)
+    legs = pd.DataFrame(
+        {
+            "lon_from": a["lon"].to_numpy(),
+            "lat_from": a["lat"].to_numpy(),
+            "lon_to": b["lon"].to_numpy(),
+            "lat_to": b["lat"].to_numpy(),
+            "t_from": secs[i],
+            "t_to": secs[i + 1],
+            "implausible": dist / dt_s * 3.6 > max_speed_kmh,
+        }
+    )
+    return {"trip": trip, "t0": t0, "legs": legs}
+
+
+def position_at(frames: dict[str, Any], t: float) -> tuple[float, float] | None:
+    """The replay's position ``t`` seconds after its start (linear between sightings; the first
+    or last position outside them); None without located sightings."""
+    ts = np.asarray(frames["trip"]["timestamps"], dtype=float)
+    if not len(ts):
+        return None
+    path = np.asarray(frames["trip"]["path"], dtype=float)
+    return float(np.interp(t, ts, path[:, 0])), float(np.interp(t, ts, path[:, 1]))
 
 
 #: community colours (colour-blind-safe Tableau 10); community i gets PALETTE[i % 10]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 from streamlit.testing.v1 import AppTest
 
 from tests.dashboard.conftest import top_pair
@@ -94,6 +95,18 @@ def test_trajectory_and_meetings_pages(dashboard_env, demo_workdir):
     [t for t in at.text_input if t.label == "Subject (pseudonym)"][0].input(a).run()
     assert not at.exception
     assert len(at.dataframe) == 1 and len(at.dataframe[0].value) > 0
+    everything = len(at.dataframe[0].value)
+    # the table follows the replay's time: half way, only the sightings up to then
+    lo, hi = (
+        pd.Timestamp(int(v), unit="us", tz="UTC") for v in (at.slider[0].min, at.slider[0].max)
+    )
+    middle = (lo + (hi - lo) / 2).floor("min")
+    at.slider[0].set_value(middle.to_pydatetime()).run()
+    assert not at.exception
+    half = at.dataframe[0].value
+    assert 0 < len(half) < everything
+    assert (half["ts"] <= middle).all()
+    assert [e["query"] for e in _audit(dashboard_env)] == ["trajectory"]  # read once
     at.switch_page(str(PAGES / "meetings.py")).run()
     inputs = {t.label: t for t in at.text_input}
     inputs["Subject A"].input(a)

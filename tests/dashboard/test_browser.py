@@ -162,3 +162,43 @@ def test_contact_network_draws_expands_and_stays_local(server):
         page.screenshot(path=str(ARTIFACTS / "network-expanded.png"), full_page=True)
         browser.close()
     assert hosts <= {"127.0.0.1"}, f"requests left the machine: {sorted(hosts)}"
+
+
+def test_replay_plays_and_maps_stay_offline(server, demo_workdir):
+    """A trajectory replay starts playing (the clock says so) and every map page draws without
+    a request beyond 127.0.0.1 (no basemap from the internet); a screenshot of each page."""
+    from urllib.parse import urlsplit
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.dashboard.conftest import top_pair
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    pid, _ = top_pair(demo_workdir)
+    hosts: set[str] = set()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.on("request", lambda r: hosts.add(urlsplit(r.url).hostname or urlsplit(r.url).scheme))
+        page.goto(server)
+        page.get_by_text("Data quality").wait_for(timeout=60_000)
+        purpose = page.get_by_role("textbox", name="Purpose of person-level queries")
+        purpose.fill("browser test")
+        purpose.press("Enter")
+        page.wait_for_timeout(500)
+        page.get_by_role("link", name="Trajectory replay").click()
+        subject = page.get_by_role("textbox", name="Subject (pseudonym)")
+        subject.fill(pid)
+        subject.press("Enter")
+        page.get_by_role("button", name="▶ Play").click()
+        page.get_by_text("(playing)").wait_for(timeout=10_000)
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(ARTIFACTS / "replay-playing.png"))
+        for title, shot in (("Cameras and flows", "flows.png"), ("Overview", "overview.png")):
+            page.get_by_role("link", name=title).click()
+            page.get_by_role("heading", name=title).wait_for(timeout=60_000)
+            page.wait_for_timeout(2500)
+            assert page.locator('[data-testid="stException"]').count() == 0, title
+            page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
+        browser.close()
+    assert hosts <= {"127.0.0.1", "blob", "data"}, f"requests left the machine: {sorted(hosts)}"

@@ -10,8 +10,8 @@ if not session.person_level:
     st.warning("Person-level views need the analyst role.")
     st.stop()
 c1, c2, c3 = st.columns(3)
-a = c1.text_input("Subject A")
-b = c2.text_input("Subject B")
+a = c1.text_input("Subject A", value=st.query_params.get("a", ""))
+b = c2.text_input("Subject B", value=st.query_params.get("b", ""))
 window = c3.number_input("Window (s)", value=60.0, min_value=0.0)
 if a and b:
     try:

@@ -1,3 +1,7 @@
+import datetime as dt
+import time
+
+import altair as alt
 import pandas as pd
 import pydeck as pdk
 import streamlit as st
@@ -10,51 +14,144 @@ st.title("Trajectory replay")
 if not session.person_level:
     st.warning("Person-level views need the analyst role.")
     st.stop()
-pid = st.text_input("Subject (pseudonym)")
-if pid:
+pid = st.text_input("Subject (pseudonym)", value=st.query_params.get("pid", ""))
+if not pid:
+    st.stop()
+pid = pid.strip()
+if st.session_state.get("replay_pid") != pid:
     try:
-        traj = loaders.trajectory(session, pid.strip())
+        traj = loaders.trajectory(session, pid)
     except SightgraphError as exc:
         st.error(str(exc))
         st.stop()
-    if not len(traj):
-        st.info("No sightings for this subject.")
-        st.stop()
-    first, last = traj["ts"].iloc[0].to_pydatetime(), traj["ts"].iloc[-1].to_pydatetime()
-    upto = st.slider(
-        "Replay up to",
-        min_value=first,
-        max_value=last,
-        value=last,
-        format="YYYY-MM-DD HH:mm",
-    )
-    shown = traj[traj["ts"] <= pd.Timestamp(upto)].dropna(subset=["lat", "lon"])
-    path = [{"path": shown[["lon", "lat"]].to_numpy().tolist()}]
-    st.pydeck_chart(
-        pdk.Deck(
-            map_style=None,
-            initial_view_state=pdk.ViewState(
-                latitude=float(traj["lat"].mean()), longitude=float(traj["lon"].mean()), zoom=12
-            ),
-            layers=[
-                pdk.Layer(
-                    "PathLayer",
-                    path,
-                    get_path="path",
-                    get_width=4,
-                    width_min_pixels=2,
-                    get_color=[30, 120, 200],
-                ),
-                pdk.Layer(
-                    "ScatterplotLayer",
-                    shown,
-                    get_position=["lon", "lat"],
-                    get_radius=40,
-                    get_fill_color=[220, 80, 60],
-                ),
-            ],
+    st.session_state.update(replay_pid=pid, replay_traj=traj, replay_t=None)
+traj = st.session_state["replay_traj"]
+if not len(traj):
+    st.info("No sightings for this subject.")
+    st.stop()
+frames = loaders.replay_frames(traj)
+t0 = frames["t0"]
+first = t0.floor("min").to_pydatetime()
+last = pd.Timestamp(traj["ts"].iloc[-1]).ceil("min").to_pydatetime()
+if last <= first:
+    last = first + dt.timedelta(minutes=1)
+c1, c2, c3 = st.columns([6, 1, 1])
+now = c1.slider(
+    "Time",
+    min_value=first,
+    max_value=last,
+    value=st.session_state.get("replay_t") or last,
+    step=dt.timedelta(minutes=1),
+    format="YYYY-MM-DD HH:mm",
+)
+speed = c2.selectbox("Speed", ["1 h/s", "6 h/s", "1 day/s"], index=1)
+play = c3.button("▶ Play", type="primary")
+trail_s = {"1 h/s": 3600.0, "6 h/s": 6 * 3600.0, "1 day/s": 86400.0}[speed]
+center = traj.dropna(subset=["lat", "lon"])
+view = pdk.ViewState(
+    latitude=float(center["lat"].mean()) if len(center) else 0.0,
+    longitude=float(center["lon"].mean()) if len(center) else 0.0,
+    zoom=11,
+)
+
+
+def deck(t: float) -> pdk.Deck:
+    """The map at ``t`` seconds after the first sighting: the trail of the last ``trail_s``
+    (fading, so the direction shows), every visited camera, legs flagged implausible in red,
+    and the current position."""
+    layers = [
+        pdk.Layer(
+            "ScatterplotLayer",
+            center.drop_duplicates("camera_id"),
+            get_position=["lon", "lat"],
+            get_radius=25,
+            radius_min_pixels=3,
+            get_fill_color=[120, 120, 120, 160],
+        ),
+        pdk.Layer(
+            "TripsLayer",
+            [frames["trip"]],
+            get_path="path",
+            get_timestamps="timestamps",
+            get_color=[30, 120, 200],
+            width_min_pixels=4,
+            trail_length=trail_s,
+            current_time=t,
+            fade_trail=True,
+        ),
+    ]
+    bad = frames["legs"][frames["legs"]["implausible"] & (frames["legs"]["t_to"] <= t)]
+    if len(bad):
+        layers.append(
+            pdk.Layer(
+                "LineLayer",
+                bad,
+                get_source_position=["lon_from", "lat_from"],
+                get_target_position=["lon_to", "lat_to"],
+                get_color=[220, 40, 40],
+                get_width=3,
+            )
         )
+    here = loaders.position_at(frames, t)
+    if here is not None:
+        layers.append(
+            pdk.Layer(
+                "ScatterplotLayer",
+                [{"lon": here[0], "lat": here[1]}],
+                get_position=["lon", "lat"],
+                get_radius=60,
+                radius_min_pixels=7,
+                get_fill_color=[230, 80, 40],
+                stroked=True,
+                get_line_color=[255, 255, 255],
+                line_width_min_pixels=2,
+            )
+        )
+    return pdk.Deck(map_style=loaders.map_style(), initial_view_state=view, layers=layers)
+
+
+clock = st.empty()
+board = st.empty()
+t_now = (loaders.utc(now) - t0).total_seconds()
+if play:  # animate from the slider's time to the end, ~12 frames a second
+    end = (loaders.utc(last) - t0).total_seconds()
+    t = t_now if t_now < end else 0.0
+    step = trail_s / 12
+    while t < end:
+        clock.markdown(f"**{(t0 + pd.Timedelta(seconds=t)):%Y-%m-%d %H:%M}** (playing)")
+        board.pydeck_chart(deck(t))
+        time.sleep(1 / 12)
+        t += step
+    st.session_state["replay_t"] = last
+    t_now = end
+clock.markdown(f"**{(t0 + pd.Timedelta(seconds=t_now)):%Y-%m-%d %H:%M}**")
+board.pydeck_chart(deck(t_now))
+st.caption(
+    "Blue trail: the last stretch of the path (fading towards the past); orange: where the "
+    "subject is at that time; red: transitions faster than 150 km/h (implausible, a likely "
+    "false match)."
+)
+cut = t0 + pd.Timedelta(seconds=t_now)
+so_far = traj[traj["ts"] <= cut]
+st.subheader("Timeline")
+chart = (
+    alt.Chart(traj.assign(seen=traj["ts"] <= cut))
+    .mark_circle(size=40)
+    .encode(
+        x=alt.X("ts:T", title="time (UTC)", axis=alt.Axis(format="%a %d %H:%M")),
+        y=alt.Y("camera_id:N", title="camera"),
+        color=alt.Color(
+            "seen:N", title="seen by now", scale=alt.Scale(range=["#cccccc", "#1f77b4"])
+        ),
+        tooltip=["ts:T", "camera_id:N", "confidence:Q"],
     )
-    st.subheader("Timeline")
-    st.scatter_chart(traj, x="ts", y="camera_id")
-    st.dataframe(traj, hide_index=True)
+)
+rule = alt.Chart(pd.DataFrame({"ts": [cut]})).mark_rule(color="#e6502a").encode(x="ts:T")
+st.altair_chart(chart + rule, width="stretch")
+st.write(f"{len(so_far):,} of {len(traj):,} sightings up to the current time")
+st.dataframe(so_far.iloc[::-1].astype({"sighting_id": "string"}), hide_index=True)
+c1, c2 = st.columns(2)
+c1.page_link("app_pages/contacts.py", label="Contacts of this subject", query_params={"pid": pid})
+c2.page_link(
+    "app_pages/predictions.py", label="Predictions for this subject", query_params={"pid": pid}
+)
