@@ -596,9 +596,37 @@ def demo(
         _run_dashboard(workdir / "lake", workdir, role=_settings().role)
 
 
+def dashboard_paths(
+    lake: Path | None, workdir: Path | None, default_workdir: Path, lake_of: Path | None = None
+) -> tuple[Path, Path, str]:
+    """The lake and workdir ``sightgraph dashboard`` opens, and a note on how they were chosen.
+
+    An explicit ``--workdir`` wins (its ``lake`` unless ``--lake``); a ``--lake`` alone brings its
+    parent as workdir when that holds the lake's graph store or audit log (``make demo`` writes
+    WORKDIR/lake beside WORKDIR/graph.duckdb); with neither, the configured workdir
+    (``lake_of``: the configured lake), or, when that has no lake yet and ``make demo``'s
+    workdir has one, the demo's."""
+    if workdir is not None:
+        return lake or workdir / "lake", workdir, ""
+    if lake is not None:
+        parent = lake.resolve().parent
+        if (parent / "graph.duckdb").exists() or (parent / "audit.jsonl").exists():
+            return lake, parent, ""
+        return lake, default_workdir, ""
+    configured = lake_of or default_workdir / "lake"
+    demo = default_workdir / "demo"
+    if not configured.exists() and (demo / "lake").exists():
+        return demo / "lake", demo, f"no lake at {configured}: opening the demo's, {demo}"
+    return configured, default_workdir, ""
+
+
 @app.command()
 def dashboard(
     lake: Annotated[Path | None, typer.Option(help="Lake directory")] = None,
+    workdir: Annotated[
+        Path | None,
+        typer.Option(help="Workdir (graph store, audit log); default: the lake's, else settings"),
+    ] = None,
     port: Annotated[int, typer.Option(help="Port")] = 8501,
     host: Annotated[
         str,
@@ -617,8 +645,16 @@ def dashboard(
 
     _gate("dashboard")
     settings = _settings()
+    lake, workdir, note = dashboard_paths(lake, workdir, settings.workdir, settings.lake_path())
+    if note:
+        console.print(note)
+    if not lake.exists():
+        console.print(
+            f"[yellow]no lake at {lake}[/yellow]: the dashboard will be empty until `sightgraph "
+            "demo` (or generate/ingest) has written one; pass --lake or --workdir to open another"
+        )
     check_bind(host, bool(load_users(users_path(settings))), os.environ)
-    code = _run_dashboard(lake or settings.lake_path(), settings.workdir, port=port, host=host)
+    code = _run_dashboard(lake, workdir, port=port, host=host)
     if code:
         raise typer.Exit(code)
 

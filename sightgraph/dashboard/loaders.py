@@ -25,6 +25,7 @@ __all__ = [
     "Session",
     "audit_entries",
     "camera_flows",
+    "contacts_params",
     "edge_evidence",
     "ego_network",
     "get_settings",
@@ -50,6 +51,7 @@ __all__ = [
     "top_contacts",
     "trajectory",
     "utc",
+    "with_camera_positions",
 ]
 
 
@@ -285,7 +287,7 @@ def subject_search(session: Session, prefix: str, limit: int = 20) -> list[str]:
     return out
 
 
-def _contacts_params(lake: str) -> dict[str, Any]:
+def contacts_params(lake: str) -> dict[str, Any]:
     from sightgraph.graph.loader import derived_path
     from sightgraph.lake import read_params
 
@@ -296,6 +298,15 @@ def _contacts_params(lake: str) -> dict[str, Any]:
         "gap_s": float(params.get("gap_s") or 900.0),
         "period_s": float(params.get("period_s") or 3600.0),
     }
+
+
+def with_camera_positions(lake: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (with ``camera_id``) plus the cameras' ``lat`` / ``lon`` (NaN where unknown)."""
+    from sightgraph.lake import read_cameras
+
+    cams = read_cameras(lake).drop_duplicates("camera_id").set_index("camera_id")[["lat", "lon"]]
+    pos = cams.reindex(frame["camera_id"]).to_numpy()
+    return frame.assign(lat=pos[:, 0], lon=pos[:, 1])
 
 
 def _lake_sightings(lake: str, flt: Any) -> pd.DataFrame:
@@ -322,7 +333,7 @@ def window_meetings(session: Session, pids: list[str], start: Any, end: Any) -> 
     if end is not None:
         flt = flt & (pc.field("ts") <= pd.Timestamp(end))
     s = _lake_sightings(lake, flt)
-    p = _contacts_params(lake)
+    p = contacts_params(lake)
     if len(s) < 2:
         meetings = pd.DataFrame(
             columns=["pid_a", "pid_b", "camera_id", "start_ts", "end_ts", "n_events"]
@@ -359,7 +370,7 @@ def edge_evidence(session: Session, pid_a: str, pid_b: str) -> tuple[dict[str, A
         t = pq.read_table(path, filters=(pc.field("pid_a") == a) & (pc.field("pid_b") == b))
         if t.num_rows:
             row = t.slice(0, 1).to_pylist()[0]
-    p = _contacts_params(lake)
+    p = contacts_params(lake)
     s = _lake_sightings(lake, pc.field("pid").isin([a, b]))
     meetings = build_meetings(
         find_colocations(s, window_s=p["window_s"], events=True), gap_s=p["gap_s"]

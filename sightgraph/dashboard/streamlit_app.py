@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from sightgraph.dashboard.auth import login
+from sightgraph.errors import SightgraphError
 
 st.set_page_config(page_title="sightgraph", layout="wide")
 PAGES = Path(__file__).parent / "app_pages"
@@ -25,4 +26,7 @@ if session is not None:
             st.Page(PAGES / "audit.py", title="Audit"),
         ]
     )
-    nav.run()
+    try:
+        nav.run()
+    except SightgraphError as exc:  # a missing lake or store, a refused query: a message
+        st.error(str(exc))

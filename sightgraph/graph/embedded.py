@@ -255,7 +255,10 @@ class EmbeddedStore:
         else:
             assert isinstance(self.path, Path)
             if self.read_only and not self.path.is_file():
-                raise UsageError(f"no embedded store at {self.path}")
+                raise UsageError(
+                    f"no embedded store at {self.path}: run `sightgraph load` (or `make demo`) "
+                    "first, or open the workdir that holds one (--workdir)"
+                )
             if not self.read_only:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             target = str(self.path)

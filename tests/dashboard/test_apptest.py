@@ -112,9 +112,13 @@ def test_trajectory_and_meetings_pages(dashboard_env, demo_workdir):
     inputs["Subject A"].input(a)
     inputs["Subject B"].input(b).run()
     assert not at.exception
-    assert len(at.dataframe[0].value) > 0
+    meetings, events = at.dataframe[0].value, at.dataframe[1].value
+    assert 0 < len(meetings) <= len(events)  # events merge into meetings
+    assert set(meetings["camera_id"]) <= set(events["camera_id"])
+    assert meetings["n_events"].sum() >= len(meetings)
+    assert any(f"**{len(meetings)}** meetings" in m.value for m in at.markdown)
     queries = [e["query"] for e in _audit(dashboard_env)]
-    assert queries == ["trajectory", "pair_events"]
+    assert queries == ["trajectory", "pair_events", "edge_evidence"]
 
 
 def test_cameras_and_audit_pages(dashboard_env, demo_workdir):

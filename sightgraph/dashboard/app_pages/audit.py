@@ -15,4 +15,5 @@ if result.ok:
     st.success(f"Hash chain intact: {result.entries} entries")
 else:
     st.error(f"Tampering detected at line {result.first_bad_line}: {result.reason}")
-st.dataframe(entries, hide_index=True)
+first = [c for c in ("time", "user", "role", "purpose", "query", "rows", "params") if c in entries]
+st.dataframe(entries[first + [c for c in entries.columns if c not in first]], hide_index=True)

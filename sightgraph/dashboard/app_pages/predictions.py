@@ -39,7 +39,7 @@ st.subheader("Next cameras of a subject")
 if not session.person_level:
     st.warning("Person-level views need the analyst role.")
     st.stop()
-pid = st.text_input("Subject (pseudonym)", key="sg_pred_pid")
+pid = st.text_input("Subject (pseudonym)", value=st.query_params.get("pid", ""), key="sg_pred_pid")
 if pid:
     try:
         nxt = loaders.next_cameras(session, pid.strip())
@@ -51,4 +51,14 @@ if pid:
         st.stop()
     st.write(f"after the visit that ended {nxt['as_of'].iloc[0]:%Y-%m-%d %H:%M} UTC")
     st.dataframe(nxt[["rank", "camera_id", "probability", "lat", "lon"]], hide_index=True)
-    st.bar_chart(nxt, x="camera_id", y="probability")
+    st.bar_chart(  # in rank order, most likely first
+        nxt.assign(
+            camera=[f"{r}. {c}" for r, c in zip(nxt["rank"], nxt["camera_id"], strict=True)]
+        ),
+        x="camera",
+        y="probability",
+        sort="-probability",
+    )
+    st.page_link(
+        "app_pages/trajectory.py", label="Trajectory of this subject", query_params={"pid": pid}
+    )

@@ -1,0 +1,164 @@
+"""How fast the dashboard answers in a real browser (headless Chromium through Playwright).
+
+    python benchmarks/dashboard/bench_pages.py                      # builds a demo city first
+    python benchmarks/dashboard/bench_pages.py --workdir sightgraph-work/demo
+
+Prints, per page, the first paint (click in the sidebar -> the page's heading and its content
+drawn, the script finished) and for the contact network: the busiest subject's 1-hop network
+(search -> canvas drawn) and an expansion (Expand -> new nodes drawn). Targets (issue 11):
+first paint < 2 s, each interaction < 1 s, the busiest 1-hop network < 2 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = ROOT / "sightgraph" / "dashboard" / "streamlit_app.py"
+FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"]
+FRAME = 'iframe[title="st_link_analysis.component.component.st_link_analysis"]'
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _settled(page) -> None:
+    """Wait until the script run is over (Streamlit's status widget gone)."""
+    page.wait_for_timeout(100)
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=60_000)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workdir", type=Path, help="a demo workdir (default: build one)")
+    ap.add_argument("--persons", type=int, default=1500)
+    ap.add_argument("--days", type=int, default=14)
+    args = ap.parse_args()
+    os.environ.setdefault("SIGHTGRAPH_PSEUDONYM_KEY", "bench-only-key")
+    workdir = args.workdir
+    if workdir is None:
+        from sightgraph.demo import run_demo
+
+        workdir = Path(tempfile.mkdtemp(prefix="sg-dash-")) / "demo"
+        t = time.perf_counter()
+        run_demo(workdir, persons=args.persons, days=args.days)
+        print(
+            f"demo city ({args.persons} persons, {args.days} days) in {time.perf_counter() - t:.0f} s"
+        )
+    contacts = pd.read_parquet(workdir / "lake" / "contacts" / "contacts.parquet")
+    positive = contacts[contacts["score"] > 0]
+    busiest = pd.concat([positive["pid_a"], positive["pid_b"]]).value_counts().index[0]
+    port = _port()
+    env = dict(
+        os.environ,
+        SIGHTGRAPH_WORKDIR=str(workdir),
+        SIGHTGRAPH_LAKE=str(workdir / "lake"),
+        SIGHTGRAPH_STORE="embedded",
+        SIGHTGRAPH_AUDIT_LOG=str(Path(tempfile.mkdtemp()) / "audit.jsonl"),
+        SIGHTGRAPH_ROLE="admin",
+    )
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(APP),
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.address",
+            "127.0.0.1",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    rows: list[tuple[str, float, str]] = []
+    try:
+        from playwright.sync_api import sync_playwright
+
+        for _ in range(120):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.5)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"http://127.0.0.1:{port}")
+            page.get_by_text("Data quality").wait_for(timeout=120_000)
+            box = page.get_by_role("textbox", name="Purpose of person-level queries")
+            box.fill("benchmark")
+            box.press("Enter")
+            _settled(page)
+            for title in (
+                "Contact network",
+                "Trajectory replay",
+                "Meetings",
+                "Predictions",
+                "Cameras and flows",
+                "Audit",
+                "Overview",
+            ):
+                t = time.perf_counter()
+                page.get_by_role("link", name=title).click()
+                page.get_by_role("heading", name=title).wait_for(timeout=60_000)
+                _settled(page)
+                rows.append((f"first paint: {title}", time.perf_counter() - t, "< 2 s"))
+            page.get_by_role("link", name="Contact network").click()
+            _settled(page)
+            t = time.perf_counter()
+            search = page.get_by_role("textbox", name="Pseudonym starts with")
+            search.fill(busiest)
+            search.press("Enter")
+            _settled(page)
+            page.frame_locator(FRAME).locator("canvas").first.wait_for(timeout=60_000)
+            rows.append(("1-hop network of the busiest subject", time.perf_counter() - t, "< 2 s"))
+            frame = next(f for f in page.frames if "st_link_analysis" in f.url)
+            before = frame.evaluate("document.getElementById('cy')._cyreg.cy.nodes().length")
+            frame.evaluate(
+                "(() => {const cy = document.getElementById('cy')._cyreg.cy;"
+                " cy.nodes().filter(n => n.data('hop') == 1)[0].select();})()"
+            )
+            page.wait_for_timeout(300)
+            t = time.perf_counter()
+            frame.locator("#nodeActionsExpand").click()
+            page.wait_for_timeout(200)
+            _settled(page)
+            for _ in range(100):
+                frame = next(f for f in page.frames if "st_link_analysis" in f.url)
+                if (
+                    frame.evaluate("document.getElementById('cy')._cyreg.cy.nodes().length")
+                    > before
+                ):
+                    break
+                page.wait_for_timeout(50)
+            rows.append(("expand one subject", time.perf_counter() - t, "< 1 s"))
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    print("| step | seconds | target |\n|---|---:|---|")
+    for name, secs, target in rows:
+        print(f"| {name} | {secs:.2f} | {target} |")
+
+
+if __name__ == "__main__":
+    main()
