@@ -100,6 +100,36 @@ if st.session_state.get("net_query") != query:
 ego = st.session_state["net_ego"]
 layers = loaders.network_layers(lake)
 
+# -- what the drawing sent back (its last value, read before drawing so that an expansion is
+# drawn in this run): expand, remove, or an edge to explain
+result = st.session_state.get("contact_network")
+if result and result.get("timestamp") != st.session_state.get("net_last_event"):
+    st.session_state["net_last_event"] = result.get("timestamp")
+    action, data = result.get("action"), result.get("data") or {}
+    if action == "expand":
+        for node in data.get("node_ids", []):
+            try:
+                more = loaders.ego_network(
+                    session,
+                    node,
+                    1,
+                    threshold,
+                    per_node=int(per_node),
+                    max_nodes=int(per_node) + 1,
+                    limit=limit,
+                )
+            except SightgraphError as exc:
+                _fail(exc)
+            extra = loaders.graph_elements(more.nodes, more.edges, layers)
+            prev = st.session_state.get("net_extra") or {"nodes": [], "edges": []}
+            st.session_state["net_extra"] = loaders.merge_elements(prev, extra)
+    elif action == "remove":
+        st.session_state["net_hidden"] = st.session_state.get("net_hidden", []) + list(
+            data.get("node_ids", [])
+        )
+    elif action == "edge_click":
+        st.session_state["net_edge"] = data.get("target_id")
+
 # the drawing: the query's network, plus expansions, minus hidden subjects, inside the window
 elements = loaders.graph_elements(ego.nodes, ego.edges, layers)
 if st.session_state.get("net_extra"):
@@ -170,7 +200,7 @@ edge_styles = [
     _Size("edge", {"line-color": "#999999", "width": f"mapData(score, 0, {top_score}, 1, 8)"}),
 ]
 if shown_n > 1 or shown_e:
-    result = st_link_analysis(
+    st_link_analysis(
         elements,
         layout="cose",
         node_styles=node_styles,
@@ -181,7 +211,6 @@ if shown_n > 1 or shown_e:
         events=[Event("edge_click", "tap", "edge")],
     )
 else:
-    result = None
     st.info("This subject has no contact that passes the filters.")
 legend = " ".join(
     f"<span style='color:{loaders.PALETTE[int(c.split()[-1]) % len(loaders.PALETTE)]}'>●</span> {c}"
@@ -194,35 +223,6 @@ st.markdown(
     "communities: seeded Louvain over all contacts (stable across queries)",
     unsafe_allow_html=True,
 )
-
-# -- what the drawing sent back: expand, remove, or an edge to explain
-if result and result.get("timestamp") != st.session_state.get("net_last_event"):
-    st.session_state["net_last_event"] = result.get("timestamp")
-    action, data = result.get("action"), result.get("data") or {}
-    if action == "expand":
-        for node in data.get("node_ids", []):
-            try:
-                more = loaders.ego_network(
-                    session,
-                    node,
-                    1,
-                    threshold,
-                    per_node=int(per_node),
-                    max_nodes=int(per_node) + 1,
-                    limit=limit,
-                )
-            except SightgraphError as exc:
-                _fail(exc)
-            extra = loaders.graph_elements(more.nodes, more.edges, layers)
-            prev = st.session_state.get("net_extra") or {"nodes": [], "edges": []}
-            st.session_state["net_extra"] = loaders.merge_elements(prev, extra)
-        st.rerun()
-    elif action == "remove":
-        st.session_state["net_hidden"] = st.session_state.get("net_hidden", []) + list(
-            data.get("node_ids", [])
-        )
-    elif action == "edge_click":
-        st.session_state["net_edge"] = data.get("target_id")
 
 edge = st.session_state.get("net_edge")
 if edge and "|" in edge:
