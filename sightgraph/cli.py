@@ -401,8 +401,21 @@ def load(
             "neo4j-admin import (the server is stopped and restarted)",
         ),
     ] = False,
+    max_q: Annotated[
+        float,
+        typer.Option(
+            help="Only pairs with q_value below this become CONTACT edges (1 loads every pair; "
+            "the lake keeps all)"
+        ),
+    ] = 0.05,
+    min_score: Annotated[
+        float, typer.Option(help="Only pairs with at least this score become CONTACT edges")
+    ] = 0.0,
 ) -> None:
-    """Push the lake and its derived tables into the graph store (idempotent, resumable)."""
+    """Push the lake and its derived tables into the graph store (idempotent, resumable).
+
+    CONTACT edges: only the pairs beyond chance (q < --max-q, default 0.05; --max-q 1 loads
+    all); the lake's contacts table keeps every pair."""
     _gate("load")
     from sightgraph.graph.loader import load_lake
 
@@ -412,12 +425,12 @@ def load(
         settings = _settings()
         if (store or settings.store) != "neo4j":
             raise UsageError("--bulk is for --store neo4j only; drop --bulk for this store")
-        counts = bulk_load(lake, settings, report=err.print)
+        counts = bulk_load(lake, settings, report=err.print, max_q=max_q, min_score=min_score)
         console.print("loaded: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
         return
     st = _store(store)
     try:
-        counts = load_lake(lake, st, batch_size=batch_size)
+        counts = load_lake(lake, st, batch_size=batch_size, max_q=max_q, min_score=min_score)
     finally:
         st.close()
     console.print("loaded: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))

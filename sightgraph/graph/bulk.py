@@ -36,10 +36,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from sightgraph.errors import UsageError
-from sightgraph.graph.loader import derived_path
+from sightgraph.graph.loader import _derived_rows, contact_filter, derived_path
 from sightgraph.graph.rows import (
     prepare_cameras,
     prepare_contacts,
@@ -253,9 +252,15 @@ def _last_occurrence_mask(dset: Any, batch_size: int) -> np.ndarray | None:
 
 
 def write_import_files(
-    lake: str | Path, out_dir: str | Path, batch_size: int = 200_000
+    lake: str | Path,
+    out_dir: str | Path,
+    batch_size: int = 200_000,
+    *,
+    max_q: float | None = None,
+    min_score: float = 0.0,
 ) -> tuple[list[str], dict[str, int]]:
-    """Write the lake as the importer's CSV files into ``out_dir``.
+    """Write the lake as the importer's CSV files into ``out_dir`` (contacts filtered as by
+    :func:`sightgraph.graph.loader.contact_filter`).
 
     Returns
     -------
@@ -302,11 +307,14 @@ def write_import_files(
 
     files: dict[str, _Csv] = {}
 
-    def derived(name: str) -> pd.DataFrame | None:
+    def derived(name: str, flt: Any = None) -> pd.DataFrame | None:
         path = derived_path(lake, name)
-        return pq.read_table(path).to_pandas() if path.exists() else None
+        if not path.exists():
+            return None
+        table, _ = _derived_rows(path, flt)
+        return table.to_table(filter=flt).to_pandas()
 
-    contacts = derived("contacts")
+    contacts = derived("contacts", contact_filter(max_q, min_score))
     if contacts is not None and len(contacts):
         c = prepare_contacts(contacts)
         persons.update(c["pid_a"].tolist())
@@ -382,8 +390,11 @@ def bulk_load(
     *,
     script: Path | None = None,
     report: Callable[[str], None] | None = None,
+    max_q: float | None = None,
+    min_score: float = 0.0,
 ) -> dict[str, int]:
-    """Load ``lake`` into the empty project-managed Neo4j with the offline importer.
+    """Load ``lake`` into the empty project-managed Neo4j with the offline importer (contacts
+    filtered as by :func:`sightgraph.graph.loader.contact_filter`).
 
     Parameters
     ----------
@@ -424,7 +435,7 @@ def bulk_load(
             )
     with tempfile.TemporaryDirectory(prefix="sightgraph-bulk-") as tmp:
         _say(report, f"bulk: writing the import files ({tmp})")
-        args, rows = write_import_files(lake, tmp)
+        args, rows = write_import_files(lake, tmp, max_q=max_q, min_score=min_score)
         _say(report, "bulk: " + ", ".join(f"{k} {v:,}" for k, v in rows.items()))
         _say(report, "bulk: stopping Neo4j, importing, starting it again (neo4j.sh import)")
         env = dict(os.environ)

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow.parquet as pq
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -63,8 +62,50 @@ def _prefetch(batches: Iterator[Any]) -> Iterator[pd.DataFrame]:
             yield frame
 
 
+#: the q-value below which `sightgraph load` puts a pair into the graph by default (the lake keeps
+#: every pair; CONTACT edges of pairs indistinguishable from chance are half the relationships)
+LOAD_MAX_Q = 0.05
+
+
+def contact_filter(max_q: float | None = None, min_score: float = 0.0) -> Any:
+    """The pyarrow filter of the contacts a load writes: ``q_value < max_q`` (None: any q) and
+    ``score >= min_score``; None when it keeps every pair."""
+    import math
+
+    import pyarrow.compute as pc
+
+    if max_q is not None and (not isinstance(max_q, int | float) or not 0 < max_q <= 1):
+        raise UsageError(f"max_q must be a number in (0, 1] (got {max_q!r})")
+    if not isinstance(min_score, int | float) or not math.isfinite(min_score):
+        raise UsageError(f"min_score must be a finite number (got {min_score!r})")
+    flt = None
+    if max_q is not None and max_q < 1:
+        flt = pc.field("q_value") < max_q
+    if min_score > 0:
+        by_score = pc.field("score") >= min_score
+        flt = by_score if flt is None else flt & by_score
+    return flt
+
+
+def _derived_rows(path: str | Path, flt: Any) -> Any:
+    """A derived table at ``path`` as a pyarrow dataset and the number of its rows that pass
+    ``flt`` (a :func:`contact_filter`, or None)."""
+    import pyarrow.dataset as ds
+
+    dset = ds.dataset(path, format="parquet")
+    if flt is not None and "q_value" not in dset.schema.names:
+        raise UsageError(f"{path} has no q_value column: load it with --max-q 1")
+    return dset, dset.count_rows(filter=flt)
+
+
 def load_lake(
-    lake: str | Path, store: Store, batch_size: int = 20_000, progress: bool = True
+    lake: str | Path,
+    store: Store,
+    batch_size: int = 20_000,
+    progress: bool = True,
+    *,
+    max_q: float | None = None,
+    min_score: float = 0.0,
 ) -> dict[str, int]:
     """Write cameras, sightings, contacts and transitions of ``lake`` into ``store``.
 
@@ -79,6 +120,9 @@ def load_lake(
         Rows read and handed to the store at a time.
     progress : bool
         Show a progress bar per table.
+    max_q, min_score
+        Contacts become CONTACT edges only with ``q_value < max_q`` (None: all; the CLI's
+        default is :data:`LOAD_MAX_Q`) and ``score >= min_score``; the lake keeps every pair.
 
     Returns
     -------
@@ -95,6 +139,7 @@ def load_lake(
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise UsageError(f"batch_size must be a whole number >= 1 (got {batch_size!r})")
+    flt_contacts = contact_filter(max_q, min_score)
     dset = sightings_dataset(lake)
     total = dset.count_rows()
     derived = [
@@ -130,9 +175,11 @@ def load_lake(
                 bar.advance(task, len(frame))
             for name, path, writer in derived:
                 stage = name
-                pf = pq.ParquetFile(path)
-                task = bar.add_task(name, total=pf.metadata.num_rows, table=name)
-                for frame in _prefetch(pf.iter_batches(batch_size=batch_size)):
+                flt = flt_contacts if name == "contacts" else None
+                table, rows = _derived_rows(path, flt)
+                task = bar.add_task(name, total=rows, table=name)
+                batches = table.to_batches(filter=flt, batch_size=batch_size)
+                for frame in _prefetch(iter(batches)):
                     writer(frame)
                     bar.advance(task, len(frame))
         return store.counts()

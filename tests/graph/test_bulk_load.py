@@ -149,7 +149,9 @@ def test_bulk_load_is_the_online_graph_and_online_reload_changes_nothing(
         "NEO4J_PORT": str(free_port()),
         "NEO4J_DATABASE": "",
     }
-    done = run_cli("load", "--lake", str(lake), "--store", "neo4j", "--bulk", env=env)
+    done = run_cli(
+        "load", "--lake", str(lake), "--store", "neo4j", "--bulk", "--max-q", "1", env=env
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip() == "loaded: " + ", ".join(f"{k} {v:,}" for k, v in expected.items())
     bulk = Neo4jStore.connect(managed.uri, "neo4j", "x")
@@ -206,7 +208,15 @@ def test_bulk_refuses_a_graph_with_nodes(managed: Any, tmp_path: Path) -> None:
         status = _neo4j_sh(managed.env, "status")
         env = {**managed.env, "NEO4J_URI": managed.uri}
         done = run_cli(
-            "load", "--lake", str(tmp_path / "lake"), "--store", "neo4j", "--bulk", env=env
+            "load",
+            "--lake",
+            str(tmp_path / "lake"),
+            "--store",
+            "neo4j",
+            "--bulk",
+            "--max-q",
+            "1",
+            env=env,
         )
         assert done.returncode == 2, done.stderr
         lines = done.stderr.strip().splitlines()

@@ -215,7 +215,10 @@ def test_load_killed_half_way_then_rerun_gives_exact_counts(
     SEEN_AT edge per sighting id."""
     n = 40_000
     expected = make_lake(tmp_path / "lake", n, seed=5)
-    proc = cli("load", "--lake", str(tmp_path / "lake"), "--store", "neo4j", "--batch-size", "1000")
+    proc = cli(
+        "load", "--lake", str(tmp_path / "lake"), "--store", "neo4j", "--batch-size", "1000",
+        "--max-q", "1",
+    )  # fmt: skip
     deadline = time.monotonic() + 240
     seen = 0
     try:
@@ -232,7 +235,15 @@ def test_load_killed_half_way_then_rerun_gives_exact_counts(
     assert 3_000 <= partial < n
     assert edge_check(neo) == (partial, partial)
     rerun = cli(
-        "load", "--lake", str(tmp_path / "lake"), "--store", "neo4j", "--batch-size", "5000"
+        "load",
+        "--lake",
+        str(tmp_path / "lake"),
+        "--store",
+        "neo4j",
+        "--batch-size",
+        "5000",
+        "--max-q",
+        "1",
     )
     out, err = rerun.communicate(timeout=600)
     assert rerun.returncode == 0, err
@@ -250,7 +261,10 @@ def test_unreachable_server_is_one_line_naming_the_uri(tmp_path: Path) -> None:
     make_lake(tmp_path / "lake", 50)
     uri = f"bolt://127.0.0.1:{free_port()}"
     t0 = time.monotonic()
-    proc = cli("load", "--lake", str(tmp_path / "lake"), "--store", "neo4j", env={"NEO4J_URI": uri})
+    proc = cli(
+        "load", "--lake", str(tmp_path / "lake"), "--store", "neo4j", "--max-q", "1",
+        env={"NEO4J_URI": uri},
+    )  # fmt: skip
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 2, (out, err)
     lines = [line for line in err.splitlines() if line.strip()]
