@@ -88,29 +88,23 @@ def _store() -> Any:
     return get_store(s.store, str(s.workdir))
 
 
-def authorise(session: Session, query: str) -> None:
-    """Refuse a person-level query without the role or a purpose (before it runs)."""
-    from sightgraph.governance.roles import require
+def authorise(session: Session, query: str) -> Any:
+    """Refuse a query the session's role may not run, or a person-level one without a purpose
+    (before it runs): the one gate of :func:`sightgraph.governance.access.query_gate`."""
+    from sightgraph.governance.access import query_gate
 
-    require(session.role, query)
-    if not session.purpose.strip():
-        raise UsageError("person-level views need a purpose: enter it in the sidebar")
+    try:
+        return query_gate(
+            session.user, session.role, session.purpose, query, get_settings().audit_path()
+        )
+    except UsageError as exc:
+        hint = " (enter it in the sidebar)" if "purpose" in str(exc) else ""
+        raise UsageError(f"{exc}{hint}") from None
 
 
 def record(session: Session, query: str, params: dict[str, Any], rows: int) -> None:
-    """Append one audit entry for a person-level query that ran."""
-    from sightgraph.governance.audit import AuditLog
-
-    path = get_settings().audit_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    AuditLog(path).append(
-        user=session.user,
-        role=session.role,
-        purpose=session.purpose,
-        query=query,
-        params=params,
-        rows=rows,
-    )
+    """Append one audit entry for a person-level query that ran (through the same gate)."""
+    authorise(session, query).audit(params, rows)
 
 
 @st.cache_data(ttl=60, show_spinner=False)

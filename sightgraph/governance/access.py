@@ -56,7 +56,15 @@ from typing import Any
 from sightgraph.errors import SightgraphError, UsageError
 from sightgraph.governance.roles import require, required_role
 
-__all__ = ["COMMANDS", "PURPOSE_ENV", "Rule", "Session", "gate", "resolve_purpose"]
+__all__ = [
+    "COMMANDS",
+    "PURPOSE_ENV",
+    "Rule",
+    "Session",
+    "gate",
+    "query_gate",
+    "resolve_purpose",
+]
 
 PURPOSE_ENV = "SIGHTGRAPH_PURPOSE"
 
@@ -225,3 +233,48 @@ def gate(
         path.parent.mkdir(parents=True, exist_ok=True)
         AuditLog(path).head()  # a damaged last line refuses now, not after the run
     return Session(user=user, role=role, purpose=why, command=command, audit_log=path)
+
+
+def query_gate(
+    user: str,
+    role: str,
+    purpose: str | None,
+    query: str,
+    audit_log: str | os.PathLike[str] | None,
+) -> Session:
+    """The same gate for a query asked outside a CLI command: a dashboard page or the Python API
+    (:func:`sightgraph.governance.audit.audited`).
+
+    Checks, before the query runs, in this order: the role may run ``query`` (an action
+    :mod:`~sightgraph.governance.roles` does not classify is person-level), a person-level
+    query has a purpose, the user name is not blank, the audit log can take an entry. Returns
+    the :class:`Session` whose :meth:`Session.audit` appends the entry after the query ran
+    (person-level queries only; an aggregate one gets a session without a log).
+
+    Raises
+    ------
+    UsageError
+        One line naming what is missing.
+    """
+    if not isinstance(query, str) or not query.strip():
+        raise UsageError("access: query must be a non-empty name")
+    role = require(role, query)
+    person_level = required_role(query) != "viewer"
+    why = purpose.strip() if isinstance(purpose, str) else ""
+    if person_level and not why:
+        raise UsageError(
+            f"person-level query {query} needs a purpose; state why you need it "
+            "(it is recorded in the audit log)"
+        )
+    if not isinstance(user, str) or not user.strip():
+        raise UsageError(f"{query}: the user must be a non-empty name")
+    path: Path | None = None
+    if person_level:
+        from sightgraph.governance.audit import AuditLog
+
+        if audit_log is None:
+            raise UsageError(f"person-level query {query} needs an audit log to record it in")
+        path = Path(audit_log)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        AuditLog(path).head()  # a damaged last line refuses now, not after the query
+    return Session(user=user, role=role, purpose=why or None, command=query, audit_log=path)

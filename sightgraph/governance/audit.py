@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from sightgraph.errors import SightgraphError, UsageError
-from sightgraph.governance.roles import normalize_role, require
+from sightgraph.governance.roles import normalize_role
 
 __all__ = [
     "GENESIS",
@@ -531,17 +531,11 @@ class Audited:
         count: Callable[[Any], int] | None = None,
         skip: tuple[str, ...] = (),
     ) -> None:
-        if not isinstance(query, str) or not query.strip():
-            raise UsageError("audited: query must be a non-empty name")
-        self.role = require(role, query)
-        if not isinstance(purpose, str) or not purpose.strip():
-            raise UsageError(
-                f"person-level query {query} needs a purpose; state why you need it "
-                "(it is recorded in the audit log)"
-            )
-        if not isinstance(user, str) or not user.strip():
-            raise UsageError("audited: user must be a non-empty name")
+        from sightgraph.governance.access import query_gate
+
         self.log = log if isinstance(log, AuditLog) else AuditLog(log)
+        # the one gate (role, purpose, user, a writable log) before anything runs
+        self.role = query_gate(user, role, purpose, query, self.log.path).role
         self.user = user
         self.purpose = purpose
         self.query = query

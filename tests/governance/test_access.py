@@ -354,3 +354,62 @@ def test_gate_unit(monkeypatch: pytest.MonkeyPatch) -> None:
     assert resolve_purpose("forget", None, "") == "erasure request"
     assert resolve_purpose("forget", None, " case 9 ") == "case 9"
     assert resolve_purpose("audit verify", None, "case 9") is None
+
+
+# --- the same gate for dashboard pages and the Python API ------------------------------------
+
+
+def test_query_gate_checks_role_purpose_user_and_log_before_and_audits_after(tmp_path) -> None:
+    from sightgraph.governance.access import query_gate
+    from sightgraph.governance.audit import AuditLog
+
+    log = tmp_path / "audit.jsonl"
+    with pytest.raises(UsageError, match="viewer may not"):
+        query_gate("ana", "viewer", "case 7", "ego_network", log)
+    for blank in (None, "", "   "):
+        with pytest.raises(UsageError, match="purpose"):
+            query_gate("ana", "analyst", blank, "ego_network", log)
+    with pytest.raises(UsageError, match="user"):
+        query_gate(" ", "analyst", "case 7", "ego_network", log)
+    with pytest.raises(UsageError, match="audit log"):
+        query_gate("ana", "analyst", "case 7", "ego_network", None)
+    assert not log.exists()  # nothing refused wrote anything
+    # an aggregate needs neither purpose nor log, and is not audited
+    agg = query_gate("vic", "viewer", None, "camera-flows", None)
+    assert agg.audit_log is None and agg.audit({}, 3) is None
+    ok = query_gate("ana", "analyst", " case 7 ", "ego_network", log)
+    ok.audit({"pid": "abc"}, 12)
+    (entry,) = AuditLog(log).read_entries()
+    assert (entry["user"], entry["role"], entry["purpose"], entry["query"], entry["rows"]) == (
+        "ana",
+        "analyst",
+        "case 7",
+        "ego_network",
+        12,
+    )
+    # a damaged last line refuses before the query, not after
+    log.write_text(log.read_text() + "{not json")
+    with pytest.raises(UsageError):
+        query_gate("ana", "analyst", "case 7", "ego_network", log)
+
+
+def test_dashboard_and_python_api_use_the_one_gate(tmp_path, monkeypatch) -> None:
+    """The dashboard's loaders and ``audited`` refuse exactly what query_gate refuses."""
+    from sightgraph.dashboard import loaders
+    from sightgraph.governance import access
+    from sightgraph.governance.audit import audited
+
+    calls: list[str] = []
+    real = access.query_gate
+
+    def spy(*args, **kwargs):
+        calls.append(args[3])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(access, "query_gate", spy)
+    monkeypatch.setenv("SIGHTGRAPH_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
+    with pytest.raises(UsageError, match="purpose"):
+        loaders.authorise(loaders.Session("ana", "analyst", ""), "trajectory")
+    with pytest.raises(UsageError, match="viewer may not"):
+        audited(tmp_path / "audit.jsonl", "vic", "viewer", "case", "trajectory")
+    assert calls == ["trajectory", "trajectory"]
