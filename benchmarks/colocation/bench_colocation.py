@@ -186,6 +186,46 @@ def generate_city_lake(lake: Path, n: int, seed: int = 0) -> None:
     )
 
 
+#: the crowded lake: the city tiled this many times in time (later fortnights) and in crowd
+TILE_TIME, TILE_CROWD = 4, 4
+
+
+def generate_crowded_lake(lake: Path, n: int, seed: int = 0) -> None:
+    """Dense crowds: a city of ``n / 16`` sightings tiled 4x in time (each copy 14 days later)
+    and 4x in crowd (each subject has 3 look-alike copies with their own pseudonyms, each
+    sighting shifted by its own random 0-30 min, so the copies share the subject's places and
+    rush hours without walking with it): every camera hour holds about four times the subjects."""
+    from sightgraph.synthetic.city import generate_city
+
+    city = generate_city(target_sightings=max(n // (TILE_TIME * TILE_CROWD), 1000), seed=seed,
+                         progress=True)  # fmt: skip
+    s = city.sightings
+    base_ts = ((s["ts"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(microseconds=1)).to_numpy()
+    pid = s["subject_id"].astype(str).to_numpy(dtype=object)
+    cam = s["camera_id"].astype(str).to_numpy(dtype=object)
+    conf = s["confidence"].to_numpy(np.float64)
+    rng = np.random.default_rng(seed)
+    span = (base_ts.max() - base_ts.min()) // 86_400_000_000 + 1
+    pids, cams, tss, confs = [], [], [], []
+    for t in range(TILE_TIME):
+        for c in range(TILE_CROWD):
+            shift = t * span * 86_400_000_000
+            if c:
+                shift = shift + rng.integers(0, 1_800_000_000, len(base_ts))
+            pids.append(pid if c == 0 else pid + f"~{c}")
+            cams.append(cam)
+            tss.append(base_ts + shift)
+            confs.append(conf)
+    _write_lake(
+        lake,
+        pa.array(np.concatenate(pids), pa.string()),
+        pa.array(np.concatenate(cams), pa.string()),
+        np.concatenate(tss).astype(np.int64),
+        np.concatenate(confs),
+        city.cameras,
+    )
+
+
 def ensure_lake(workdir: Path, n: int, generator: str, seed: int) -> tuple[Path, str]:
     if generator == "auto":
         try:
@@ -205,6 +245,8 @@ def ensure_lake(workdir: Path, n: int, generator: str, seed: int) -> tuple[Path,
     print(f"generating {n:,} sightings ({generator}) into {lake} ...", flush=True)
     if generator == "city":
         generate_city_lake(lake, n, seed)
+    elif generator == "crowded":
+        generate_crowded_lake(lake, n, seed)
     else:
         generate_zipf(lake, n, seed)
     rows = sum(pq.ParquetFile(f).metadata.num_rows for f in (lake / "sightings").rglob("*.parquet"))
@@ -335,7 +377,7 @@ def main() -> None:
     )
     ap.add_argument("--sightings", type=int, default=10_000_000)
     ap.add_argument("--workdir", type=Path, default=ROOT / "benchmarks" / "out" / "colocation")
-    ap.add_argument("--generator", choices=["auto", "city", "zipf"], default="auto")
+    ap.add_argument("--generator", choices=["auto", "city", "zipf", "crowded"], default="auto")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--window", type=float, default=60.0)
     ap.add_argument("--repeat", type=int, default=1, help="runs per tool; the fastest is reported")
