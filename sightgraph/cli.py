@@ -11,10 +11,12 @@ The classification of every command is :data:`sightgraph.governance.access.COMMA
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -176,16 +178,19 @@ def colocate(
 
     window_s = parse_duration(window, "--window")
     generation = erasure_generation(lake)  # before the job reads the lake: see _keep_in_lake
-    res = colocate_lake(
-        lake,
-        out,
-        window_s=window_s,
-        radius_m=radius_m,
-        events_out=events_out,
-        scheduler=scheduler,
-        min_confidence=min_confidence,
-        generation=generation,
-    )
+    with _exports(
+        lake, generation, [(out, "colocations"), (events_out, "colocation_events")], "colocate"
+    ):
+        res = colocate_lake(
+            lake,
+            out,
+            window_s=window_s,
+            radius_m=radius_m,
+            events_out=events_out,
+            scheduler=scheduler,
+            min_confidence=min_confidence,
+            generation=generation,
+        )
     session.audit(
         {
             "lake": lake,
@@ -267,8 +272,9 @@ def contacts(
     generation = erasure_generation(lake)  # before the job reads the lake: see _keep_in_lake
     staged = _staging(out, "contacts")
     try:
-        res = compute_contacts(lake, staged, **params)
-        _keep_in_lake(out, lake, "contacts", generation, staged=staged)
+        with _exports(lake, generation, [(out, "contacts")], "contacts"):
+            res = compute_contacts(lake, staged, **params)
+            _keep_in_lake(out, lake, "contacts", generation, staged=staged)
     finally:
         staged.unlink(missing_ok=True)
     if dataclasses.is_dataclass(res) and hasattr(res, "out"):
@@ -303,9 +309,10 @@ def trajectories(
 
     gap_s = parse_duration(gap, "--gap")
     generation = erasure_generation(lake)  # before the job reads the lake: see _keep_in_lake
-    res = compute_trajectories(
-        lake, out, gap_s=gap_s, max_speed_kmh=max_speed_kmh, generation=generation
-    )
+    with _exports(lake, generation, [(Path(out) / "visits.parquet", "visits")], "trajectories"):
+        res = compute_trajectories(
+            lake, out, gap_s=gap_s, max_speed_kmh=max_speed_kmh, generation=generation
+        )
     session.audit(
         {"lake": lake, "out": out, "gap_s": gap_s, "max_speed_kmh": max_speed_kmh},
         int(res["visits"]),  # the per-subject rows written (flows are aggregates)
@@ -438,7 +445,10 @@ def load(
 
 @app.command()
 def forget(
-    pid: Annotated[str, typer.Argument(help="Pseudonymous subject id to erase")],
+    pid: Annotated[
+        str | None, typer.Argument(help="Pseudonymous subject id to erase (or --raw ID)")
+    ] = None,
+    *,
     lake: Annotated[Path, typer.Option(help="Lake directory")],
     store: Annotated[str | None, typer.Option(help="neo4j or embedded")] = None,
     purpose: Annotated[
@@ -448,23 +458,77 @@ def forget(
             "'erasure request'. An empty purpose is refused"
         ),
     ] = None,
+    raw: Annotated[
+        str | None,
+        typer.Option(
+            "--raw",
+            help="The raw identifier the erasure request names: its pseudonym is computed "
+            "with the lake's key ($SIGHTGRAPH_PSEUDONYM_KEY); the raw id is never stored",
+        ),
+    ] = None,
+    keep_exports: Annotated[
+        bool,
+        typer.Option(
+            "--keep-exports",
+            help="Do not erase from the lake's exports (--out copies outside the lake); "
+            "only list those that still hold the subject",
+        ),
+    ] = False,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="Erase nothing: scan every file of the lake, its exports and the embedded "
+            "store for the pseudonym (and the --raw id); exit 2 if anything remains",
+        ),
+    ] = False,
 ) -> None:
-    """Erase one subject from the lake, the derived tables and the graph; say what was removed.
+    """Erase one subject from the lake, the derived tables, the exports and the graph; say what
+    was removed.
 
     The graph store is opened first and every lake file is read before any is changed, so an
     unreachable store or an unreadable file stops forget with nothing erased. If it stops later,
     running the same command again finishes the job; the audit entry is written once the lake
-    and the graph are both done. An analytics job (colocate, contacts, trajectories, predict)
+    and the graph are both done. The embedded store's file is then rewritten so that no bytes of
+    the subject remain in it. An analytics job (colocate, contacts, trajectories, predict)
     that read the lake before or while this ran then refuses to put its table into the lake
-    (run it again), so it cannot write the subject back. Admin only.
+    (run it again), so it cannot write the subject back. `--verify` checks an erasure. Admin
+    only.
     """
     session = _gate("forget", purpose)  # role and purpose before anything is opened
-    from sightgraph.governance.erasure import forget_subject
+    from sightgraph.governance.erasure import exports_holding, forget_subject
+
+    settings = _settings()
+    if (pid is None) == (raw is None):
+        raise UsageError("forget: give the subject's pseudonym PID or --raw ID (one of them)")
+    if raw is not None:
+        pid = _pid_of_raw(lake, raw, settings)
+    assert pid is not None
+    kind = store or settings.store
+    if verify:
+        from sightgraph.governance.verify import verify_erasure
+
+        db = settings.embedded_path() if kind == "embedded" else None
+        found = verify_erasure(lake, pid, raw=raw, store=db)
+        session.audit({"pid": pid, "verify": True}, len(found), query="forget --verify")
+        for finding in found:
+            console.print(f"remains: {finding}")
+        where = f"lake {lake}, its exports" + (f" and {db}" if db is not None else "")
+        if found:
+            raise UsageError(
+                f"forget --verify {pid}: {len(found)} place(s) still hold the subject "
+                f"(listed above); run forget again"
+            )
+        console.print(f"nothing of {pid} remains in {where}")
+        return
 
     st = _store(store)
     try:
-        removed = forget_subject(lake, pid)
+        removed = forget_subject(lake, pid, keep_exports=keep_exports)
         removed_graph = st.forget(pid)
+        compact = getattr(st, "compact", None)
+        if callable(compact):
+            compact()  # the embedded file: no bytes of the subject left in it
     finally:
         st.close()
     session.audit({"pid": pid}, sum(removed.values()))
@@ -472,6 +536,33 @@ def forget(
     console.print(
         "removed from graph: " + ", ".join(f"{k} {v:,}" for k, v in removed_graph.items())
     )
+    if keep_exports:
+        kept = exports_holding(lake, pid)
+        for path, rows in kept:
+            console.print(f"kept export (--keep-exports): {path} ({rows:,} rows of the subject)")
+        if not kept:
+            console.print("no export holds the subject")
+
+
+def _pid_of_raw(lake: Path, raw: str, settings: Any) -> str:
+    """The pseudonym the lake's key gives the raw id ``raw`` (checked against the lake's key
+    fingerprint, so a wrong key is one line, not a pid that matches nothing)."""
+    from sightgraph.ingest.pseudonymize import fingerprint_key, pseudonym_of, resolve_key
+    from sightgraph.lake import MODE_NOT_PSEUDONYMISED, read_key_record
+
+    record = read_key_record(lake)
+    if record is not None and record.get("mode") == MODE_NOT_PSEUDONYMISED:
+        raise UsageError(
+            f"forget --raw: lake {lake} is not pseudonymised (its ids were stored as given); "
+            "give the id as PID"
+        )
+    key = resolve_key(settings.pseudonym_key)
+    if record is not None and record.get("key_fingerprint") != fingerprint_key(key):
+        raise UsageError(
+            f"forget --raw: $SIGHTGRAPH_PSEUDONYM_KEY is not the key of lake {lake} (fingerprint "
+            f"{fingerprint_key(key)}, the lake's {record.get('key_fingerprint')})"
+        )
+    return pseudonym_of(raw, key)
 
 
 @retention_app.command("apply")
@@ -818,6 +909,58 @@ def _keep_in_lake(
                 tmp.unlink(missing_ok=True)
         if src != out:
             src.replace(out)
+
+
+@contextlib.contextmanager
+def _exports(
+    lake: Path, generation: int, outs: list[tuple[Path | None, str]], command: str
+) -> Iterator[None]:
+    """Around a job writing per-subject tables to ``outs`` ((path, registered table) pairs):
+    each ``--out`` outside the lake is an export, recorded in the lake's export log
+    (``LAKE/_exports.jsonl``: path, table, command, time; no ids) *before* the job writes it,
+    so `forget` erases the subject from it (a job killed half-way leaves no unrecorded copy).
+
+    After the job, under the lake's lock, the lake's erasure generation must still be
+    ``generation``: a forget or retention run meanwhile may have missed what the job was still
+    writing, so the exports are removed and the command fails with one line (run it again).
+    """
+    from sightgraph.lake import commit_lock, in_lake, record_export, sightings_dataset, table
+
+    sightings_dataset(lake)  # a lake (with sightings) to record into, else the job's own error
+    for out, name in outs:  # inside the lake, an --out must be where its table lives
+        if out is None or not in_lake(lake, out):
+            continue
+        rel = Path(out).resolve().relative_to(Path(lake).resolve())
+        entry = table(name)
+        if not (entry.matches(rel.as_posix()) or entry.matches((rel / "part.parquet").as_posix())):
+            raise UsageError(
+                f"--out {out} is inside lake {lake} but not a place of its {name} table "
+                f"({' or '.join(entry.paths)}): forget could not erase from it; write it "
+                f"outside the lake (an export) or to {Path(lake) / name / (name + '.parquet')}"
+            )
+    paths = [(Path(p), name) for p, name in outs if p is not None and not in_lake(lake, p)]
+    if not paths:
+        yield
+        return
+    with commit_lock(lake, generation, f"{command} exports"):
+        for path, name in paths:
+            record_export(lake, path, name, command)
+    yield
+    try:
+        with commit_lock(lake, generation, f"{command} exports"):
+            pass
+    except UsageError:
+        import shutil
+
+        for path, _ in paths:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        raise UsageError(
+            f"{command}: the lake changed under this job (forget/retention ran); its exports "
+            f"({', '.join(str(p) for p, _ in paths)}) were removed; run it again"
+        ) from None
 
 
 def _ts(text: str | None, what: str) -> Any:

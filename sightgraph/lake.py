@@ -11,7 +11,15 @@ shares. The lake is a directory::
     LAKE/_erasures.parquet                          the erasure generation: a counter that every
                                                     forget or retention run that changed the lake
                                                     raises (:func:`erasure_generation`)
+    LAKE/_exports.jsonl                             the export log: every --out written outside
+                                                    the lake (path, table, time; no ids)
     LAKE/.sightgraph.lock                           the writer lock (:func:`lake_lock`)
+
+The table registry, :data:`TABLES`, is the one list of what may live in a lake: each table's name,
+where its files are (globs relative to the lake), its key columns, the columns that hold subject
+pseudonyms and its kind (primary, derived, quarantine, log, control, scratch). Erasure and
+retention walk it (:func:`lake_files`), and a file that belongs to no registered table
+(:func:`unregistered_files`) stops them with one line, since they could not erase from it.
 
 Writers and the lock: ingest, forget and retention hold :func:`lake_lock` for their whole run.
 Analytics jobs read without it (they can take minutes) and *commit* their derived tables under it
@@ -26,10 +34,12 @@ import fcntl
 import json
 import math
 import os
+import re
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pandas as pd
@@ -45,37 +55,41 @@ __all__ = [
     "COMMIT_WAIT_S",
     "DERIVED_TABLES",
     "ERASURES_NAME",
+    "EXPORTS_NAME",
+    "KINDS",
     "KEY_MODES",
     "KEY_RECORD_NAME",
     "LOCK_NAME",
     "MODE_NOT_PSEUDONYMISED",
     "MODE_PSEUDONYMISED",
     "PARAMS_KEY",
+    "TABLES",
+    "LakeTable",
+    "check_registered",
     "bump_erasure_generation",
     "commit_into",
     "commit_lock",
     "commit_wait",
     "erasure_generation",
     "in_lake",
+    "lake_files",
     "lake_lock",
+    "owner",
+    "export_files",
     "read_cameras",
+    "read_exports",
+    "record_export",
     "read_key_record",
     "read_params",
     "read_sightings",
     "sightings_dataset",
+    "table",
     "table_path",
+    "unregistered_files",
     "write_key_record",
     "write_table",
 ]
 
-DERIVED_TABLES = (
-    "colocations",
-    "colocation_events",
-    "contacts",
-    "visits",
-    "transitions",
-    "predictions",
-)
 PARAMS_KEY = b"sightgraph.params"
 LOCK_NAME = ".sightgraph.lock"
 KEY_RECORD_NAME = "_lake.json"
@@ -86,6 +100,234 @@ KEY_MODES = (MODE_PSEUDONYMISED, MODE_NOT_PSEUDONYMISED)
 ERASURES_NAME = "_erasures.parquet"
 COMMIT_WAIT_S = 30.0
 COMMIT_WAIT_ENV = "SIGHTGRAPH_COMMIT_WAIT"
+EXPORTS_NAME = "_exports.jsonl"
+INGEST_LOG_NAME = "_ingest_log.jsonl"
+
+
+# ---------------------------------------------------------------------------------------------
+# the table registry
+PRIMARY, DERIVED, QUARANTINE, LOG, CONTROL, SCRATCH = (
+    "primary",
+    "derived",
+    "quarantine",
+    "log",
+    "control",
+    "scratch",
+)
+KINDS = (PRIMARY, DERIVED, QUARANTINE, LOG, CONTROL, SCRATCH)
+
+
+@dataclass(frozen=True)
+class LakeTable:
+    """One registered table of the lake.
+
+    Attributes
+    ----------
+    name : str
+        The table's name (``LAKE/<name>/...`` for data tables).
+    kind : str
+        ``primary`` (ingested: sightings, cameras), ``derived`` (written by an analytics job),
+        ``quarantine`` (rejected input rows), ``log`` (records without subject ids),
+        ``control`` (the lock and the key record) or ``scratch`` (temporary files of a running
+        or killed writer: hidden names and ``*.tmp*``; never read as data).
+    paths : tuple of str
+        Where its files are: globs relative to the lake (``*`` within a name, ``**`` any
+        folders). Data tables only claim files without a hidden (``.``) part.
+    key : tuple of str
+        The columns that identify a row (empty for logs).
+    pid_columns : tuple of str
+        The columns that hold subject pseudonyms: erasure drops a row when any of them equals
+        the pid. Empty for tables without subjects (cameras, aggregates, logs).
+    text_columns : tuple of str
+        Free-text columns that may quote a pseudonym (the quarantine's ``raw``).
+    fmt : str
+        ``parquet``, ``jsonl``, ``json``, ``lock`` or ``any`` (scratch).
+    schema : pyarrow.Schema or None
+        The table's fixed Arrow schema, where it has one (sightings, cameras); derived tables
+        carry the columns their job wrote, with the parameters in the Parquet metadata.
+    """
+
+    name: str
+    kind: str
+    paths: tuple[str, ...]
+    key: tuple[str, ...] = ()
+    pid_columns: tuple[str, ...] = ()
+    text_columns: tuple[str, ...] = ()
+    fmt: str = "parquet"
+    schema: pa.Schema | None = None
+
+    @property
+    def holds_subjects(self) -> bool:
+        """Whether rows of this table can name a subject (erasure must visit its files)."""
+        return bool(self.pid_columns or self.text_columns)
+
+    def matches(self, rel: str | PurePosixPath) -> bool:
+        """Whether the lake-relative path ``rel`` is one of this table's files."""
+        text = str(PurePosixPath(rel))
+        return any(_glob_regex(p).fullmatch(text) for p in self.paths)
+
+    def files(self, lake: str | Path) -> list[Path]:
+        """This table's files in ``lake``, sorted (see :func:`lake_files`)."""
+        return lake_files(lake).get(self.name, [])
+
+
+def _derived(name: str, key: tuple[str, ...], pids: tuple[str, ...]) -> LakeTable:
+    """A derived table: one file at the top (``<name>.parquet``) or a folder of Parquet files
+    (``<name>/<name>.parquet`` is the lake's current copy, what `load` reads)."""
+    return LakeTable(name, DERIVED, (f"{name}.parquet", f"{name}/**/*.parquet"), key, pids)
+
+
+#: Every table a lake may hold. Add a table here before any job writes it: erasure and retention
+#: refuse to run on a lake holding files that no entry claims.
+TABLES: tuple[LakeTable, ...] = (
+    LakeTable(
+        "sightings",
+        PRIMARY,
+        ("sightings/date=*/*.parquet",),
+        ("sighting_id",),
+        ("pid",),
+        schema=SIGHTINGS_ARROW,
+    ),
+    LakeTable(
+        "cameras", PRIMARY, ("cameras/cameras.parquet",), ("camera_id",), schema=CAMERAS_ARROW
+    ),
+    LakeTable(
+        "quarantine",
+        QUARANTINE,
+        ("quarantine/*.parquet",),
+        ("source", "line"),
+        ("pid",),
+        ("raw",),
+    ),
+    _derived("colocations", ("pid_a", "pid_b"), ("pid_a", "pid_b")),
+    _derived("colocation_events", ("pid_a", "pid_b", "ts_a", "ts_b"), ("pid_a", "pid_b")),
+    _derived("contacts", ("pid_a", "pid_b"), ("pid_a", "pid_b")),
+    _derived("visits", ("pid", "arrive"), ("pid",)),
+    _derived("transitions", ("camera_from", "camera_to"), ()),  # aggregate: cells of >= k
+    _derived("predictions", ("pid", "rank"), ("pid",)),
+    LakeTable("ingest_log", LOG, (INGEST_LOG_NAME,), fmt="jsonl"),
+    LakeTable("exports", LOG, (EXPORTS_NAME,), fmt="jsonl"),
+    LakeTable("erasures", LOG, (ERASURES_NAME,)),
+    LakeTable("key_record", CONTROL, (KEY_RECORD_NAME,), fmt="json"),
+    LakeTable("lock", CONTROL, (LOCK_NAME,), fmt="lock"),
+    LakeTable(
+        "scratch",
+        SCRATCH,
+        ("**/.*", "**/.*/**", "**/*.tmp", "**/*.tmp-*", "**/*.tmp-*/**"),
+        fmt="any",
+    ),
+)
+
+DERIVED_TABLES = tuple(t.name for t in TABLES if t.kind == DERIVED)
+_BY_NAME = {t.name: t for t in TABLES}
+
+
+def table(name: str) -> LakeTable:
+    """The registered table ``name``.
+
+    Raises
+    ------
+    KeyError
+        No table of that name is registered.
+    """
+    return _BY_NAME[name]
+
+
+_GLOB_CACHE: dict[str, re.Pattern[str]] = {}
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """A lake-relative glob as a regex: ``*`` and ``?`` within one name, ``**`` any folders."""
+    cached = _GLOB_CACHE.get(pattern)
+    if cached is not None:
+        return cached
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:[^/]+/)*")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    regex = re.compile("".join(out))
+    _GLOB_CACHE[pattern] = regex
+    return regex
+
+
+def _is_scratch(rel: PurePosixPath) -> bool:
+    return str(rel) != LOCK_NAME and _BY_NAME["scratch"].matches(rel)
+
+
+def owner(rel: str | PurePosixPath) -> LakeTable | None:
+    """The registered table that the lake-relative path ``rel`` belongs to, or None.
+
+    The lock file is ``lock``; any other path with a hidden part or a ``.tmp`` name is
+    ``scratch``; else the first table with a matching glob."""
+    path = PurePosixPath(rel)
+    if str(path) == LOCK_NAME:
+        return _BY_NAME["lock"]
+    if _is_scratch(path):
+        return _BY_NAME["scratch"]
+    for entry in TABLES:
+        if entry.kind != SCRATCH and entry.matches(path):
+            return entry
+    return None
+
+
+def _walk(lake: Path) -> Iterator[tuple[PurePosixPath, Path]]:
+    for dirpath, dirnames, filenames in os.walk(lake):
+        dirnames.sort()
+        for name in sorted(filenames):
+            full = Path(dirpath) / name
+            yield PurePosixPath(full.relative_to(lake).as_posix()), full
+
+
+def lake_files(lake: str | Path) -> dict[str, list[Path]]:
+    """Every file in the lake by owning table (``"?"``: files no registered table claims).
+
+    Tables without files are absent; the lists are sorted."""
+    root = Path(lake)
+    out: dict[str, list[Path]] = {}
+    if not root.is_dir():
+        return out
+    for rel, full in _walk(root):
+        entry = owner(rel)
+        out.setdefault("?" if entry is None else entry.name, []).append(full)
+    return out
+
+
+def unregistered_files(lake: str | Path) -> list[Path]:
+    """The lake's files that belong to no registered table (should be none)."""
+    return lake_files(lake).get("?", [])
+
+
+def check_registered(lake: str | Path, what: str) -> None:
+    """Refuse (one line) a lake holding files that no registered table claims.
+
+    Raises
+    ------
+    UsageError
+        Such files exist; ``what`` (e.g. ``"forget"``) names the refused command.
+    """
+    stray = unregistered_files(lake)
+    if stray:
+        root = Path(lake)
+        names = ", ".join(str(p.relative_to(root)) for p in stray[:5])
+        more = f" and {len(stray) - 5} more" if len(stray) > 5 else ""
+        raise UsageError(
+            f"{what}: lake {root} holds files of no registered table ({names}{more}), which it "
+            "could not erase from; move them out of the lake (or register their table in "
+            "sightgraph.lake.TABLES); nothing was changed"
+        )
 
 
 @contextlib.contextmanager
@@ -289,6 +531,74 @@ def commit_into(
             yield
     else:
         yield
+
+
+# ---------------------------------------------------------------------------------------------
+# exports: --out copies of per-subject tables outside the lake
+def record_export(lake: str | Path, path: str | Path, name: str, command: str) -> dict[str, Any]:
+    """Append one record to the lake's export log (``LAKE/_exports.jsonl``): ``path`` (absolute),
+    the registered table ``name`` it is a copy of, the ``command`` and the time; never an id.
+
+    The caller holds the lake's writer lock (:func:`commit_lock`), so the record and a forget
+    cannot interleave. :func:`sightgraph.governance.erasure.forget_subject` erases the subject
+    from every recorded export still on disk.
+
+    Raises
+    ------
+    KeyError
+        ``name`` is not a registered table.
+    """
+    table(name)  # only registered tables are exported
+    record = {
+        "path": str(Path(path).resolve()),
+        "table": name,
+        "command": command,
+        "time": datetime.now(UTC).isoformat(),
+    }
+    log = Path(lake) / EXPORTS_NAME
+    with log.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record, sort_keys=True) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    return record
+
+
+def read_exports(lake: str | Path) -> list[dict[str, Any]]:
+    """The lake's export records, one per path (the latest), in the order first recorded.
+
+    Lines that cannot be read (a torn last line of a killed run) are skipped.
+    """
+    log = Path(lake) / EXPORTS_NAME
+    try:
+        lines = log.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise UsageError(f"lake {lake}: cannot read its export log {log}: {exc}") from exc
+    out: dict[str, dict[str, Any]] = {}
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("path"), str):
+            out[record["path"]] = record
+    return list(out.values())
+
+
+def export_files(record: dict[str, Any]) -> list[Path]:
+    """The Parquet files of one export still on disk (a file, or a folder's visible files)."""
+    path = Path(record["path"])
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        return sorted(
+            p
+            for p in path.rglob("*.parquet")
+            if p.is_file()
+            and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts)
+        )
+    return []
 
 
 def table_path(lake: str | Path, name: str) -> Path:

@@ -11,32 +11,46 @@ removes 0 rows). A sightings file left with no rows is deleted, and so is a date
 empty; a derived or quarantine file left with no rows is kept, empty, with its schema and
 parameters (and later runs read it like any other).
 
-Which tables are touched (paths relative to the lake):
+Which tables are touched: those of the lake's table registry (:data:`sightgraph.lake.TABLES`),
+never a glob of whatever is in the folder. A lake holding a file that no registered table claims
+(a table a new job wrote without registering it, a copy someone put there) is refused with one
+line before anything changes: erasure could not promise to have erased from it. By kind:
 
-- ``sightings/date=YYYY-MM-DD/*.parquet``: by ``pid`` (forget) or ``ts`` (retention);
-- ``quarantine/*.parquet``: forget drops rows whose ``pid`` column equals the pid or whose
-  ``raw`` text holds it as a whole token. Ingest never stores a raw subject id there: a row that
-  parses but fails validation is kept with its subject field replaced by its pid (and that pid in
-  the ``pid`` column); a row that cannot be split into fields (unbalanced quotes, a stray
-  delimiter, invalid JSON, bad UTF-8) keeps no text at all, only its line, reason, byte length
-  (``raw_bytes``) and a keyed hash of its bytes (``raw_hash``, HMAC-SHA256 with the pseudonym
-  key), so it is accounted for and nothing in it can identify anyone. Retention drops a
-  quarantine row when its own timestamp (``ts``, when it could be read) is before the cutoff,
-  else when it was ingested (``ingested_at``) before it; files written before these columns
-  existed go by the run time in their name (``<stem>-<YYYYmmddTHHMMSSZ>-<hex>.parquet``);
-- every other table at the top of the lake (``colocations*``, ``colocation_events*``,
-  ``contacts*``, ``visits*``, ``transitions*``, ``predictions*``, whether a single ``.parquet`` file
-  or a folder of them): forget drops rows where any pid column (``pid``, ``pid_*``, ``*_pid``,
-  string-typed) equals the pid, and delete whole files under a hive partition folder of the pid
-  (``trajectories/pid=<pid>/...``); retention drops rows whose newest timestamp column (``last_ts``,
-  ``ts``, ``leave``, ...) is older than the cutoff;
-- ``cameras`` is never touched.
+- ``sightings`` (primary, ``sightings/date=YYYY-MM-DD/*.parquet``): by ``pid`` (forget) or
+  ``ts`` (retention);
+- ``quarantine`` (``quarantine/*.parquet``): forget drops rows whose ``pid`` column equals the
+  pid or whose ``raw`` text holds it as a whole token. Ingest never stores a raw subject id
+  there: a row that parses but fails validation is kept with its subject field replaced by its
+  pid (and that pid in the ``pid`` column); a row that cannot be split into fields (unbalanced
+  quotes, a stray delimiter, invalid JSON, bad UTF-8) keeps no text at all, only its line,
+  reason, byte length (``raw_bytes``) and a keyed hash of its bytes (``raw_hash``, HMAC-SHA256
+  with the pseudonym key), so it is accounted for and nothing in it can identify anyone.
+  Retention drops a quarantine row when its own timestamp (``ts``, when it could be read) is
+  before the cutoff, else when it was ingested (``ingested_at``) before it; files written before
+  these columns existed go by the run time in their name
+  (``<stem>-<YYYYmmddTHHMMSSZ>-<hex>.parquet``);
+- the derived tables (``colocations``, ``colocation_events``, ``contacts``, ``visits``,
+  ``transitions``, ``predictions``; each a single ``<name>.parquet`` or a folder of them):
+  forget drops rows where any of the table's registered pid columns (or any string column
+  named like one: ``pid``, ``pid_*``, ``*_pid``) equals the pid, and deletes whole files under
+  a hive partition folder of the pid (``visits/pid=<pid>/...``); retention drops rows whose
+  newest timestamp column (``last_ts``, ``ts``, ``leave``, ...) is older than the cutoff;
+- ``cameras`` and the logs (``_ingest_log.jsonl``, ``_exports.jsonl``, ``_erasures.parquet``,
+  which hold no subject ids) are never touched. Scratch files (hidden names and ``*.tmp*`` of a
+  running or killed writer) are not data: forget removes the ones a killed ingest left (it holds
+  the lock, so no ingest owns them), and an analytics job's scratch goes with its job, which
+  refuses to commit after an erasure; ``sightgraph forget --verify`` scans them too.
+
+Exports: forget also erases the subject from every export the lake recorded
+(``LAKE/_exports.jsonl``: an ``--out`` of colocate, contacts or trajectories outside the lake)
+that is still on disk, by the pid columns of the table it copies, in the same plan (read first,
+then rewritten atomically); ``keep_exports=True`` leaves them, and :func:`exports_holding` lists
+those that still hold the subject. Retention does not touch exports. To check an erasure, see
+:mod:`sightgraph.governance.verify` (``sightgraph forget --verify``).
 
 Tables without pid or timestamp columns (camera-to-camera transition counts) are aggregates and are
 left as they are: recompute them to drop a subject's contribution; they only show cells with at
 least k subjects anyway (see :mod:`sightgraph.governance.privacy`).
-
-Files whose name or folder starts with ``.`` or ``_`` are skipped, as lake readers skip them.
 
 Both hold the lake's writer lock for the whole run and, when they changed anything, raise the
 lake's erasure generation (``LAKE/_erasures.parquet``, :func:`sightgraph.lake.erasure_generation`)
@@ -64,18 +78,33 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sightgraph.errors import SightgraphError, UsageError
-from sightgraph.lake import bump_erasure_generation, lake_lock
+from sightgraph.lake import (
+    DERIVED,
+    PRIMARY,
+    QUARANTINE,
+    TABLES,
+    LakeTable,
+    bump_erasure_generation,
+    check_registered,
+    export_files,
+    in_lake,
+    lake_files,
+    lake_lock,
+    read_exports,
+    table,
+)
 
-__all__ = ["forget_subject", "retention_apply", "retention_cutoff"]
+__all__ = ["exports_holding", "forget_subject", "retention_apply", "retention_cutoff"]
 
 _SIGHTINGS = "sightings"
 _QUARANTINE = "quarantine"
-_NEVER = frozenset({"cameras"})
 _UTC_US = pa.timestamp("us", tz="UTC")
+_EXPORTS = "exports"
+_TEXT = frozenset(name for entry in TABLES for name in entry.text_columns)  # e.g. raw
 
 
 # ---------------------------------------------------------------------------------------------
-# lake discovery
+# lake discovery: the table registry (sightgraph.lake.TABLES)
 def _check_lake(lake: str | os.PathLike[str]) -> Path:
     path = Path(lake)
     if not path.is_dir():
@@ -102,28 +131,16 @@ def _locked(what: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
     return decorate
 
 
-def _hidden(path: Path, root: Path) -> bool:
-    return any(part.startswith((".", "_")) for part in path.relative_to(root).parts)
-
-
-def _parquet_files(root: Path, top: Path) -> list[Path]:
-    """Parquet files at ``top`` (a file or folder), sorted, skipping hidden names."""
-    if top.is_file():
-        return [top] if top.suffix == ".parquet" and not _hidden(top, root) else []
-    return sorted(p for p in top.rglob("*.parquet") if p.is_file() and not _hidden(p, root))
-
-
-def _lake_tables(lake: Path) -> dict[str, list[Path]]:
-    """Every table but sightings and cameras: name -> files (``contacts.parquet`` -> contacts)."""
-    tables: dict[str, list[Path]] = {}
-    for entry in sorted(lake.iterdir()):
-        if entry.name.startswith((".", "_")) or entry.name in _NEVER or entry.name == _SIGHTINGS:
-            continue
-        name = entry.name[: -len(".parquet")] if entry.is_file() else entry.name
-        files = _parquet_files(lake, entry)
-        if files:
-            tables.setdefault(name, []).extend(files)
-    return tables
+def _registered_tables(root: Path, what: str) -> list[tuple[LakeTable, list[Path]]]:
+    """The lake's data tables (primary, derived, quarantine) with their files, in registry
+    order; refuses a lake holding a file of no registered table (nothing changed)."""
+    check_registered(root, what)
+    files = lake_files(root)
+    return [
+        (entry, [f for f in files.get(entry.name, []) if f.suffix == ".parquet"])
+        for entry in TABLES
+        if entry.kind in (PRIMARY, DERIVED, QUARANTINE)
+    ]
 
 
 def _is_pid_name(name: str) -> bool:
@@ -141,8 +158,9 @@ def _pid_partitions(path: Path, root: Path) -> list[str]:
     return out
 
 
-def _is_pid_column(field: pa.Field) -> bool:
-    if not _is_pid_name(field.name):
+def _is_pid_column(field: pa.Field, names: frozenset[str] = frozenset()) -> bool:
+    """A string column holding pseudonyms: registered as such (``names``) or named like one."""
+    if field.name not in names and not _is_pid_name(field.name):
         return False
     typ = field.type
     if pa.types.is_dictionary(typ):
@@ -210,10 +228,17 @@ def _as_drop_mask(mask: Any, n: int) -> pa.Array:
     return pc.fill_null(mask.cast(pa.bool_()), False)
 
 
-def _plan_file(table: str, path: Path, drop_mask: _Mask, delete_if_empty: bool) -> _Step | None:
+def _plan_file(
+    table: str,
+    path: Path,
+    drop_mask: _Mask,
+    delete_if_empty: bool,
+    names: frozenset[str] = frozenset(),
+) -> _Step | None:
     """Work out which rows of ``path`` go (None when none does); nothing is changed.
 
-    The mask is computed from the pid, timestamp and ``raw`` columns only.
+    The mask is computed from the pid columns (``names`` and pid-like names), timestamp and
+    ``raw`` columns only.
     """
     pf = pq.ParquetFile(path)
     n = pf.metadata.num_rows
@@ -222,7 +247,7 @@ def _plan_file(table: str, path: Path, drop_mask: _Mask, delete_if_empty: bool) 
     needed = [
         f.name
         for f in pf.schema_arrow
-        if _is_pid_column(f) or pa.types.is_timestamp(f.type) or f.name == "raw"
+        if _is_pid_column(f, names) or pa.types.is_timestamp(f.type) or f.name in _TEXT
     ]
     mask = _as_drop_mask(drop_mask(pf.read(columns=needed)), n)
     n_drop = int(pc.sum(mask).as_py() or 0)
@@ -319,11 +344,11 @@ def _progress(items: list[Any], label: str, show: bool) -> Any:
 
 # ---------------------------------------------------------------------------------------------
 # forget
-def _pid_mask(pid: str) -> _Mask:
+def _pid_mask(pid: str, names: frozenset[str] = frozenset()) -> _Mask:
     def mask(table: pa.Table) -> pa.ChunkedArray | pa.Array:
         out: Any = pa.array([False] * table.num_rows, pa.bool_())
         for field in table.schema:
-            if _is_pid_column(field):
+            if _is_pid_column(field, names):
                 col = table.column(field.name)
                 if pa.types.is_dictionary(field.type):
                     col = col.cast(field.type.value_type)
@@ -333,18 +358,19 @@ def _pid_mask(pid: str) -> _Mask:
     return mask
 
 
-def _quarantine_mask(pid: str) -> _Mask:
+def _quarantine_mask(pid: str, names: frozenset[str], text: tuple[str, ...]) -> _Mask:
     token = re.compile(r"(?<!\w)" + re.escape(pid) + r"(?!\w)")
-    by_column = _pid_mask(pid)
+    by_column = _pid_mask(pid, names)
 
     def mask(table: pa.Table) -> pa.ChunkedArray | pa.Array:
         out = by_column(table)
-        if "raw" in table.column_names:
-            raw = table.column("raw").to_pylist()
-            hits = pa.array(
-                [isinstance(r, str) and token.search(r) is not None for r in raw], pa.bool_()
-            )
-            out = pc.or_(out, hits)
+        for name in text:
+            if name in table.column_names:
+                raw = table.column(name).to_pylist()
+                hits = pa.array(
+                    [isinstance(r, str) and token.search(r) is not None for r in raw], pa.bool_()
+                )
+                out = pc.or_(out, hits)
         return out
 
     return mask
@@ -354,9 +380,41 @@ def _pid_partition_step(table: str, path: Path) -> _Step:
     return _Step(table, path, pq.ParquetFile(path).metadata.num_rows, None)
 
 
+def _export_work(root: Path, pid: str) -> list[tuple[str, Path, Callable[[], _Step | None]]]:
+    """Plans for the lake's recorded exports still on disk (outside the lake: inside it, the
+    registry covers them): rows whose pid columns equal ``pid``."""
+    work: list[tuple[str, Path, Callable[[], _Step | None]]] = []
+    for record in read_exports(root):
+        if in_lake(root, record["path"]):
+            continue
+        try:
+            names = frozenset(table(str(record.get("table"))).pid_columns)
+        except KeyError:
+            names = frozenset()
+        for f in export_files(record):
+            if any(_is_pid_column(fl, names) for fl in _read_schema(f)):
+                mask = _pid_mask(pid, names)
+                work.append(
+                    (_EXPORTS, f, functools.partial(_plan_file, _EXPORTS, f, mask, False, names))
+                )
+    return work
+
+
+def exports_holding(lake: str | os.PathLike[str], pid: str) -> list[tuple[Path, int]]:
+    """The lake's exports still on disk that hold ``pid``: (file, rows), nothing changed.
+
+    Raises
+    ------
+    SightgraphError
+        An export cannot be read.
+    """
+    root = _check_lake(lake)
+    return [(step.path, step.rows) for step in _plan("forget", _export_work(root, pid))]
+
+
 @_locked("forget")
 def forget_subject(
-    lake: str | os.PathLike[str], pid: str, *, progress: bool = False
+    lake: str | os.PathLike[str], pid: str, *, progress: bool = False, keep_exports: bool = False
 ) -> dict[str, int]:
     """Erase one subject (by pseudonym) from the lake: sightings, quarantine and derived tables.
 
@@ -368,13 +426,18 @@ def forget_subject(
         The subject's pseudonym (as stored in the lake, not the raw id).
     progress : bool, default False
         Show a rich progress bar over the files.
+    keep_exports : bool, default False
+        Leave the lake's exports (``--out`` copies outside the lake, recorded in
+        ``LAKE/_exports.jsonl``) as they are; :func:`exports_holding` lists the ones that
+        still hold the subject. By default the subject is erased from them too.
 
     Returns
     -------
     dict of str to int
         Rows removed per table: ``"sightings"`` and ``"quarantine"`` always, then every other
         table that has a pid column (``"contacts"``, ``"colocations"``, ...), 0 where nothing
-        matched. A second run returns all zeros.
+        matched, and ``"exports"`` (rows removed from exports) when the lake has recorded
+        exports on disk and ``keep_exports`` is false. A second run returns all zeros.
 
     Raises
     ------
@@ -402,31 +465,52 @@ def forget_subject(
         raise UsageError("forget: pid must be a non-empty pseudonym")
 
     report: dict[str, int] = {_SIGHTINGS: 0, _QUARANTINE: 0}
-    by_pid, in_quarantine = _pid_mask(pid), _quarantine_mask(pid)
     work: list[tuple[str, Path, Callable[[], _Step | None]]] = []
-    if (root / _SIGHTINGS).exists():
-        for f in _parquet_files(root, root / _SIGHTINGS):
-            work.append((_SIGHTINGS, f, functools.partial(_plan_file, _SIGHTINGS, f, by_pid, True)))
-    for name, files in _lake_tables(root).items():
+    tables = _registered_tables(root, "forget")
+    _remove_stale_ingest_tmp(root)
+    for entry, files in tables:
+        names = frozenset(entry.pid_columns)
         for f in files:
-            if pid in _pid_partitions(f, root):  # a partition of this subject only: drop the file
-                planner: Callable[[], _Step | None] = functools.partial(
-                    _pid_partition_step, name, f
+            planner: Callable[[], _Step | None]
+            if entry.kind != PRIMARY and pid in _pid_partitions(f, root):
+                # a partition of this subject only: drop the file
+                planner = functools.partial(_pid_partition_step, entry.name, f)
+            elif entry.kind == QUARANTINE:
+                in_quarantine = _quarantine_mask(pid, names, entry.text_columns)
+                planner = functools.partial(_plan_file, entry.name, f, in_quarantine, False, names)
+            elif entry.name == _SIGHTINGS:
+                planner = functools.partial(
+                    _plan_file, entry.name, f, _pid_mask(pid, names), True, names
                 )
-            elif name == _QUARANTINE:
-                planner = functools.partial(_plan_file, name, f, in_quarantine, False)
-            elif any(_is_pid_column(fl) for fl in _read_schema(f)) or _pid_partitions(f, root):
-                planner = functools.partial(_plan_file, name, f, by_pid, False)
+            elif entry.kind == DERIVED and (
+                any(_is_pid_column(fl, names) for fl in _read_schema(f)) or _pid_partitions(f, root)
+            ):
+                planner = functools.partial(
+                    _plan_file, entry.name, f, _pid_mask(pid, names), False, names
+                )
             else:
-                continue
-            report.setdefault(name, 0)
-            work.append((name, f, planner))
+                continue  # cameras, aggregates: no subjects
+            report.setdefault(entry.name, 0)
+            work.append((entry.name, f, planner))
+    if not keep_exports:
+        exports = _export_work(root, pid)
+        if exports:
+            report.setdefault(_EXPORTS, 0)
+            work.extend(exports)
 
     _plan_and_apply(root, "forget", f"forget {pid}", work, report, progress)
     for name in report:
-        if name != _QUARANTINE:
+        if name not in (_QUARANTINE, _EXPORTS):
             _prune_empty_dirs(root / name)
     return report
+
+
+def _remove_stale_ingest_tmp(root: Path) -> None:
+    """Remove the temporary files a killed ingest left (they may hold the subject); safe under
+    the lake's writer lock, which every ingest holds while it writes them."""
+    from sightgraph.ingest.lake_writer import remove_stale_tmp
+
+    remove_stale_tmp(root)
 
 
 def _read_schema(path: Path) -> pa.Schema:
@@ -627,22 +711,20 @@ def retention_apply(
 
     report: dict[str, int] = {_SIGHTINGS: 0}
     work: list[tuple[str, Path, Callable[[], _Step | None]]] = []
-    if (root / _SIGHTINGS).exists():
-        for f in _parquet_files(root, root / _SIGHTINGS):
-            work.append((_SIGHTINGS, f, functools.partial(_sightings_step, f, cutoff, old)))
-    for name, files in _lake_tables(root).items():
+    for entry, files in _registered_tables(root, "retention apply"):
         for f in files:
-            if name == _QUARANTINE:
+            planner: Callable[[], _Step | None]
+            if entry.name == _SIGHTINGS:
+                planner = functools.partial(_sightings_step, f, cutoff, old)
+            elif entry.kind == QUARANTINE:
                 q_old = _quarantine_old_mask(cutoff, _run_time(f))
-                planner: Callable[[], _Step | None] = functools.partial(
-                    _plan_file, name, f, q_old, False
-                )
-            elif _has_timestamp(_read_schema(f)):
-                planner = functools.partial(_plan_file, name, f, old, False)
+                planner = functools.partial(_plan_file, entry.name, f, q_old, False)
+            elif entry.kind == DERIVED and _has_timestamp(_read_schema(f)):
+                planner = functools.partial(_plan_file, entry.name, f, old, False)
             else:
-                continue
-            report.setdefault(name, 0)
-            work.append((name, f, planner))
+                continue  # cameras; tables without times
+            report.setdefault(entry.name, 0)
+            work.append((entry.name, f, planner))
 
     what = f"retention before {cutoff.isoformat()}"
     _plan_and_apply(root, "retention apply", what, work, report, progress)

@@ -32,6 +32,7 @@ logged adopts the key and mode of its next ingest.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import time
 from collections import Counter
@@ -558,6 +559,68 @@ def _ingest(
 
     run_id = new_run_id()
     report = IngestReport(source=source, lake=lake, run_id=run_id)
+    created_record = [False]
+    try:
+        return _ingest_run(
+            source,
+            lake,
+            cams,
+            tz,
+            key,
+            key_bytes,
+            fingerprint,
+            mode,
+            record_origin,
+            mapping,
+            chunk_rows,
+            progress,
+            pseudonymize,
+            report,
+            started,
+            created_record,
+        )
+    except BaseException:
+        _roll_back(lake, run_id, created_record[0])
+        raise
+
+
+def _roll_back(lake: Path, run_id: str, created_record: bool) -> None:
+    """Undo a run that failed part-way (a file unreadable after its first chunk, an error while
+    writing): remove the sightings files this run wrote (named by its run id) and the date
+    folders it left empty, and the key record when this run was the lake's first. The lake is
+    then as before the run: no partial input in it. (A run killed with SIGKILL cannot do this;
+    its rows are complete files, and running the same ingest again completes it.)"""
+    root = lake / "sightings"
+    for pattern in (f"date=*/part-{run_id}-*.parquet", f"date=*/.part-{run_id}-*.parquet.tmp"):
+        for f in root.glob(pattern):
+            f.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                f.parent.rmdir()  # only when this run left it empty
+    with contextlib.suppress(OSError):
+        root.rmdir()
+    if created_record:
+        (lake / KEY_RECORD_NAME).unlink(missing_ok=True)
+
+
+def _ingest_run(
+    source: Path,
+    lake: Path,
+    cams: pd.DataFrame | None,
+    tz: str | None,
+    key: str | None,
+    key_bytes: bytes | None,
+    fingerprint: str | None,
+    mode: str,
+    record_origin: str | None,
+    mapping: dict[str, str] | None,
+    chunk_rows: int,
+    progress: bool,
+    pseudonymize: bool,
+    report: IngestReport,
+    started: float,
+    created_record: list[bool],
+) -> IngestReport:
+    run_id = report.run_id
     with open_table(
         source, INPUT_REQUIRED, INPUT_OPTIONAL, mapping, chunk_rows, "sightings"
     ) as reader:
@@ -576,6 +639,7 @@ def _ingest(
                     if record_origin is not None and chunk.n_rows:
                         # before the first row (and the first quarantined row) is written
                         write_key_record(lake, mode, fingerprint, record_origin)
+                        created_record[0] = record_origin == "first ingest"
                         record_origin = None
                     _ingest_chunk(
                         chunk,

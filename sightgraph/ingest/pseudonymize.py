@@ -32,6 +32,7 @@ __all__ = [
     "normalize_ids",
     "normalize_ids_arrow",
     "pseudonymize_arrow",
+    "pseudonym_of",
     "pseudonymize_ids",
     "resolve_key",
 ]
@@ -92,7 +93,10 @@ def _id_to_str(value: Any) -> str:
         return str(int(value))
     if isinstance(value, dict | list):
         return json.dumps(value, sort_keys=True, default=str)
-    return str(value).strip()
+    try:
+        return str(value).strip()
+    except (ValueError, OverflowError, NotImplementedError):  # e.g. a timestamp beyond 9999
+        return object.__repr__(value)
 
 
 def normalize_ids_arrow(ids: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -122,7 +126,8 @@ def normalize_ids_arrow(ids: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array
             text = cache.get(key)
             if text is None:
                 text = cache[key] = _id_to_str(value)
-        except TypeError:  # unhashable (a JSON list or object)
+        except (TypeError, ValueError, OverflowError, NotImplementedError):
+            # unhashable (a JSON list or object), or a timestamp pandas cannot hash
             text = _id_to_str(value)
         texts.append(text)
     return pa.array(texts, type=pa.string())
@@ -207,3 +212,26 @@ def make_pseudonymizer(key: bytes) -> Callable[[str], str]:
         return cache[text]
 
     return pseudonymize_one
+
+
+def pseudonym_of(raw: Any, key: str | bytes | None) -> str:
+    """The pid ingest gives the raw id ``raw`` with ``key`` (``None``: the environment's key).
+
+    Normalised as ingest normalises ids (surrounding whitespace stripped, integral numbers
+    without a decimal point), so ``forget --raw ID`` finds the subject that an erasure request
+    names.
+
+    Raises
+    ------
+    UsageError
+        ``raw`` is empty after normalisation (ingest gives such rows no pid), or no key.
+
+    Examples
+    --------
+    >>> pseudonym_of(" A1 ", "secret") == pseudonymize_ids(pd.Series(["A1"]), "secret")[0]
+    True
+    """
+    text = _id_to_str(raw)
+    if not text:
+        raise UsageError(f"{raw!r} is not a subject id (empty once normalised)")
+    return _hash_one(resolve_key(key), text)

@@ -293,12 +293,27 @@ class _LineFile:
 
 def _read_head(lf: _LineFile) -> tuple[bytes, bool]:
     """First block (extended to contain a non-blank line end); returns (bytes, eof)."""
-    head = lf.read(_SNIFF_BYTES)
-    eof = len(head) < _SNIFF_BYTES
-    while not eof and not re.search(rb"\S[^\n]*\n", head):
+    buf = bytearray(lf.read(_SNIFF_BYTES))
+    eof = len(buf) < _SNIFF_BYTES
+    # read on until a non-blank line is complete; linear in the bytes read (a regex search of
+    # the whole head each time took minutes on one long first line)
+    line_start, scanned = 0, 0
+    while not eof:
+        nl = buf.find(b"\n", max(line_start, scanned))
+        done = False
+        while nl >= 0:
+            if bytes(buf[line_start:nl]).strip():
+                done = True
+                break
+            line_start = nl + 1
+            nl = buf.find(b"\n", line_start)
+        if done:
+            break
+        scanned = len(buf)
         more = lf.read(_SNIFF_BYTES)
         eof = len(more) < _SNIFF_BYTES
-        head += more
+        buf += more
+    head = bytes(buf)
     if head.startswith(b"\xef\xbb\xbf"):
         head = head[3:]
     if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head[:4096]:
@@ -747,8 +762,16 @@ class JsonLinesReader(_TextReader):
         if schema is not None:
             blank = self._blank_lines(block, starts, stops, arr)
             nonblank = np.flatnonzero(~blank)
+            # pyarrow's reader only ever sees objects, one per line, '{' first and '}' last
+            # (fed a bare `null` line with an explicit schema, pyarrow 2x crashes the process);
+            # anything else, spaces around an object included, takes the line-by-line path
+            objects = bool(
+                len(nonblank)
+                and np.all(arr[starts[nonblank]] == _OPEN_BRACE)
+                and np.all(arr[stops[nonblank] - 1] == _CLOSE_BRACE)
+            )
             payload = self._without_lines(block, arr, starts, ends, blank)
-            fast = self._parse_fast(payload, len(nonblank), schema)
+            fast = self._parse_fast(payload, len(nonblank), schema) if objects else None
             if fast is not None:
 
                 def raw_fast(positions: np.ndarray) -> list[str]:
@@ -858,9 +881,9 @@ class ParquetReader(TableReader):
         try:
             self._pf = pq.ParquetFile(path)
         except OSError as exc:
-            raise UsageError(f"{path}: cannot read as Parquet ({exc})") from exc
+            raise UsageError(f"{path}: cannot read as Parquet ({_one_line(exc)})") from exc
         except Exception as exc:  # pyarrow raises ArrowInvalid for non-Parquet bytes
-            raise UsageError(f"{path}: not a Parquet file ({exc})") from exc
+            raise UsageError(f"{path}: not a Parquet file ({_one_line(exc)})") from exc
         self.total = self._pf.metadata.num_rows
         if self.total == 0:
             raise UsageError(f"{path}: empty file (the Parquet file has no rows)")
@@ -878,15 +901,15 @@ class ParquetReader(TableReader):
                 col = batch.column(src)
                 if pa.types.is_dictionary(col.type):
                     col = col.dictionary_decode()
-                if canon == "confidence" and pa.types.is_floating(col.type):
-                    # keep null (missing: 1.0) apart from NaN (not a number: quarantined)
+                if canon in ("confidence", "ts") and pa.types.is_floating(col.type):
+                    # keep null (missing) apart from NaN (not a number: quarantined)
                     columns[canon] = pd.Series(pd.arrays.ArrowExtensionArray(col))
                 else:
                     columns[canon] = col.to_pandas().reset_index(drop=True)
             lines = np.arange(done + 1, done + n + 1, dtype=np.int64)
 
             def raw_rows(positions: np.ndarray, batch: pa.RecordBatch = batch) -> list[str]:
-                rows = batch.take(pa.array(np.asarray(positions, dtype=np.int64))).to_pylist()
+                rows = _pylist_rows(batch.take(pa.array(np.asarray(positions, dtype=np.int64))))
                 return [json.dumps(r, ensure_ascii=False, default=str) for r in rows]
 
             done += n
@@ -903,8 +926,38 @@ class ParquetReader(TableReader):
             except StopIteration:
                 return
             except (OSError, pa.ArrowException) as exc:
-                raise UsageError(f"{self.path}: cannot read the Parquet data ({exc})") from exc
+                raise UsageError(
+                    f"{self.path}: cannot read the Parquet data ({_one_line(exc)})"
+                ) from exc
+            try:
+                batch.validate(full=True)  # a damaged file can decode to invalid UTF-8
+            except pa.ArrowException as exc:
+                raise UsageError(f"{self.path}: damaged Parquet data ({_one_line(exc)})") from exc
             yield batch
+
+
+_OPEN_BRACE, _CLOSE_BRACE = ord("{"), ord("}")
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception's text on one line (pyarrow's can span several and hold control bytes)."""
+    text = "".join(ch if ch.isprintable() else " " for ch in str(exc))
+    return " ".join(text.split())[:300]
+
+
+def _pylist_rows(batch: pa.RecordBatch) -> list[dict[str, Any]]:
+    """Rows as dicts for the quarantine's ``raw`` text; values Python cannot hold (timestamps
+    beyond year 9999, say) are written as Arrow's text for them, never an error."""
+    columns: dict[str, list[Any]] = {}
+    for name, col in zip(batch.schema.names, batch.columns, strict=True):
+        try:
+            columns[name] = col.to_pylist()
+        except (ValueError, OverflowError, pa.ArrowException, UnicodeDecodeError):
+            try:
+                columns[name] = col.cast(pa.string()).to_pylist()
+            except (ValueError, pa.ArrowException):
+                columns[name] = ["<unreadable>" if v.is_valid else None for v in col]
+    return [{k: v[i] for k, v in columns.items()} for i in range(batch.num_rows)]
 
 
 def open_table(

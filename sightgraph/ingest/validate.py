@@ -15,10 +15,12 @@ Timestamps (``ts``) are accepted as
 
 Accepted range: 1900-01-01 <= ts < 2100-01-01 UTC (epoch milliseconds read as seconds land far
 outside it and are quarantined as ``ts out of range``). A missing confidence (no column, blank
-cell, null) is read as 1.0: a detection with no stated doubt. A NaN confidence (text ``nan``, a
-float NaN in Parquet or JSON Lines) is not missing: it is quarantined as ``confidence not a
-number`` in every format. (A pandas float Series cannot tell NaN from null, so only readers that
-keep them apart, as ours do, get this distinction; a plain float64 NaN counts as missing.)
+cell, null) is read as 1.0: a detection with no stated doubt. A NaN or infinite confidence (text
+``nan``/``inf``, a float NaN or infinity in Parquet or JSON Lines) is not missing: it is
+quarantined as ``confidence not a number`` in every format; likewise a NaN or infinite ``ts`` is
+``unparsable ts`` in every format, and only a blank cell or null is ``empty ts``. (A pandas float
+Series cannot tell NaN from null, so only readers that keep them apart, as ours do, get this
+distinction; a plain float64 NaN counts as missing.)
 """
 
 from __future__ import annotations
@@ -339,8 +341,10 @@ def parse_timestamps(values: pd.Series, tz: str | None = None) -> tuple[np.ndarr
         reasons = np.full(n, REASON_BAD_TS, dtype=object)
     elif pd.api.types.is_numeric_dtype(dtype):
         seconds = values.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
-        us, reasons = _numbers_to_us(seconds)
-        reasons[np.isnan(seconds)] = REASON_EMPTY_TS
+        us, reasons = _numbers_to_us(seconds)  # NaN, +-inf: unparsable, as text "nan" is
+        # null is empty; so is NaN in a plain float64 column, which cannot tell them apart
+        # (the readers give Arrow-backed floats, which can)
+        reasons[values.isna().to_numpy(dtype=bool)] = REASON_EMPTY_TS
     elif pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
         us, reasons = _parse_text_column(values, tz)
     else:
@@ -380,6 +384,9 @@ def _parse_object_column(values: pd.Series, tz: str | None) -> tuple[np.ndarray,
         us[num], reasons[num] = _numbers_to_us(
             np.array([float(v) for v in objs[num]], dtype=np.float64)
         )
+    # a float NaN is a number that is not a time (unparsable, as text "nan"), not a missing one
+    nan = np.array([isinstance(v, float | np.floating) and v != v for v in objs], dtype=bool)
+    reasons[nan] = REASON_BAD_TS
     txt = np.flatnonzero((kinds == 2) | (kinds == 3))
     if len(txt):
         texts = [v if isinstance(v, str) else v.isoformat() for v in objs[txt]]
@@ -419,7 +426,7 @@ def parse_confidence(values: pd.Series | None, n: int) -> tuple[np.ndarray, np.n
     if pd.api.types.is_numeric_dtype(dtype):
         num = values.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
         missing = values.isna().to_numpy(dtype=bool)  # NaN too, unless an Arrow-backed float
-        bad = ~missing & np.isnan(num)
+        bad = ~missing & ~np.isfinite(num)  # NaN and +-inf: not a number, as in text
     else:
         other = np.zeros(n, dtype=bool)
         if pd.api.types.is_object_dtype(dtype):

@@ -179,15 +179,15 @@ def test_forget_keeps_an_emptied_derived_file_readable(tmp_path: Path) -> None:
 
 
 def test_forget_drops_files_in_a_pid_partition(tmp_path: Path) -> None:
-    """trajectories/pid=p1/ holds only p1's rows (no pid column): its file goes, pid=p10's stays."""
+    """visits/pid=p1/ holds only p1's rows (no pid column): its file goes, pid=p10's stays."""
     lake = tmp_path / "lake"
     _write_sightings(lake, [("p1", "c1", "2024-03-01T08:00:00Z")])
-    write_table(pd.DataFrame({"seq": [1, 2]}), lake / "trajectories" / "pid=p1" / "a.parquet")
-    write_table(pd.DataFrame({"seq": [1]}), lake / "trajectories" / "pid=p10" / "a.parquet")
+    write_table(pd.DataFrame({"seq": [1, 2]}), lake / "visits" / "pid=p1" / "a.parquet")
+    write_table(pd.DataFrame({"seq": [1]}), lake / "visits" / "pid=p10" / "a.parquet")
     report = forget_subject(lake, "p1")
-    assert report == {"sightings": 1, "quarantine": 0, "trajectories": 2}
-    assert not (lake / "trajectories" / "pid=p1").exists()
-    assert (lake / "trajectories" / "pid=p10" / "a.parquet").exists()
+    assert report == {"sightings": 1, "quarantine": 0, "visits": 2}
+    assert not (lake / "visits" / "pid=p1").exists()
+    assert (lake / "visits" / "pid=p10" / "a.parquet").exists()
     assert not (lake / "sightings").exists() or not list((lake / "sightings").rglob("*.parquet"))
 
 

@@ -89,8 +89,8 @@ def test_forget_that_cannot_read_a_file_changes_nothing(
     before = _snapshot(lake)
     real = erasure._pid_mask
 
-    def failing(pid: str) -> Any:
-        mask = real(pid)
+    def failing(pid: str, *args: Any) -> Any:
+        mask = real(pid, *args)
 
         def check(table: pa.Table) -> Any:
             if table.column_names == ["pid"]:  # only visits.parquet has a lone pid column

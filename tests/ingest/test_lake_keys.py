@@ -81,8 +81,11 @@ def test_no_pseudonymize_into_a_pseudonymised_lake_is_refused(tmp_path: Path) ->
     assert not any(pid.startswith("subj-") for pid in read_sightings(lake)["pid"])
 
 
-def test_a_keyed_ingest_into_a_no_pseudonymize_lake_is_refused(tmp_path: Path) -> None:
+def test_a_keyed_ingest_into_a_no_pseudonymize_lake_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     lake = tmp_path / "lake"
+    monkeypatch.setenv("SIGHTGRAPH_PSEUDONYM_KEY", KEY_TWO)  # the key from the environment
     ingest(_source(tmp_path / "s.csv"), lake, pseudonymize=False, progress=False)
     assert read_key_record(lake) is not None
     record = read_key_record(lake)
@@ -110,25 +113,26 @@ def test_the_same_key_ingests_again(tmp_path: Path) -> None:
     assert (lake / KEY_RECORD_NAME).read_bytes() == text  # written once, never rewritten
 
 
-def test_a_first_ingest_that_dies_before_any_row_still_fixes_the_key(
+def test_a_first_ingest_that_fails_before_any_row_leaves_no_lake(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The record is on disk before the first row: a run that dies before writing a row or its
-    log record has already fixed the lake's key, so a second key is refused."""
+    """The record is on disk before the first row, but a run that fails with an error (not a
+    kill: see the next test) rolls itself back, key record included: no partial lake, and
+    nothing that holds a key for a lake without data."""
     lake = tmp_path / "lake"
 
     def die(self: SightingsWriter, *args: object, **kwargs: object) -> int:
-        raise RuntimeError("killed before the first row")
+        raise RuntimeError("failed before the first row")
 
     with monkeypatch.context() as m:
         m.setattr(SightingsWriter, "write", die)
-        with pytest.raises(RuntimeError, match="killed"):
+        with pytest.raises(RuntimeError, match="failed"):
             ingest(_source(tmp_path / "s.csv", bad=False), lake, key=KEY_ONE, progress=False)
-    assert sorted(_snapshot(lake)) == sorted([KEY_RECORD_NAME, LOCK_NAME])  # no row, no log
-    _refused(lake, "different pseudonym key", key=KEY_TWO)
-    _refused(lake, "is pseudonymised", pseudonymize=False)
+    assert not lake.exists()  # no row, no log, no key record (nor the lock's folder)
     report = ingest(_source(tmp_path / "s.csv"), lake, key=KEY_ONE, progress=False)
     assert report.ingested == 3
+    _refused(lake, "different pseudonym key", key=KEY_TWO)
+    _refused(lake, "is pseudonymised", pseudonymize=False)
 
 
 KILLER = """
