@@ -816,17 +816,20 @@ def dashboard_command(app_path: Path, port: int, host: str) -> list[str]:
 
 def _supervise(cmd: list[str], env: dict[str, str], grace_s: float = 10.0) -> int:
     """Run ``cmd`` as a child; forward SIGTERM/SIGINT/SIGHUP to it, wait for it (killed
-    ``grace_s`` after the first signal if still running); its exit status (128+N for signal N)."""
+    ``grace_s`` after the first signal if still running); its exit status (128+N for signal N,
+    also when the child, asked to stop by signal N, exits with another non-zero status)."""
     import signal
     import subprocess
     import time
 
     proc = subprocess.Popen(cmd, env=env)
     deadline: list[float] = []
+    asked: list[int] = []  # the first signal forwarded
 
     def forward(signum: int, _frame: Any) -> None:
         if not deadline:
             deadline.append(time.monotonic() + grace_s)
+            asked.append(signum)
         if proc.poll() is None:
             proc.send_signal(signum)
 
@@ -848,7 +851,11 @@ def _supervise(cmd: list[str], env: dict[str, str], grace_s: float = 10.0) -> in
             proc.wait()
         for sig, handler in old.items():
             signal.signal(sig, handler)
-    return 128 - rc if rc < 0 else rc
+    if rc < 0:
+        return 128 - rc
+    if rc and asked:  # stopped on request but the child said so its own way (e.g. an
+        return 128 + asked[0]  # interrupted start-up exits 1): the status of the signal
+    return rc
 
 
 def _run_dashboard(
