@@ -341,10 +341,19 @@ def predict(
     min_visits: Annotated[int, typer.Option(help="Evaluate subjects with this many visits")] = 5,
     tz: Annotated[str, typer.Option(help="Time zone of the time-of-week slots")] = "UTC",
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address")] = None,
+    model: Annotated[
+        str,
+        typer.Option(
+            help="auto (chosen by validation), most_frequent, markov, sightgraph or ranker"
+        ),
+    ] = "auto",
     purpose: PurposeOption = None,
 ) -> None:
     """Next-camera prediction: the predictions table (LAKE/predictions), or --evaluate.
 
+    Every model (most frequent, first-order Markov, the back-off model, the learned ranker) is
+    fitted on the first part of each subject's (training) visits and validated on the rest; the
+    best on this lake is used (--model to fix one) and the report says which and why.
     The table is person-level (an analyst and a purpose; audited with its rows); --evaluate
     reports aggregate accuracy only and is open to viewers."""
     session = _gate("predict --evaluate" if evaluate else "predict", purpose)
@@ -367,10 +376,18 @@ def predict(
         scheduler=scheduler,
         progress=not as_json,
         generation=generation,
+        model=model,
     )
     if not evaluate:
         session.audit(
-            {"lake": lake, "gap_s": gap_s, "k": k, "alpha": alpha, "tz": tz},
+            {
+                "lake": lake,
+                "gap_s": gap_s,
+                "k": k,
+                "alpha": alpha,
+                "tz": tz,
+                "model": res.get("model"),
+            },
             int(res.get("rows", 0)),
         )
     if as_json:  # NaN (nothing to evaluate) is not JSON: null
@@ -381,6 +398,7 @@ def predict(
         console.print(
             f"predictions: top {k} next cameras of {res['subjects']:,} subjects -> {res['path']}"
         )
+        console.print(f"model: {res['model']} ({res['reason']})", markup=False)
         return
     console.print(
         f"{res['test_visits']:,} test visits of {res['subjects']:,} subjects, {res['cameras']:,} cameras"
@@ -389,6 +407,8 @@ def predict(
         console.print(
             f"  {name:14s} Acc@1 {m['acc1']:.3f}  Acc@5 {m['acc5']:.3f}  MRR {m['mrr']:.3f}"
         )
+    if "chosen" in res:
+        console.print(f"  chosen: {res['chosen']}: {res['selection']['reason']}", markup=False)
     b = res["predictability"]
     console.print(
         f"  predictability bound (Lempel-Ziv + Fano): median {b['median']:.3f}, mean {b['mean']:.3f}"

@@ -139,7 +139,8 @@ def test_predict_evaluate_json_table_and_forget(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     rep = json.loads(r.stdout)
     assert rep["test_visits"] > 0 and rep["subjects"] > 100
-    assert set(rep["models"]) == {"most_frequent", "markov", "sightgraph"}
+    assert set(rep["models"]) == {"most_frequent", "markov", "sightgraph", "ranker"}
+    assert rep["chosen"] in rep["models"]
     for m in rep["models"].values():
         assert 0 <= m["acc1"] <= m["acc5"] <= 1 and m["acc1"] <= m["mrr"] <= 1
     assert rep["models"]["sightgraph"]["acc1"] > rep["models"]["most_frequent"]["acc1"]

@@ -26,8 +26,20 @@ camera popularity ``g`` from the fitting data):
   level raised Acc@1 from 0.528 to 0.569; alpha (0.25-4) and the slot length (3-12 h) changed it
   by less than 0.005 (benchmarks/prediction/RESULTS.md).
 
+* ``ranker``: a learned ranker (scikit-learn, gradient-boosted trees over candidate places and
+  features of the subject's history; :class:`sightgraph.analytics.prediction_ranker.NextPlaceRanker`).
+
 Ranking is deterministic: by probability (or the baselines' counts), ties by the population's
 popularity, then by camera id.
+
+Model choice (:func:`choose_model`): every model is fitted on the first part of each subject's
+(training) visits and validated on the rest with the same protocol; the model with the best
+validation Acc@1 is used, where a model other than first-order Markov must beat Markov by more
+than ``margin_z`` (1.64) standard errors of the paired per-visit difference; so the chosen
+model's validation Acc@1 is never below Markov's. ``evaluate_predictions`` makes the choice
+inside the fitting parts (the test visits play no part) and reports it as ``chosen`` with the
+validation scores and the reason (``selection``); ``compute_predictions`` makes it on all of
+the lake's visits, then fits the chosen model on all of them.
 
 Evaluation protocol (DESIGN §4): per subject, visits in time order, the first 80% fit and the
 last 20% test; each test visit is predicted from *all* earlier visits (the history grows through
@@ -67,7 +79,9 @@ from sightgraph.schema import require_columns, ts_to_epoch_us
 K: Any = _kernels  # the numba dispatchers, untyped for mypy
 
 __all__ = [
+    "CANDIDATE_MODELS",
     "MODELS",
+    "choose_model",
     "evaluate_predictions",
     "fano_bound",
     "lz_entropy",
@@ -75,8 +89,12 @@ __all__ = [
     "compute_predictions",
 ]
 
-#: the models, baselines first
+#: the counting models (one compiled pass), baselines first
 MODELS = ("most_frequent", "markov", "sightgraph")
+#: every model ``predict`` chooses from (the learned ranker is
+#: :class:`sightgraph.analytics.prediction_ranker.NextPlaceRanker`); on equal validation scores
+#: the one first in this order is chosen
+CANDIDATE_MODELS = ("markov", "sightgraph", "ranker", "most_frequent")
 _SLOTS_PER_DAY = 4
 _N_SLOTS = 2 * _SLOTS_PER_DAY  # weekday and weekend
 
@@ -244,15 +262,32 @@ def evaluate_predictions(
     scheduler: str | None = None,
     chunks: int | None = None,
     progress: bool = False,
+    ranker: bool = True,
+    select: bool = True,
+    ranker_params: dict[str, Any] | None = None,
+    margin_z: float = 1.64,
+    max_validation_visits: int = 500_000,
+    _keep_ranks: bool = False,
 ) -> dict[str, Any]:
     """Evaluate next-camera prediction with the protocol of the module docstring.
+
+    ``ranker``: evaluate the learned ranker too (fitted on the fitting parts; ``ranker_params``
+    for :class:`~sightgraph.analytics.prediction_ranker.NextPlaceRanker`). ``select``: choose a
+    model by validation inside the fitting parts (see :func:`choose_model`): the same protocol
+    on each subject's fitting visits alone (their first ``fit_share`` fit, the rest validate);
+    the test visits play no part in the choice; ``margin_z`` as in :func:`choose_model`. On a
+    large lake the validation uses a random sample of subjects (seed 0) with about
+    ``max_validation_visits`` validation visits (the standard error of an Acc@1 difference is
+    then below 0.0015).
 
     Returns
     -------
     dict
         ``subjects``, ``test_visits``, ``cameras``; per model ``acc1``, ``acc5``, ``mrr`` (under
         ``models``); ``predictability``: ``median``, ``mean`` of the subjects' Pi_max and
-        ``subjects``. Empty input (no subject with ``min_visits`` visits) gives zeros and NaNs.
+        ``subjects``; with ``select``, ``chosen`` (a model name) and ``selection``:
+        ``validation_visits``, ``validation_subjects``, the validation scores (``models``) and
+        ``reason``. Empty input (no subject with ``min_visits`` visits) gives zeros and NaNs.
     """
     import dask
 
@@ -278,15 +313,13 @@ def evaluate_predictions(
     }
     bounds = np.array([b for _, _, b in per_subject], dtype=np.float64)
     nan = float("nan")
-    models = {
-        m: {
-            "acc1": float(np.mean(r == 1)) if len(r) else nan,
-            "acc5": float(np.mean(r <= 5)) if len(r) else nan,
-            "mrr": float(np.mean(1.0 / r)) if len(r) else nan,
-        }
-        for m, r in ranks.items()
-    }
-    return {
+    models = {m: _metrics(r) for m, r in ranks.items()}
+    if ranker:
+        ranks["ranker"] = _evaluate_ranker(
+            visits, alpha, fit_share, min_visits, tz, ranker_params or {}
+        )
+        models["ranker"] = _metrics(ranks["ranker"])
+    report: dict[str, Any] = {
         "subjects": len(groups),
         "test_visits": int(len(ranks[MODELS[0]])),
         "cameras": len(cams),
@@ -298,17 +331,184 @@ def evaluate_predictions(
             "subjects": int(len(bounds)),
         },
     }
+    if select:
+        # the fitting visits of every evaluated subject; split again the same way
+        pos_in = v.groupby("pid", sort=False).cumcount().to_numpy()
+        n_of = v.groupby("pid", sort=False)["pid"].transform("size").to_numpy()
+        n_fit = np.maximum(1, np.floor(fit_share * n_of)).astype(np.int64)
+        inner = v.loc[(n_of >= min_visits) & (pos_in < n_fit), list(_VISIT_COLUMNS)]
+        val = evaluate_predictions(
+            _sample_subjects(inner, max_validation_visits, fit_share),
+            alpha=alpha,
+            fit_share=fit_share,
+            min_visits=2,
+            tz=tz,
+            scheduler=scheduler,
+            chunks=chunks,
+            progress=progress,
+            ranker=ranker,
+            select=False,
+            ranker_params=ranker_params,
+            _keep_ranks=True,
+        )
+        chosen, reason = choose_model(
+            val["models"], val["test_visits"], _gains(val.pop("_ranks")), margin_z
+        )
+        report["chosen"] = chosen
+        report["selection"] = {
+            "validation_visits": val["test_visits"],
+            "validation_subjects": val["subjects"],
+            "models": val["models"],
+            "reason": reason,
+        }
+    if _keep_ranks:
+        report["_ranks"] = ranks
+    return report
+
+
+def _sample_subjects(visits: pd.DataFrame, max_test_visits: int, fit_share: float) -> pd.DataFrame:
+    """The visits of a random sample of subjects (seed 0) holding about ``max_test_visits``
+    visits past their fitting share; all of them when there are not more."""
+    if max_test_visits < 1:
+        raise UsageError(f"max_validation_visits must be >= 1, got {max_test_visits}")
+    if len(visits) * (1 - fit_share) <= max_test_visits:
+        return visits
+    sizes = visits.groupby("pid", sort=True).size()
+    order = np.random.default_rng(0).permutation(len(sizes))
+    tests = (sizes.to_numpy()[order] * (1 - fit_share)).cumsum()
+    keep = sizes.index[order[: int(np.searchsorted(tests, max_test_visits)) + 1]]
+    return visits[visits["pid"].isin(keep)]
+
+
+def _gains(ranks: dict[str, np.ndarray]) -> dict[str, tuple[float, float]]:
+    """Per model: the mean and the standard error of its paired Acc@1 gain over first-order
+    Markov (per visit: right minus Markov's right)."""
+    base = ranks["markov"] == 1
+    out = {}
+    for m, r in ranks.items():
+        d = (r == 1).astype(np.float64) - base
+        se = float(np.std(d, ddof=1) / math.sqrt(len(d))) if len(d) > 1 else float("inf")
+        out[m] = (float(np.mean(d)) if len(d) else 0.0, se)
+    return out
+
+
+_VISIT_COLUMNS = ("pid", "camera_id", "arrive", "leave")
+
+
+def _metrics(r: np.ndarray) -> dict[str, float]:
+    nan = float("nan")
+    return {
+        "acc1": float(np.mean(r == 1)) if len(r) else nan,
+        "acc5": float(np.mean(r <= 5)) if len(r) else nan,
+        "mrr": float(np.mean(1.0 / r)) if len(r) else nan,
+    }
+
+
+def _evaluate_ranker(
+    visits: pd.DataFrame,
+    alpha: float,
+    fit_share: float,
+    min_visits: int,
+    tz: str,
+    params: dict[str, Any],
+) -> np.ndarray:
+    """The ranks the learned ranker gives the test visits under the protocol (fitted on the
+    fitting parts, each test visit ranked from all earlier visits), in the order of the
+    counting models' ranks (by pid, then time)."""
+    from sightgraph.analytics.prediction_ranker import NextPlaceRanker, prepare_visits
+
+    data = prepare_visits(visits, tz, min_visits)
+    n_fit = np.array([_fit_len(int(n), fit_share) for n in data.lengths()], dtype=np.int64)
+    if not len(n_fit):
+        return np.zeros(0, np.int64)
+    model = NextPlaceRanker(**{"alpha": alpha, "tz": tz, **params})
+    model._fit_visits(data, n_fit)
+    return model._ranks(data, n_fit, n_fit)
+
+
+def choose_model(
+    models: dict[str, dict[str, float]],
+    n_visits: int,
+    gains: dict[str, tuple[float, float]] | None = None,
+    margin_z: float = 1.64,
+) -> tuple[str, str]:
+    """The model with the best validation Acc@1 (then MRR, then the order of
+    :data:`CANDIDATE_MODELS`), and why, in one sentence.
+
+    ``gains``: per model, the mean and standard error of its paired per-visit Acc@1 gain over
+    first-order Markov on the validation visits. With them, a model other than Markov is a
+    candidate only if its gain exceeds ``margin_z`` standard errors (1.64: one-sided 95%): on
+    little data (a few birds) a gain within the noise of validation does not replace the
+    simpler model. First-order Markov is always a candidate, so the chosen model's validation
+    Acc@1 is never below Markov's. With no validation visit, ``sightgraph`` (the default) is
+    chosen.
+
+    >>> choose_model({"markov": {"acc1": 0.5, "mrr": 0.6}, "ranker": {"acc1": 0.5, "mrr": 0.7}}, 9)[0]
+    'ranker'
+    """
+    scored = _all(models)
+    if not scored or n_visits == 0:
+        return "sightgraph", "no validation visits: the default model"
+    within_noise = []
+    if gains is not None and "markov" in dict(scored):
+        keep = []
+        for m, x in scored:
+            gain, se = gains.get(m, (0.0, float("inf")))
+            if m == "markov" or gain > margin_z * se:
+                keep.append((m, x))
+            elif x["acc1"] > dict(scored)["markov"]["acc1"]:
+                within_noise.append(f"{m} +{gain:.3f} (SE {se:.3f})")
+        scored = keep
+    best = max(
+        scored,
+        key=lambda x: (x[1]["acc1"], x[1]["mrr"], -CANDIDATE_MODELS.index(x[0])),
+    )
+    name, best_scores = best
+    others = ", ".join(f"{o} {x['acc1']:.3f}" for o, x in _all(models) if o != name)
+    lead = "highest validation Acc@1" if not within_noise else "validation Acc@1"
+    why = (
+        f"{lead} ({best_scores['acc1']:.3f}; {others}) on {n_visits:,} validation "
+        "visits: the last part of each subject's fitting visits, predicted from the rest"
+    )
+    if within_noise:
+        why += (
+            f"; not chosen, their gain over Markov within {margin_z:g} standard errors: "
+            + ", ".join(within_noise)
+        )
+    return name, why
+
+
+def _all(models: dict[str, dict[str, float]]) -> list[tuple[str, dict[str, float]]]:
+    return [
+        (m, models[m])
+        for m in CANDIDATE_MODELS
+        if m in models and not math.isnan(models[m]["acc1"])
+    ]
 
 
 def predict_next(
-    visits: pd.DataFrame, *, k: int = 5, alpha: float = 1.0, tz: str = "UTC"
+    visits: pd.DataFrame,
+    *,
+    k: int = 5,
+    alpha: float = 1.0,
+    tz: str = "UTC",
+    model: str = "sightgraph",
+    ranker_params: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """The ``k`` most likely next cameras of every subject after its last visit.
 
     Returns pid, rank (1..k), camera_id, probability, as_of (the end of the last visit); by pid,
-    rank. Uses the ``sightgraph`` model fitted on all of each subject's visits.
+    rank. ``model`` (one of :data:`CANDIDATE_MODELS`, default ``sightgraph``) is fitted on all
+    of each subject's visits (the ranker: on all visits of all subjects). The probability is the
+    model's: the back-off model's, the ranker's (normalised over its candidates), the share of
+    the transitions from the current camera (``markov``; the visit shares when there are none)
+    or of the visits (``most_frequent``).
     """
     _check(alpha, 0.5, 2, k)
+    if model not in CANDIDATE_MODELS:
+        raise UsageError(f"unknown model {model!r}: one of {', '.join(CANDIDATE_MODELS)}")
+    if model == "ranker":
+        return _ranker_next(visits, k, alpha, tz, ranker_params or {})
     v, cams = _prepare(visits, tz)
     cols: dict[str, list[Any]] = {
         "pid": [],
@@ -329,10 +529,23 @@ def predict_next(
         last += len(c)
         mine = np.unique(c)
         local = np.searchsorted(mine, c).astype(np.int64)
-        _, p = K.predict_subject(
-            local, s.astype(np.int64), mine, g, g_sorted, pos, len(c), float(alpha), _N_SLOTS, True
-        )
-        order = np.lexsort((np.arange(len(p)), -g, -p))[:k]
+        if model == "sightgraph":
+            _, p = K.predict_subject(
+                local,
+                s.astype(np.int64),
+                mine,
+                g,
+                g_sorted,
+                pos,
+                len(c),
+                float(alpha),
+                _N_SLOTS,
+                True,
+            )
+            order = np.lexsort((np.arange(len(p)), -g, -p))[:k]
+        else:
+            p, score = _baseline_scores(c, len(cams), model)
+            order = np.lexsort((np.arange(len(p)), -g, -score))[:k]
         for r, i in enumerate(order, start=1):
             cols["pid"].append(pid)
             cols["rank"].append(r)
@@ -340,6 +553,46 @@ def predict_next(
             cols["probability"].append(float(p[i]))
             cols["as_of"].append(leave[last - 1])
     return _predictions_frame(cols)
+
+
+def _baseline_scores(c: np.ndarray, n_cams: int, model: str) -> tuple[np.ndarray, np.ndarray]:
+    """(probability, ranking score) of every camera after the last of visits ``c`` under a
+    baseline: the visit shares (``most_frequent``), or the shares of the transitions from the
+    current camera with ties and unseen states by visit counts (``markov``), as evaluated."""
+    freq = np.bincount(c, minlength=n_cams).astype(np.float64)
+    share = freq / freq.sum()
+    if model == "most_frequent":
+        return share, freq
+    frm = np.flatnonzero(c[:-1] == c[-1])
+    trans = np.bincount(c[frm + 1], minlength=n_cams).astype(np.float64)
+    if not trans.sum():
+        return share, freq
+    return trans / trans.sum(), trans + freq / (freq.sum() + 1)
+
+
+def _ranker_next(
+    visits: pd.DataFrame, k: int, alpha: float, tz: str, params: dict[str, Any]
+) -> pd.DataFrame:
+    from sightgraph.analytics.prediction_ranker import NextPlaceRanker, prepare_visits
+
+    data = prepare_visits(visits, tz)
+    cols: dict[str, list[Any]] = {c: [] for c in ("pid", "rank", "camera_id", "probability")}
+    if not len(data.pids):
+        return _predictions_frame({**cols, "as_of": []})
+    model = NextPlaceRanker(**{"alpha": alpha, "tz": tz, **params})
+    model._fit_visits(data, data.lengths())
+    proba = model.predict_proba(data)
+    top = proba[proba["rank"] <= k]
+    as_of = dict(zip(data.pids, data.leave[data.bounds[1:] - 1], strict=True))
+    return _predictions_frame(
+        {
+            "pid": top["pid"].tolist(),
+            "rank": top["rank"].tolist(),
+            "camera_id": top["camera_id"].tolist(),
+            "probability": top["probability"].tolist(),
+            "as_of": [as_of[p] for p in top["pid"]],
+        }
+    )
 
 
 def _predictions_frame(cols: dict[str, list[Any]]) -> pd.DataFrame:
@@ -368,9 +621,16 @@ def compute_predictions(
     scheduler: str | None = None,
     progress: bool = True,
     generation: int | None = None,
+    model: str = "auto",
 ) -> dict[str, Any]:
     """Visits of the lake's sightings, then either the evaluation report (``evaluate``) or the
     ``predictions`` table written into the lake (its parameters in the Parquet metadata).
+
+    ``model``: ``auto`` (default) chooses by validation on the lake's visits (the protocol:
+    each subject's first 80% fit, the rest validate; :func:`choose_model`), then fits the chosen
+    model on all visits; or one of :data:`CANDIDATE_MODELS`. The result says which (``model``)
+    and why (``reason``), and so does the table's metadata. The ranker uses the cameras'
+    coordinates when the lake has them.
 
     The table is committed under the lake's writer lock, and only if no forget or retention ran
     since the lake was read (:func:`sightgraph.lake.commit_lock`): ``generation`` is the lake's
@@ -382,14 +642,23 @@ def compute_predictions(
     from sightgraph.lake import (
         commit_lock,
         erasure_generation,
+        read_cameras,
         read_sightings,
         table_path,
         write_table,
     )
 
+    if model != "auto" and model not in CANDIDATE_MODELS:
+        raise UsageError(f"unknown model {model!r}: auto or one of {', '.join(CANDIDATE_MODELS)}")
     if generation is None and not evaluate:
         generation = erasure_generation(lake)
     visits = build_visits(read_sightings(lake, columns=["pid", "camera_id", "ts"]), gap_s=gap_s)
+    cameras = read_cameras(lake)  # an empty table when none was ingested: no distances
+    ranker_params = (
+        {"coordinates": cameras}
+        if len(cameras) and {"camera_id", "lat", "lon"} <= set(cameras.columns)
+        else {}
+    )
     if evaluate:
         report = evaluate_predictions(
             visits,
@@ -398,14 +667,37 @@ def compute_predictions(
             tz=tz,
             scheduler=scheduler,
             progress=progress,
+            ranker_params=ranker_params,
         )
         report["params"]["gap_s"] = gap_s
         return report
-    table = predict_next(visits, k=k, alpha=alpha, tz=tz)
+    reason = "given"
+    if model == "auto":
+        val = evaluate_predictions(
+            _sample_subjects(visits, 500_000, 0.8),
+            alpha=alpha,
+            min_visits=min_visits,
+            tz=tz,
+            scheduler=scheduler,
+            progress=progress,
+            select=False,
+            ranker_params=ranker_params,
+            _keep_ranks=True,
+        )
+        model, reason = choose_model(val["models"], val["test_visits"], _gains(val["_ranks"]))
+    table = predict_next(visits, k=k, alpha=alpha, tz=tz, model=model, ranker_params=ranker_params)
     path = table_path(lake, "predictions") / "predictions.parquet"
     assert generation is not None
     with commit_lock(lake, generation, "predict"):
         write_table(
-            table, path, {"gap_s": gap_s, "k": k, "alpha": alpha, "tz": tz, "model": "sightgraph"}
+            table,
+            path,
+            {"gap_s": gap_s, "k": k, "alpha": alpha, "tz": tz, "model": model, "reason": reason},
         )
-    return {"subjects": int(table["pid"].nunique()), "rows": len(table), "path": str(path)}
+    return {
+        "subjects": int(table["pid"].nunique()),
+        "rows": len(table),
+        "path": str(path),
+        "model": model,
+        "reason": reason,
+    }

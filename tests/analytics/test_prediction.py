@@ -235,7 +235,14 @@ def test_evaluation_equals_the_oracle(rows, alpha, fit_share, min_visits) -> Non
     want = oracle_ranks(visits, alpha, fit_share, min_visits)
     assert implementation_ranks(visits, alpha, fit_share, min_visits) == want
     got = evaluate_predictions(
-        visits, alpha=alpha, fit_share=fit_share, min_visits=min_visits, scheduler="sync", chunks=2
+        visits,
+        alpha=alpha,
+        fit_share=fit_share,
+        min_visits=min_visits,
+        scheduler="sync",
+        chunks=2,
+        ranker=False,  # the counting models only (the ranker: test_prediction_ranker.py)
+        select=False,
     )
     n = len(want["markov"])
     assert got["test_visits"] == n

@@ -142,7 +142,7 @@ def test_predictions_page_aggregate_then_audited_subject(dashboard_env, demo_wor
     at.button[0].click().run()
     assert not at.exception and not at.error
     table = at.dataframe[0].value
-    assert list(table["model"]) == ["most_frequent", "markov", "sightgraph"]
+    assert list(table["model"]) == ["most_frequent", "markov", "sightgraph", "ranker"]
     assert ((table["Acc@1"] <= table["Acc@5"]) & (table["Acc@5"] <= 1)).all()
     assert any("analyst" in w.value for w in at.warning)
     assert _audit(dashboard_env) == []

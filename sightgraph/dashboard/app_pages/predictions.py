@@ -9,8 +9,9 @@ settings = loaders.get_settings()
 st.title("Predictions")
 st.caption(
     "Next-camera prediction from each subject's own visits (sightgraph.analytics.prediction): "
-    "a back-off model over the previous and current camera and the time of week, against the "
-    "most-frequent and first-order Markov baselines."
+    "the most-frequent and first-order Markov baselines, a back-off model over the previous and "
+    "current camera and the time of week, and a learned ranker; the one used is chosen by "
+    "validation on this lake."
 )
 st.subheader("How predictable is movement here")
 if st.button("Evaluate next-camera prediction"):
@@ -32,6 +33,8 @@ if st.session_state.get("sg_pred_eval"):
             columns={"acc1": "Acc@1", "acc5": "Acc@5", "mrr": "MRR"}
         )
         st.dataframe(table.rename_axis("model").reset_index(), hide_index=True)
+        if "chosen" in rep:
+            st.write(f"Chosen by validation: **{rep['chosen']}** ({rep['selection']['reason']})")
         b = rep["predictability"]
         st.metric("predictability bound (Lempel-Ziv + Fano, median)", f"{b['median']:.3f}")
 
