@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import time
 from pathlib import Path
@@ -45,7 +46,8 @@ import numpy as np
 import pandas as pd
 
 KEY = "prediction-benchmark-key"
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+#: the shared real data sets (the same place as benchmarks/contacts/sources.py reads)
+SHARED = Path(os.environ.get("SIGHTGRAPH_SHARED_DATA", "/work/shared/data"))
 GAPS = {"city": 900.0, "town": 900.0, "finches": 900.0, "caribou": 3 * 3600.0}
 TZ = {"city": "Europe/Amsterdam", "town": "Europe/Berlin", "finches": "America/Vancouver"}
 
