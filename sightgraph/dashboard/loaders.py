@@ -444,11 +444,14 @@ def map_style() -> str:
     return os.environ.get("SIGHTGRAPH_BASEMAP", "").strip() or OFFLINE_MAP_STYLE
 
 
-def replay_frames(traj: pd.DataFrame, max_speed_kmh: float = 150.0) -> dict[str, Any]:
+def replay_frames(
+    traj: pd.DataFrame, max_speed_kmh: float = 150.0, t0: pd.Timestamp | None = None
+) -> dict[str, Any]:
     """A trajectory (TRAJECTORY_COLUMNS, ts order) prepared for the animated replay.
 
     Returns ``trip`` (one TripsLayer path: ``[lon, lat]`` per located sighting and its
-    ``timestamps`` in seconds since the first), ``t0`` (the first sighting's time), ``legs``
+    ``timestamps`` in seconds since ``t0``), ``t0`` (default: the first sighting's time; give a
+    common one to replay several subjects together), ``legs``
     (consecutive located sightings at different cameras: from/to positions, ``t_from`` /
     ``t_to`` seconds, ``implausible`` when faster than ``max_speed_kmh``, as in
     :func:`sightgraph.analytics.trajectories.build_transitions`).
@@ -456,7 +459,8 @@ def replay_frames(traj: pd.DataFrame, max_speed_kmh: float = 150.0) -> dict[str,
     from sightgraph.analytics.trajectories import haversine_m
 
     located = traj.dropna(subset=["lat", "lon"]).reset_index(drop=True)
-    t0 = pd.Timestamp(traj["ts"].iloc[0]) if len(traj) else pd.Timestamp(0, tz="UTC")
+    if t0 is None:
+        t0 = pd.Timestamp(traj["ts"].iloc[0]) if len(traj) else pd.Timestamp(0, tz="UTC")
     secs = ((located["ts"] - t0).dt.total_seconds()).to_numpy()
     trip = {
         "path": located[["lon", "lat"]].to_numpy().tolist(),

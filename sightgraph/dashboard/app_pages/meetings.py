@@ -89,5 +89,10 @@ if len(meetings):
     )
     st.subheader("Meetings")
     st.dataframe(meetings, hide_index=True)
+    st.page_link(
+        "app_pages/trajectory.py",
+        label="Replay the two of them together",
+        query_params={"pid": a, "with": b},
+    )
 st.subheader("Co-location events")
 st.dataframe(ev.astype({"sighting_a": "string", "sighting_b": "string"}), hide_index=True)

@@ -14,25 +14,34 @@ st.title("Trajectory replay")
 if not session.person_level:
     st.warning("Person-level views need the analyst role.")
     st.stop()
-pid = st.text_input("Subject (pseudonym)", value=st.query_params.get("pid", ""))
+c0, c00 = st.columns(2)
+pid = c0.text_input("Subject (pseudonym)", value=st.query_params.get("pid", ""))
+other = c00.text_input(
+    "Replay together with (optional)",
+    value=st.query_params.get("with", ""),
+    help="A second subject, e.g. the other one of a meeting: both paths on one clock",
+)
 if not pid:
     st.stop()
-pid = pid.strip()
-if st.session_state.get("replay_pid") != pid:
+pid, other = pid.strip(), other.strip()
+if st.session_state.get("replay_pids") != (pid, other):
     try:
         traj = loaders.trajectory(session, pid)
+        traj2 = loaders.trajectory(session, other) if other and other != pid else None
     except SightgraphError as exc:
         st.error(str(exc))
         st.stop()
-    st.session_state.update(replay_pid=pid, replay_traj=traj, replay_t=None)
-traj = st.session_state["replay_traj"]
+    st.session_state.update(replay_pids=(pid, other), replay_traj=(traj, traj2), replay_t=None)
+traj, traj2 = st.session_state["replay_traj"]
 if not len(traj):
     st.info("No sightings for this subject.")
     st.stop()
-frames = loaders.replay_frames(traj)
-t0 = frames["t0"]
+both = traj if traj2 is None or not len(traj2) else pd.concat([traj, traj2])
+t0 = pd.Timestamp(both["ts"].min())
+frames = loaders.replay_frames(traj, t0=t0)
+frames2 = None if traj2 is None or not len(traj2) else loaders.replay_frames(traj2, t0=t0)
 first = t0.floor("min").to_pydatetime()
-last = pd.Timestamp(traj["ts"].iloc[-1]).ceil("min").to_pydatetime()
+last = pd.Timestamp(both["ts"].max()).ceil("min").to_pydatetime()
 if last <= first:
     last = first + dt.timedelta(minutes=1)
 c1, c2, c3 = st.columns([6, 1, 1])
@@ -47,7 +56,7 @@ now = c1.slider(
 speed = c2.selectbox("Speed", ["1 h/s", "6 h/s", "1 day/s"], index=1)
 play = c3.button("▶ Play", type="primary")
 trail_s = {"1 h/s": 3600.0, "6 h/s": 6 * 3600.0, "1 day/s": 86400.0}[speed]
-center = traj.dropna(subset=["lat", "lon"])
+center = both.dropna(subset=["lat", "lon"])
 view = pdk.ViewState(
     latitude=float(center["lat"].mean()) if len(center) else 0.0,
     longitude=float(center["lon"].mean()) if len(center) else 0.0,
@@ -67,6 +76,23 @@ def deck(t: float) -> pdk.Deck:
             get_radius=25,
             radius_min_pixels=3,
             get_fill_color=[120, 120, 120, 160],
+        ),
+        *(
+            []
+            if frames2 is None
+            else [
+                pdk.Layer(
+                    "TripsLayer",
+                    [frames2["trip"]],
+                    get_path="path",
+                    get_timestamps="timestamps",
+                    get_color=[150, 60, 190],
+                    width_min_pixels=4,
+                    trail_length=trail_s,
+                    current_time=t,
+                    fade_trail=True,
+                )
+            ]
         ),
         pdk.Layer(
             "TripsLayer",
@@ -92,8 +118,11 @@ def deck(t: float) -> pdk.Deck:
                 get_width=3,
             )
         )
-    here = loaders.position_at(frames, t)
-    if here is not None:
+    marks = [(frames, [230, 80, 40])] + ([] if frames2 is None else [(frames2, [150, 60, 190])])
+    for fr, colour in marks:
+        here = loaders.position_at(fr, t)
+        if here is None:
+            continue
         layers.append(
             pdk.Layer(
                 "ScatterplotLayer",
@@ -101,7 +130,7 @@ def deck(t: float) -> pdk.Deck:
                 get_position=["lon", "lat"],
                 get_radius=60,
                 radius_min_pixels=7,
-                get_fill_color=[230, 80, 40],
+                get_fill_color=colour,
                 stroked=True,
                 get_line_color=[255, 255, 255],
                 line_width_min_pixels=2,
@@ -128,8 +157,8 @@ clock.markdown(f"**{(t0 + pd.Timedelta(seconds=t_now)):%Y-%m-%d %H:%M}**")
 board.pydeck_chart(deck(t_now))
 st.caption(
     "Blue trail: the last stretch of the path (fading towards the past); orange: where the "
-    "subject is at that time; red: transitions faster than 150 km/h (implausible, a likely "
-    "false match)."
+    "subject is at that time; purple: the second subject's trail and position; red: transitions "
+    "faster than 150 km/h (implausible, a likely false match)."
 )
 cut = t0 + pd.Timedelta(seconds=t_now)
 so_far = traj[traj["ts"] <= cut]
