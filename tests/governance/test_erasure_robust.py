@@ -366,9 +366,12 @@ def test_cli_retention_drops_old_contacts_and_quarantine_everywhere(
     store.write_sightings(sightings)
     store.write_contacts(_contacts(now))
     store.close()
+    inode = (cli_env / "graph.duckdb").stat().st_ino
 
     r = CliRunner().invoke(app, ["retention", "apply", "--days", "7", "--lake", str(lake)])
     assert r.exit_code == 0, (r.output, r.exception)
+    # the store file was rewritten (compacted): deleted rows leave no bytes behind
+    assert (cli_env / "graph.duckdb").stat().st_ino != inode
     assert "quarantine 1" in r.output
     assert pq.read_table(lake / "quarantine" / "s.parquet").num_rows == 0
     assert _pairs(pq.read_table(lake / "contacts" / "contacts.parquet").to_pandas()) == [
