@@ -205,6 +205,10 @@ TABLES: tuple[LakeTable, ...] = (
     _derived("visits", ("pid", "arrive"), ("pid",)),
     _derived("transitions", ("camera_from", "camera_to"), ()),  # aggregate: cells of >= k
     _derived("predictions", ("pid", "rank"), ("pid",)),
+    # the model `predict` fitted: models/<name>.parquet lists the subjects whose visits it saw
+    # (its parameters, data version and scikit-learn version in the metadata), and
+    # models/<name>.joblib holds the fitted estimator (the ranker's); forget drops both
+    LakeTable("models", DERIVED, ("models/*.parquet", "models/*.joblib"), ("pid",), ("pid",)),
     LakeTable("ingest_log", LOG, (INGEST_LOG_NAME,), fmt="jsonl"),
     LakeTable("exports", LOG, (EXPORTS_NAME,), fmt="jsonl"),
     LakeTable("erasures", LOG, (ERASURES_NAME,)),

@@ -41,6 +41,17 @@ inside the fitting parts (the test visits play no part) and reports it as ``chos
 validation scores and the reason (``selection``); ``compute_predictions`` makes it on all of
 the lake's visits, then fits the chosen model on all of them.
 
+Saved models: ``compute_predictions`` (``sightgraph predict``) saves the model it chose under the
+lake (the ``models`` table: ``LAKE/models/predict.parquet`` lists the subjects whose visits it
+saw, with the model's name, the reason it was chosen, its parameters, the data version (the
+sightings and cameras files' names and sizes, the ingest log's length and the erasure
+generation) and the scikit-learn version in the metadata; ``LAKE/models/predict.joblib`` holds
+the fitted ranker when the ranker was chosen; the counting models have nothing to store beyond
+their choice: their counts are the subject's visits). A later ``predict`` with the same
+parameters on unchanged data reuses it (no validation, no refit) and says so in its reason;
+``sightgraph forget`` drops it, since it was fitted on the subject's visits
+(:func:`sightgraph.governance.erasure.forget_subject`).
+
 Evaluation protocol (DESIGN §4): per subject, visits in time order, the first 80% fit and the
 last 20% test; each test visit is predicted from *all* earlier visits (the history grows through
 the test part); the current camera is the previous visit's. Subjects with fewer than
@@ -87,7 +98,12 @@ __all__ = [
     "lz_entropy",
     "predict_next",
     "compute_predictions",
+    "data_version",
+    "load_saved_model",
 ]
+
+#: the saved model of ``predict``: LAKE/models/<MODEL_NAME>.parquet (+ .joblib for the ranker)
+MODEL_NAME = "predict"
 
 #: the counting models (one compiled pass), baselines first
 MODELS = ("most_frequent", "markov", "sightgraph")
@@ -571,16 +587,28 @@ def _baseline_scores(c: np.ndarray, n_cams: int, model: str) -> tuple[np.ndarray
 
 
 def _ranker_next(
-    visits: pd.DataFrame, k: int, alpha: float, tz: str, params: dict[str, Any]
+    visits: pd.DataFrame,
+    k: int,
+    alpha: float,
+    tz: str,
+    params: dict[str, Any],
+    fitted: Any = None,
+    out: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
+    """The ranker's top ``k``: ``fitted`` (a NextPlaceRanker fitted on these visits) or one
+    fitted here, which is put into ``out["estimator"]`` when ``out`` is given."""
     from sightgraph.analytics.prediction_ranker import NextPlaceRanker, prepare_visits
 
     data = prepare_visits(visits, tz)
     cols: dict[str, list[Any]] = {c: [] for c in ("pid", "rank", "camera_id", "probability")}
     if not len(data.pids):
         return _predictions_frame({**cols, "as_of": []})
-    model = NextPlaceRanker(**{"alpha": alpha, "tz": tz, **params})
-    model._fit_visits(data, data.lengths())
+    model = fitted
+    if model is None:
+        model = NextPlaceRanker(**{"alpha": alpha, "tz": tz, **params})
+        model._fit_visits(data, data.lengths())
+    if out is not None:
+        out["estimator"] = model
     proba = model.predict_proba(data)
     top = proba[proba["rank"] <= k]
     as_of = dict(zip(data.pids, data.leave[data.bounds[1:] - 1], strict=True))
@@ -609,6 +637,136 @@ def _predictions_frame(cols: dict[str, list[Any]]) -> pd.DataFrame:
     )
 
 
+def data_version(lake: str | Path) -> dict[str, Any]:
+    """What a saved model saw of ``lake``: the sightings and cameras files (a SHA-256 of their
+    lake-relative names and sizes, their count and bytes), the ingest log's length (entries) and
+    the lake's erasure generation. Equal versions: nothing was ingested, rewritten or erased."""
+    import hashlib
+
+    from sightgraph.lake import INGEST_LOG_NAME, erasure_generation, table
+
+    root = Path(lake)
+    files = sorted(
+        (f.relative_to(root).as_posix(), f.stat().st_size)
+        for name in ("sightings", "cameras")
+        for f in table(name).files(root)
+    )
+    log = root / INGEST_LOG_NAME
+    entries = sum(1 for line in log.read_text().splitlines() if line.strip()) if log.exists() else 0
+    return {
+        "files": len(files),
+        "bytes": int(sum(size for _, size in files)),
+        "digest": hashlib.sha256(repr(files).encode()).hexdigest(),
+        "ingest_log_entries": entries,
+        "erasure_generation": int(erasure_generation(root)),
+    }
+
+
+def _model_paths(lake: str | Path) -> tuple[Path, Path]:
+    from sightgraph.lake import table_path
+
+    folder = table_path(lake, "models")
+    return folder / f"{MODEL_NAME}.parquet", folder / f"{MODEL_NAME}.joblib"
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_saved_model(
+    lake: str | Path,
+    fit_params: dict[str, Any] | None = None,
+    version: dict[str, Any] | None = None,
+) -> dict[str, Any] | None:
+    """The model ``predict`` saved in ``lake``, or None when there is none or it does not apply.
+
+    Returns its metadata (``model``, ``reason``, ``fit_params``, ``data_version``,
+    ``sklearn_version``, ``subjects``) and ``estimator`` (the fitted ranker, or None for a
+    counting model). When ``fit_params`` or ``version`` are given, a saved model fitted with
+    other parameters, on other data (:func:`data_version`), under another scikit-learn
+    version, or whose estimator file does not match its recorded SHA-256, is not used (None).
+    """
+    import sklearn
+
+    from sightgraph.lake import read_params
+
+    manifest, blob = _model_paths(lake)
+    if not manifest.exists():
+        return None
+    meta = read_params(manifest) or {}
+    if fit_params is not None and meta.get("fit_params") != json_safe(fit_params):
+        return None
+    if version is not None and meta.get("data_version") != version:
+        return None
+    if meta.get("sklearn_version") != sklearn.__version__:
+        return None
+    estimator = None
+    if meta.get("model") == "ranker" and not meta.get("estimator_sha256"):
+        return None
+    if meta.get("estimator_sha256"):
+        if not blob.exists() or _sha256(blob) != meta["estimator_sha256"]:
+            return None
+        import joblib
+
+        estimator = joblib.load(blob)  # our own file (checked above), in the operator's lake
+    return {**meta, "estimator": estimator}
+
+
+def json_safe(params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` as they read back from Parquet metadata (JSON round trip)."""
+    import json
+
+    return dict(json.loads(json.dumps(params, sort_keys=True, default=str)))
+
+
+def _save_model(
+    lake: str | Path,
+    subjects: np.ndarray,
+    model: str,
+    reason: str,
+    fit_params: dict[str, Any],
+    version: dict[str, Any],
+    estimator: Any,
+) -> None:
+    """Write the saved model (call under the lake's writer lock): the estimator file first
+    (atomically), then the manifest that names its SHA-256; a stale estimator file goes."""
+    import sklearn
+
+    from sightgraph.lake import write_table
+
+    manifest, blob = _model_paths(lake)
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    digest = None
+    if estimator is not None:
+        import joblib
+
+        tmp = blob.with_suffix(".joblib.tmp")
+        joblib.dump(estimator, tmp)
+        tmp.replace(blob)
+        digest = _sha256(blob)
+    elif blob.exists():
+        blob.unlink()
+    write_table(
+        pd.DataFrame({"pid": pd.Series(np.sort(np.unique(subjects)), dtype=object)}),
+        manifest,
+        {
+            "model": model,
+            "reason": reason,
+            "fit_params": json_safe(fit_params),
+            "data_version": version,
+            "sklearn_version": sklearn.__version__,
+            "estimator_sha256": digest,
+            "subjects": int(len(np.unique(subjects))),
+        },
+    )
+
+
 def compute_predictions(
     lake: str | Path,
     *,
@@ -622,6 +780,7 @@ def compute_predictions(
     progress: bool = True,
     generation: int | None = None,
     model: str = "auto",
+    reuse: bool = True,
 ) -> dict[str, Any]:
     """Visits of the lake's sightings, then either the evaluation report (``evaluate``) or the
     ``predictions`` table written into the lake (its parameters in the Parquet metadata).
@@ -631,6 +790,12 @@ def compute_predictions(
     model on all visits; or one of :data:`CANDIDATE_MODELS`. The result says which (``model``)
     and why (``reason``), and so does the table's metadata. The ranker uses the cameras'
     coordinates when the lake has them.
+
+    The chosen model is saved under the lake (the ``models`` table, see the module docstring)
+    and reused by a later run with the same ``gap_s``, ``alpha``, ``tz``, ``min_visits`` and
+    ``model`` on unchanged data (:func:`data_version`): then no validation or refit runs, the
+    result's ``saved_model`` is ``"reused"`` (else ``"saved"``) and the reason says so.
+    ``reuse=False`` always refits (and saves the new model).
 
     The table is committed under the lake's writer lock, and only if no forget or retention ran
     since the lake was read (:func:`sightgraph.lake.commit_lock`): ``generation`` is the lake's
@@ -652,6 +817,15 @@ def compute_predictions(
         raise UsageError(f"unknown model {model!r}: auto or one of {', '.join(CANDIDATE_MODELS)}")
     if generation is None and not evaluate:
         generation = erasure_generation(lake)
+    requested = model
+    fit_params = {
+        "gap_s": gap_s,
+        "alpha": alpha,
+        "tz": tz,
+        "min_visits": min_visits,
+        "model": requested,
+    }
+    version = None if evaluate else data_version(lake)  # before the sightings are read
     visits = build_visits(read_sightings(lake, columns=["pid", "camera_id", "ts"]), gap_s=gap_s)
     cameras = read_cameras(lake)  # an empty table when none was ingested: no distances
     ranker_params = (
@@ -672,7 +846,12 @@ def compute_predictions(
         report["params"]["gap_s"] = gap_s
         return report
     reason = "given"
-    if model == "auto":
+    saved = load_saved_model(lake, fit_params, version) if reuse else None
+    if saved is not None and saved.get("model") not in CANDIDATE_MODELS:
+        saved = None  # not a model this version knows: refit
+    if saved is not None:
+        model, reason = saved["model"], saved["reason"]
+    elif model == "auto":
         val = evaluate_predictions(
             _sample_subjects(visits, 500_000, 0.8),
             alpha=alpha,
@@ -685,19 +864,50 @@ def compute_predictions(
             _keep_ranks=True,
         )
         model, reason = choose_model(val["models"], val["test_visits"], _gains(val["_ranks"]))
-    table = predict_next(visits, k=k, alpha=alpha, tz=tz, model=model, ranker_params=ranker_params)
+    fitted: dict[str, Any] = {}
+    if model == "ranker":
+        _check(alpha, 0.5, 2, k)
+        table = _ranker_next(
+            visits,
+            k,
+            alpha,
+            tz,
+            ranker_params,
+            fitted=saved["estimator"] if saved is not None else None,
+            out=fitted,
+        )
+    else:
+        table = predict_next(
+            visits, k=k, alpha=alpha, tz=tz, model=model, ranker_params=ranker_params
+        )
     path = table_path(lake, "predictions") / "predictions.parquet"
-    assert generation is not None
+    assert generation is not None and version is not None
     with commit_lock(lake, generation, "predict"):
         write_table(
             table,
             path,
             {"gap_s": gap_s, "k": k, "alpha": alpha, "tz": tz, "model": model, "reason": reason},
         )
+        if saved is None:
+            _save_model(
+                lake,
+                visits["pid"].to_numpy(),
+                model,
+                reason,
+                fit_params,
+                version,
+                fitted.get("estimator"),
+            )
+    shown = reason
+    if saved is not None:
+        shown += (
+            "; saved model reused (same parameters, the lake's data unchanged since it was fitted)"
+        )
     return {
         "subjects": int(table["pid"].nunique()),
         "rows": len(table),
         "path": str(path),
         "model": model,
-        "reason": reason,
+        "reason": shown,
+        "saved_model": "reused" if saved is not None else "saved",
     }

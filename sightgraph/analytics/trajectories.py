@@ -9,6 +9,10 @@
 * **Flows**: transitions aggregated per camera pair (``count``, ``n_subjects``,
   ``median_travel_s``, ``implausible``); cells seen by fewer than ``k`` distinct subjects are
   suppressed (dropped; the number dropped is returned).
+* **Checks against truth**: :func:`visits_containing` marks the visits holding given sightings
+  (e.g. a synthetic city's false matches), :func:`transitions_touching` the transitions from or to
+  a marked visit, and :func:`precision_recall` scores the ``implausible`` flag against them
+  (``benchmarks/trajectories/implausible.py``).
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ __all__ = [
     "build_visits",
     "compute_trajectories",
     "haversine_m",
+    "precision_recall",
+    "transitions_touching",
+    "visits_containing",
 ]
 
 _EARTH_R = 6_371_008.8
@@ -255,3 +262,110 @@ def compute_trajectories(
         "flows": len(flows),
         "suppressed": suppressed,
     }
+
+
+def visits_containing(visits: pd.DataFrame, sightings: pd.DataFrame) -> np.ndarray:
+    """Which visits hold at least one of ``sightings``.
+
+    Parameters
+    ----------
+    visits : DataFrame
+        From :func:`build_visits` (pid, camera_id, arrive, leave).
+    sightings : DataFrame
+        pid, camera_id, ts: e.g. the false matches of a synthetic city, under the pids of
+        ``visits``. A sighting belongs to the visit of its pid at its camera with
+        ``arrive <= ts <= leave`` (at most one: one subject's visits at one camera are disjoint).
+
+    Returns
+    -------
+    ndarray of bool
+        One value per row of ``visits``, in its order.
+    """
+    require_columns(visits, ("pid", "camera_id", "arrive", "leave"), "visits")
+    require_columns(sightings, ("pid", "camera_id", "ts"), "sightings")
+    out = np.zeros(len(visits), dtype=bool)
+    if len(visits) == 0 or len(sightings) == 0:
+        return out
+    right = pd.DataFrame(
+        {
+            "pid": visits["pid"].to_numpy(),
+            "camera_id": visits["camera_id"].to_numpy(),
+            "t": ts_to_epoch_us(visits["arrive"]),
+            "leave": ts_to_epoch_us(visits["leave"]),
+            "row": np.arange(len(visits)),
+        }
+    ).sort_values("t", kind="stable")
+    left = pd.DataFrame(
+        {
+            "pid": sightings["pid"].to_numpy(),
+            "camera_id": sightings["camera_id"].to_numpy(),
+            "t": ts_to_epoch_us(sightings["ts"]),
+        }
+    ).sort_values("t", kind="stable")
+    m = pd.merge_asof(left, right, on="t", by=["pid", "camera_id"], direction="backward")
+    hit = m["row"].notna().to_numpy() & (m["t"].to_numpy() <= m["leave"].to_numpy())
+    out[m["row"].to_numpy()[hit].astype(np.int64)] = True
+    return out
+
+
+def transitions_touching(
+    transitions: pd.DataFrame, visits: pd.DataFrame, marked: np.ndarray
+) -> np.ndarray:
+    """Which transitions leave or reach a marked visit.
+
+    ``transitions`` come from :func:`build_transitions` on ``visits``; a transition's visits are
+    found by (pid, camera_from, leave) and (pid, camera_to, arrive), which identify one visit
+    each. ``marked`` has one bool per visit (e.g. from :func:`visits_containing`).
+    """
+    require_columns(
+        transitions, ("pid", "camera_from", "camera_to", "leave", "arrive"), "transitions"
+    )
+    marked = np.asarray(marked, dtype=bool)
+    if len(marked) != len(visits):
+        raise UsageError(f"marked has {len(marked)} values for {len(visits)} visits")
+    if len(transitions) == 0:
+        return np.zeros(0, dtype=bool)
+    bad = visits.loc[marked, ["pid", "camera_id", "arrive", "leave"]]
+    pid = transitions["pid"].to_numpy()
+    src = pd.MultiIndex.from_arrays(
+        [pid, transitions["camera_from"].to_numpy(), ts_to_epoch_us(transitions["leave"])]
+    )
+    dst = pd.MultiIndex.from_arrays(
+        [pid, transitions["camera_to"].to_numpy(), ts_to_epoch_us(transitions["arrive"])]
+    )
+    bad_leave = pd.MultiIndex.from_arrays(
+        [bad["pid"].to_numpy(), bad["camera_id"].to_numpy(), ts_to_epoch_us(bad["leave"])]
+    )
+    bad_arrive = pd.MultiIndex.from_arrays(
+        [bad["pid"].to_numpy(), bad["camera_id"].to_numpy(), ts_to_epoch_us(bad["arrive"])]
+    )
+    return np.asarray(src.isin(bad_leave)) | np.asarray(dst.isin(bad_arrive))
+
+
+def precision_recall(flag: Any, truth: Any) -> dict[str, float]:
+    """Precision and recall of a boolean flag against the truth.
+
+    Returns tp, fp, fn (counts), precision (tp / flagged; NaN when nothing is flagged), recall
+    (tp / truly positive; NaN when nothing is) and f1 (NaN when either is NaN or both are 0).
+
+    Examples
+    --------
+    >>> r = precision_recall([True, True, False, False], [True, False, True, False])
+    >>> (r["tp"], r["fp"], r["fn"], r["precision"], r["recall"])
+    (1, 1, 1, 0.5, 0.5)
+    """
+    f = np.asarray(flag, dtype=bool)
+    t = np.asarray(truth, dtype=bool)
+    if f.shape != t.shape:
+        raise UsageError(f"flag and truth differ in length: {f.shape} vs {t.shape}")
+    tp = int((f & t).sum())
+    fp = int((f & ~t).sum())
+    fn = int((~f & t).sum())
+    precision = tp / (tp + fp) if tp + fp else float("nan")
+    recall = tp / (tp + fn) if tp + fn else float("nan")
+    f1 = (
+        2 * precision * recall / (precision + recall)
+        if precision + recall > 0  # NaN > 0 is False
+        else float("nan")
+    )
+    return {"tp": tp, "fp": fp, "fn": fn, "precision": precision, "recall": recall, "f1": f1}

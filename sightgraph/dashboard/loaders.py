@@ -36,6 +36,7 @@ __all__ = [
     "map_style",
     "edge_id",
     "graph_elements",
+    "implausible_shares",
     "in_window",
     "meetings_per_edge",
     "merge_elements",
@@ -631,3 +632,73 @@ def audit_entries(limit: int = 200) -> tuple[pd.DataFrame, Any]:
     log = AuditLog(path)
     df = pd.read_json(path, lines=True)
     return df.tail(limit).iloc[::-1].reset_index(drop=True), log.verify()
+
+
+#: bins of a subject's share of implausible transitions on the Overview (right-closed)
+IMPLAUSIBLE_SHARE_BINS: tuple[tuple[str, float, float], ...] = (
+    ("0%", -1.0, 0.0),
+    ("0-1%", 0.0, 0.01),
+    ("1-5%", 0.01, 0.05),
+    ("5-10%", 0.05, 0.10),
+    ("10-25%", 0.10, 0.25),
+    ("over 25%", 0.25, 1.0),
+)
+
+
+@st.cache_data(ttl=600, show_spinner=False)
+def implausible_shares(lake: str, k_min: int = 5) -> dict[str, Any] | None:
+    """Data quality: the distribution over subjects of their share of implausible transitions
+    (aggregate only: no pid leaves this function).
+
+    Rebuilds the transitions of the lake's ``visits`` table (the lake keeps only suppressed
+    flows in ``transitions``) with the cameras and the ``max_speed_kmh`` that
+    ``sightgraph trajectories`` recorded, takes each subject's share of implausible ones (subjects
+    with at least one transition) and returns ``subjects``, ``max_speed_kmh``, ``overall`` (share
+    of all transitions), ``quantiles`` (median and 90th percentile, only when at least
+    ``10 * k_min`` subjects, so that at least ``k_min`` lie above the 90th) and ``histogram``
+    (``share`` bin, ``subjects``; a bin of 1 to ``k_min - 1`` subjects shows ``None``, and a
+    second bin too when only one would be hidden, so that no hidden count follows from
+    ``subjects`` minus the others; ``suppressed_bins`` says how many). None when the lake has no visits, or fewer than ``k_min``
+    subjects with a transition.
+    """
+    from sightgraph.analytics.trajectories import build_transitions
+    from sightgraph.graph.loader import derived_path
+    from sightgraph.lake import read_cameras, read_params
+
+    path = derived_path(lake, "visits")
+    if not path.exists():
+        return None
+    visits = pd.read_parquet(path, columns=["pid", "camera_id", "arrive", "leave"])
+    params = read_params(path) or {}
+    tpath = derived_path(lake, "transitions")
+    if "max_speed_kmh" not in params and tpath.exists():
+        params = read_params(tpath) or {}
+    speed = float(params.get("max_speed_kmh", 150.0))
+    trans = build_transitions(visits, read_cameras(lake), max_speed_kmh=speed)
+    per = trans.groupby("pid", sort=False)["implausible"].agg(["sum", "size"])
+    if len(per) < k_min:
+        return None
+    share = (per["sum"] / per["size"]).to_numpy(dtype=float)
+    counts = [int(((share > lo) & (share <= hi)).sum()) for _, lo, hi in IMPLAUSIBLE_SHARE_BINS]
+    hidden = [0 < n < k_min for n in counts]
+    if sum(hidden) == 1:  # one hidden bin would be the total minus the others: hide another
+        shown = [i for i, n in enumerate(counts) if n > 0 and not hidden[i]]
+        hidden[min(shown, key=lambda i: counts[i])] = True
+    rows = [
+        {"share": label, "subjects": None if hide else n}
+        for (label, _, _), n, hide in zip(IMPLAUSIBLE_SHARE_BINS, counts, hidden, strict=True)
+    ]
+    suppressed = sum(hidden)
+    quantiles = (
+        {"median": float(np.median(share)), "p90": float(np.quantile(share, 0.9))}
+        if len(share) >= 10 * k_min
+        else None
+    )
+    return {
+        "subjects": int(len(per)),
+        "max_speed_kmh": speed,
+        "overall": float(trans["implausible"].mean()) if len(trans) else 0.0,
+        "quantiles": quantiles,
+        "histogram": pd.DataFrame(rows).astype({"subjects": "Int64"}),
+        "suppressed_bins": suppressed,
+    }

@@ -35,6 +35,12 @@ line before anything changes: erasure could not promise to have erased from it. 
   named like one: ``pid``, ``pid_*``, ``*_pid``) equals the pid, and deletes whole files under
   a hive partition folder of the pid (``visits/pid=<pid>/...``); retention drops rows whose
   newest timestamp column (``last_ts``, ``ts``, ``leave``, ...) is older than the cutoff;
+- ``models`` (``models/*.parquet`` and ``models/*.joblib``: the model ``predict`` saved, fitted
+  on every subject's visits): forget deletes the saved model, both files, when its manifest
+  (``models/<name>.parquet``) lists the pid, or when an estimator file has no manifest (it
+  cannot be told whom it saw); the report counts models dropped, and the next ``predict``
+  fits a new one. Retention leaves it: the erasure generation it raises changes the data
+  version, so the next ``predict`` refits and replaces it;
 - ``cameras`` and the logs (``_ingest_log.jsonl``, ``_exports.jsonl``, ``_erasures.parquet``,
   which hold no subject ids) are never touched. Scratch files (hidden names and ``*.tmp*`` of a
   running or killed writer) are not data: forget removes the ones a killed ingest left (it holds
@@ -100,6 +106,7 @@ _SIGHTINGS = "sightings"
 _QUARANTINE = "quarantine"
 _UTC_US = pa.timestamp("us", tz="UTC")
 _EXPORTS = "exports"
+_MODELS = "models"
 _TEXT = frozenset(name for entry in TABLES for name in entry.text_columns)  # e.g. raw
 
 
@@ -380,6 +387,19 @@ def _pid_partition_step(table: str, path: Path) -> _Step:
     return _Step(table, path, pq.ParquetFile(path).metadata.num_rows, None)
 
 
+def _model_step(pid: str, files: list[Path], path: Path) -> _Step | None:
+    """Delete ``path``, one file of a saved model, when the model saw ``pid``: its manifest
+    (``<name>.parquet``) lists the pid, or an estimator file has no manifest. Counted as one
+    model per manifest (an estimator file: 0)."""
+    stem = path.with_suffix("")
+    manifest = stem.with_suffix(".parquet")
+    if manifest in files:
+        col = pq.read_table(manifest, columns=["pid"]).column("pid")
+        if not pc.any(pc.equal(col, pid)).as_py():
+            return None
+    return _Step(_MODELS, path, 1 if path.suffix == ".parquet" else 0, None)
+
+
 def _export_work(root: Path, pid: str) -> list[tuple[str, Path, Callable[[], _Step | None]]]:
     """Plans for the lake's recorded exports still on disk (outside the lake: inside it, the
     registry covers them): rows whose pid columns equal ``pid``."""
@@ -436,7 +456,8 @@ def forget_subject(
     dict of str to int
         Rows removed per table: ``"sightings"`` and ``"quarantine"`` always, then every other
         table that has a pid column (``"contacts"``, ``"colocations"``, ...), 0 where nothing
-        matched, and ``"exports"`` (rows removed from exports) when the lake has recorded
+        matched, ``"models"`` (saved prediction models dropped because they were fitted on the
+        subject's visits) when the lake has one, and ``"exports"`` (rows removed from exports) when the lake has recorded
         exports on disk and ``keep_exports`` is false. A second run returns all zeros.
 
     Raises
@@ -470,6 +491,13 @@ def forget_subject(
     _remove_stale_ingest_tmp(root)
     for entry, files in tables:
         names = frozenset(entry.pid_columns)
+        if entry.name == _MODELS:
+            models = table(_MODELS).files(root)  # the estimator files too, not only Parquet
+            if models:
+                report.setdefault(_MODELS, 0)
+            for f in models:
+                work.append((_MODELS, f, functools.partial(_model_step, pid, models, f)))
+            continue
         for f in files:
             planner: Callable[[], _Step | None]
             if entry.kind != PRIMARY and pid in _pid_partitions(f, root):

@@ -50,6 +50,10 @@ Ground truth (``City.ties``, ``City.strangers``, ``City.persons``):
   together rank them above friends (who meet on a few evenings), and the crowd at a busy hub
   gives a raw event count many such pairs; they are not associates.
 - **persons**: home, work and hub camera per subject. No demographic attributes of any kind.
+- **false_matches**: every reported sighting that is a false match (``subject_id``,
+  ``camera_id``, ``ts``: the key of the sighting in ``City.sightings``; ``true_subject_id``: who
+  was really there). The truth of the ``implausible`` flag of trajectories
+  (:func:`false_match_mask` marks them in a sightings frame).
 
 Other pairs co-locate by chance, as in any city: patrons of a popular bar or cafe at the same
 hour, neighbours leaving their street at the same minute, the crowd on the same train. They are
@@ -98,6 +102,8 @@ __all__ = [
     "City",
     "Noise",
     "Truth",
+    "FALSE_MATCH_COLUMNS",
+    "false_match_mask",
     "generate_city",
     "persons_for_sightings",
     "read_city",
@@ -112,6 +118,7 @@ STRANGER_COLUMNS = ("subject_a", "subject_b", "kind", "camera_id", "am_departure
 PERSON_COLUMNS = ("subject_id", "home_camera", "work_camera", "hub_camera", "household_id")
 SIGHTING_COLUMNS = ("subject_id", "camera_id", "ts", "confidence")
 CAMERA_COLUMNS = ("camera_id", "lat", "lon", "name", "site")
+FALSE_MATCH_COLUMNS = ("subject_id", "camera_id", "ts", "true_subject_id")
 
 _HUB, _WORK, _LEISURE, _STREET, _HOME = range(5)
 _M = 60.0  # seconds per minute
@@ -210,6 +217,12 @@ class City:
         ``household_id``.
     params : dict
         Arguments, behaviour constants and counts (JSON-serialisable).
+    false_matches : DataFrame or None
+        The reported sightings that are false matches, one row each (see
+        :data:`FALSE_MATCH_COLUMNS`): ``subject_id``, ``camera_id``, ``ts`` (the sighting's key in
+        ``sightings``) and ``true_subject_id`` (who was really seen); in the order of
+        ``sightings``. A sighting merged with a true one of the same subject, camera and second is
+        not a false match. None when unknown (a city written before this table existed).
     """
 
     sightings: pd.DataFrame
@@ -218,6 +231,7 @@ class City:
     strangers: pd.DataFrame
     persons: pd.DataFrame
     params: dict[str, Any] = field(default_factory=dict)
+    false_matches: pd.DataFrame | None = None
 
 
 @dataclass
@@ -228,6 +242,7 @@ class Truth:
     strangers: pd.DataFrame
     persons: pd.DataFrame
     params: dict[str, Any]
+    false_matches: pd.DataFrame | None = None  # None when OUT/truth/false_matches.csv is missing
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1290,23 +1305,29 @@ def generate_city(
     other = rng.integers(1, persons, size=n_true) if persons > 1 else np.zeros(n_true, np.int64)
     false &= kept
     n_false = int(false.sum())
+    true_person = person
     person = np.where(false, (person + other) % persons, person)
     conf = np.where(false, conf_false, conf)
     del conf_false, other
     person, cam, ts_s, conf = person[kept], cam[kept], ts_s[kept], conf[kept]
+    false, true_person = false[kept], true_person[kept]
     n = len(person)
     conf = np.clip(np.round(conf, 3), 0.001, 1.0)
 
     # order by (ts, camera, subject); one subject seen twice in the same second at one camera
-    # (two overlapping visits, or a false match onto someone present) is one sighting
+    # (two overlapping visits, or a false match onto someone present) is one sighting, a false
+    # match only if every sighting merged into it was one
     order = np.lexsort((-conf, person, cam, ts_s))
     person, cam, ts_s, conf = person[order], cam[order], ts_s[order], conf[order]
+    false, true_person = false[order], true_person[order]
     del order
     dup = np.zeros(len(ts_s), dtype=bool)
     dup[1:] = (ts_s[1:] == ts_s[:-1]) & (cam[1:] == cam[:-1]) & (person[1:] == person[:-1])
     n_dup = int(dup.sum())
     if n_dup:
+        false = np.logical_and.reduceat(false, np.flatnonzero(~dup))
         person, cam, ts_s, conf = person[~dup], cam[~dup], ts_s[~dup], conf[~dup]
+        true_person = true_person[~dup]
     del dup
     n = len(person)
     sid = _strings("S", persons, max(5, _width(persons)))
@@ -1319,7 +1340,16 @@ def generate_city(
             "confidence": conf,
         }
     )
-    del person, cam, ts_s, conf
+    fm = np.flatnonzero(false)
+    false_matches = pd.DataFrame(
+        {
+            "subject_id": sightings["subject_id"].to_numpy()[fm],
+            "camera_id": sightings["camera_id"].to_numpy()[fm],
+            "ts": sightings["ts"].iloc[fm].reset_index(drop=True),
+            "true_subject_id": _take(sid, true_person[fm].astype(np.int64)),
+        }
+    )
+    del person, cam, ts_s, conf, false, true_person, fm
     ties, strangers, persons_df = _truth(pop, cams, meetings, sid, cid)
     cameras_df = _cameras_frame(cams, cid, (lat0, lon0))
     params = {
@@ -1341,6 +1371,7 @@ def generate_city(
             "true_sightings_before_noise": int(n_true),
             "missed": int(n_true - kept.sum()),
             "false_matches": n_false,
+            "false_match_sightings": int(len(false_matches)),
             "same_second_duplicates_merged": n_dup,
             "households": int(pop.n_hh),
             "teams": int(pop.n_team),
@@ -1352,7 +1383,47 @@ def generate_city(
             "weekdays": int((~weekend).sum()),
         },
     }
-    return City(sightings, cameras_df, ties, strangers, persons_df, json.loads(json.dumps(params)))
+    return City(
+        sightings,
+        cameras_df,
+        ties,
+        strangers,
+        persons_df,
+        json.loads(json.dumps(params)),
+        false_matches,
+    )
+
+
+def false_match_mask(sightings: pd.DataFrame, false_matches: pd.DataFrame) -> np.ndarray:
+    """Which rows of ``sightings`` are false matches (the truth in ``City.false_matches``).
+
+    Parameters
+    ----------
+    sightings : DataFrame
+        With ``subject_id``, ``camera_id`` and ``ts`` (e.g. ``City.sightings``, any order, any
+        subset of its rows).
+    false_matches : DataFrame
+        ``City.false_matches`` (or :attr:`Truth.false_matches`).
+
+    Returns
+    -------
+    ndarray of bool
+        One value per row of ``sightings``, in its order.
+
+    Examples
+    --------
+    >>> city = generate_city(persons=60, cameras=20, days=7, seed=1, noise={"false_match_prob": 0.05})
+    >>> int(false_match_mask(city.sightings, city.false_matches).sum()) == len(city.false_matches)
+    True
+    """
+    key = ["subject_id", "camera_id", "ts"]
+    if len(false_matches) == 0 or len(sightings) == 0:
+        return np.zeros(len(sightings), dtype=bool)
+    left = sightings[key].reset_index(drop=True)
+    right = false_matches[key].drop_duplicates().assign(_false=True)
+    right["ts"] = right["ts"].astype(left["ts"].dtype)
+    m = left.merge(right, on=key, how="left", sort=False)
+    return m["_false"].fillna(False).to_numpy(dtype=bool)
 
 
 class _progress:
@@ -1444,7 +1515,8 @@ def write_city(city: City, out_dir: str | Path, format: str = "parquet") -> dict
     dict of str to Path
         ``sightings`` (``OUT/sightings.parquet`` or ``.csv``), ``cameras`` (``OUT/cameras.csv``),
         ``ties``, ``strangers``, ``persons`` (``OUT/truth/*.csv``), ``params``
-        (``OUT/truth/params.json``).
+        (``OUT/truth/params.json``), and ``false_matches`` (``OUT/truth/false_matches.csv``, ts
+        as ISO 8601 with offset) when the city has that table.
     """
     if format not in ("parquet", "csv"):
         raise UsageError(f"write_city: format must be 'parquet' or 'csv', not {format!r}")
@@ -1463,6 +1535,15 @@ def write_city(city: City, out_dir: str | Path, format: str = "parquet") -> dict
         "persons": truth / "persons.csv",
         "params": truth / "params.json",
     }
+    if city.false_matches is not None:
+        paths["false_matches"] = truth / "false_matches.csv"
+        fm = pa.Table.from_pandas(
+            city.false_matches[list(FALSE_MATCH_COLUMNS)], preserve_index=False
+        )
+        fm = fm.set_column(fm.schema.get_field_index("ts"), "ts", _ts_iso(fm.column("ts")))
+        tmp = paths["false_matches"].with_suffix(".csv.tmp")
+        pacsv.write_csv(fm, tmp, write_options=pacsv.WriteOptions(quoting_style="needed"))
+        tmp.replace(paths["false_matches"])
     s = city.sightings
     if format == "parquet":
         write_table(s, paths["sightings"], params=city.params)
@@ -1505,8 +1586,9 @@ def read_truth(out_dir: str | Path) -> Truth:
     Returns
     -------
     Truth
-        ``ties``, ``strangers``, ``persons`` frames (str columns, missing values as NaN) and
-        ``params``.
+        ``ties``, ``strangers``, ``persons`` frames (str columns, missing values as NaN),
+        ``params``, and ``false_matches`` (``ts`` as datetime64[us, UTC]; None if the file is
+        missing, as in cities written before it existed).
     """
     out = Path(out_dir)
     truth = out if (out / "ties.csv").exists() else out / "truth"
@@ -1517,11 +1599,18 @@ def read_truth(out_dir: str | Path) -> Truth:
         )
     ties = _read_csv_str(truth / "ties.csv", TIE_COLUMNS)
     ties["friend_meetings"] = pd.to_numeric(ties["friend_meetings"]).astype("Int64")
+    false_matches = None
+    if (truth / "false_matches.csv").exists():
+        false_matches = _read_csv_str(truth / "false_matches.csv", FALSE_MATCH_COLUMNS)
+        false_matches["ts"] = pd.to_datetime(
+            false_matches["ts"], utc=True, format="ISO8601"
+        ).astype("datetime64[us, UTC]")
     return Truth(
         ties=ties,
         strangers=_read_csv_str(truth / "strangers.csv", STRANGER_COLUMNS),
         persons=_read_csv_str(truth / "persons.csv", PERSON_COLUMNS),
         params=json.loads(params_path.read_text()),
+        false_matches=false_matches,
     )
 
 
@@ -1542,5 +1631,11 @@ def read_city(out_dir: str | Path) -> City:
         out / "cameras.csv", dtype={"camera_id": "str", "name": "str", "site": "str"}
     )
     return City(
-        s, cams[list(CAMERA_COLUMNS)], truth.ties, truth.strangers, truth.persons, truth.params
+        s,
+        cams[list(CAMERA_COLUMNS)],
+        truth.ties,
+        truth.strangers,
+        truth.persons,
+        truth.params,
+        truth.false_matches,
     )

@@ -101,3 +101,42 @@ def test_bad_input_is_a_clear_error():
     with pytest.raises(UsageError, match="ts"):
         build_visits(pd.DataFrame({"pid": ["a"], "camera_id": ["c"]}))
     assert len(build_visits(_sightings([]).iloc[:0])) == 0
+
+
+def test_precision_recall_counts_and_edge_cases():
+    from sightgraph.analytics.trajectories import precision_recall
+
+    r = precision_recall([True, True, True, False, False], [True, True, False, True, False])
+    assert (r["tp"], r["fp"], r["fn"]) == (2, 1, 1)
+    assert r["precision"] == pytest.approx(2 / 3) and r["recall"] == pytest.approx(2 / 3)
+    assert r["f1"] == pytest.approx(2 / 3)
+    none = precision_recall([False, False], [True, False])
+    assert np.isnan(none["precision"]) and none["recall"] == 0.0 and np.isnan(none["f1"])
+    assert np.isnan(precision_recall([True], [False])["recall"])
+    with pytest.raises(UsageError, match="length"):
+        precision_recall([True], [True, False])
+
+
+def test_truth_marks_visits_and_the_transitions_touching_them():
+    from sightgraph.analytics.trajectories import transitions_touching, visits_containing
+
+    rows = [("a", "c1", 0), ("a", "c1", 60), ("a", "c2", 600), ("a", "c1", 1200), ("b", "c2", 0)]
+    rows += [("b", "c1", 3000), ("b", "c2", 6000)]
+    s = _sightings(rows)
+    visits = build_visits(s)
+    cams = pd.DataFrame({"camera_id": ["c1", "c2"], "lat": [52.0, 52.5], "lon": [5.0, 5.0]})
+    trans = build_transitions(visits, cams)
+    false = _sightings([("a", "c2", 600), ("b", "c2", 6000), ("b", "c1", 10)])  # last: no visit
+    marked = visits_containing(visits, false)
+    got = visits.loc[marked, ["pid", "camera_id"]].values.tolist()
+    assert got == [["a", "c2"], ["b", "c2"]] and marked.sum() == 2
+    truth = transitions_touching(trans, visits, marked)
+    assert trans.loc[truth, ["pid", "camera_from", "camera_to"]].values.tolist() == [
+        ["a", "c1", "c2"],
+        ["a", "c2", "c1"],
+        ["b", "c1", "c2"],
+    ]
+    # a's jump of 55 km in 9 minutes is flagged; b's trip in 50 minutes is not
+    assert trans["implausible"].tolist() == [True, True, False, False]
+    with pytest.raises(UsageError, match="marked"):
+        transitions_touching(trans, visits, marked[:1])

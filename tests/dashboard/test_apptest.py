@@ -30,6 +30,11 @@ def test_overview_shows_counts_and_quality(dashboard_env, demo_workdir):
     assert int(labels["sightings"].replace(",", "")) > 1000
     assert labels["lake sightings"] == labels["sightings"]
     assert any("quarantine" in s.value.lower() for s in at.subheader)
+    # data quality: the distribution of subjects' shares of implausible transitions, no counts < 5
+    assert any("implausible" in s.value.lower() for s in at.subheader)
+    hist = [d.value for d in at.dataframe if list(d.value.columns) == ["share", "subjects"]]
+    assert len(hist) == 1 and hist[0]["subjects"].sum() > 0
+    assert not hist[0]["subjects"].dropna().between(1, 4).any()
 
 
 def test_contact_network_needs_purpose_then_audits(dashboard_env, demo_workdir):
