@@ -39,8 +39,8 @@ line before anything changes: erasure could not promise to have erased from it. 
   on every subject's visits): forget deletes the saved model, both files, when its manifest
   (``models/<name>.parquet``) lists the pid, or when an estimator file has no manifest (it
   cannot be told whom it saw); the report counts models dropped, and the next ``predict``
-  fits a new one. Retention leaves it: the erasure generation it raises changes the data
-  version, so the next ``predict`` refits and replaces it;
+  fits a new one. Retention deletes it (the data it was fitted on may be gone) and the next
+  ``predict`` fits a new one;
 - ``cameras`` and the logs (``_ingest_log.jsonl``, ``_exports.jsonl``, ``_erasures.parquet``,
   which hold no subject ids) are never touched. Scratch files (hidden names and ``*.tmp*`` of a
   running or killed writer) are not data: forget removes the ones a killed ingest left (it holds
@@ -400,6 +400,12 @@ def _model_step(pid: str, files: list[Path], path: Path) -> _Step | None:
     return _Step(_MODELS, path, 1 if path.suffix == ".parquet" else 0, None)
 
 
+def _drop_model_step(path: Path) -> _Step:
+    """Delete ``path``, one file of a saved model, whatever it saw (retention: the data it was
+    fitted on may be gone). Counted as one model per manifest."""
+    return _Step(_MODELS, path, 1 if path.suffix == ".parquet" else 0, None)
+
+
 def _export_work(root: Path, pid: str) -> list[tuple[str, Path, Callable[[], _Step | None]]]:
     """Plans for the lake's recorded exports still on disk (outside the lake: inside it, the
     registry covers them): rows whose pid columns equal ``pid``."""
@@ -740,6 +746,13 @@ def retention_apply(
     report: dict[str, int] = {_SIGHTINGS: 0}
     work: list[tuple[str, Path, Callable[[], _Step | None]]] = []
     for entry, files in _registered_tables(root, "retention apply"):
+        if entry.name == _MODELS:  # fitted on data that may now be gone: the next predict refits
+            models = table(_MODELS).files(root)
+            if models:
+                report.setdefault(_MODELS, 0)
+            for f in models:
+                work.append((_MODELS, f, functools.partial(_drop_model_step, f)))
+            continue
         for f in files:
             planner: Callable[[], _Step | None]
             if entry.name == _SIGHTINGS:

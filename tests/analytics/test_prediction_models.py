@@ -127,3 +127,17 @@ def test_forget_drops_an_estimator_without_manifest(lake: Path) -> None:
     (lake / "models" / "predict.parquet").unlink()  # e.g. killed between the two writes
     report = forget_subject(lake, "anyone")
     assert report["models"] == 0 and not lake_files(lake).get("models")
+
+
+def test_retention_drops_the_saved_model(lake: Path) -> None:
+    """Retention may remove data the model was fitted on: the saved model goes (and the next
+    predict fits a new one on what is left)."""
+    from sightgraph.governance.erasure import retention_apply
+
+    compute_predictions(lake, progress=False, model="ranker")
+    assert len(lake_files(lake).get("models", [])) == 2
+    last = pd.read_parquet(lake / "sightings")["ts"].max()
+    report = retention_apply(lake, 2, now=last)
+    assert report["models"] == 1 and report["sightings"] > 0
+    assert not lake_files(lake).get("models")
+    assert compute_predictions(lake, progress=False, model="ranker")["saved_model"] == "saved"
