@@ -20,6 +20,7 @@ Run ``python benchmarks/contacts/sources.py`` for a summary of every source.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-DATA_DIR = Path("/work/shared/data")
+DATA_DIR = Path(os.environ.get("SIGHTGRAPH_SHARED_DATA", "/work/shared/data"))
 ZARA_DIR = DATA_DIR / "ucy_zara_groups"
 PRIMARYSCHOOL_DIR = DATA_DIR / "primaryschool"
 WYTHAM_DIR = DATA_DIR / "wytham_feeders"
