@@ -103,7 +103,7 @@ def main() -> None:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"http://127.0.0.1:{port}")
-            page.get_by_text("Data quality").wait_for(timeout=120_000)
+            page.get_by_text("Data quality").first.wait_for(timeout=120_000)
             box = page.get_by_role("textbox", name="Purpose of person-level queries")
             box.fill("benchmark")
             box.press("Enter")

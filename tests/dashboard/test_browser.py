@@ -84,7 +84,7 @@ def test_pages_render_without_exception(server, tmp_path):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_page()
         page.goto(server)
-        page.get_by_text("Data quality").wait_for(timeout=60_000)
+        page.get_by_text("Data quality").first.wait_for(timeout=60_000)
         assert page.locator('[data-testid="stException"]').count() == 0
         for title in (
             "Contact network",
@@ -134,7 +134,7 @@ def test_contact_network_draws_expands_and_stays_local(server):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.on("request", lambda r: hosts.add(urlsplit(r.url).hostname or r.url))
         page.goto(server)
-        page.get_by_text("Data quality").wait_for(timeout=60_000)
+        page.get_by_text("Data quality").first.wait_for(timeout=60_000)
         purpose = page.get_by_role("textbox", name="Purpose of person-level queries")
         purpose.fill("browser test")
         purpose.press("Enter")
@@ -181,7 +181,7 @@ def test_replay_plays_and_maps_stay_offline(server, demo_workdir):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.on("request", lambda r: hosts.add(urlsplit(r.url).hostname or urlsplit(r.url).scheme))
         page.goto(server)
-        page.get_by_text("Data quality").wait_for(timeout=60_000)
+        page.get_by_text("Data quality").first.wait_for(timeout=60_000)
         purpose = page.get_by_role("textbox", name="Purpose of person-level queries")
         purpose.fill("browser test")
         purpose.press("Enter")
@@ -190,10 +190,20 @@ def test_replay_plays_and_maps_stay_offline(server, demo_workdir):
         subject = page.get_by_role("textbox", name="Subject (pseudonym)")
         subject.fill(pid)
         subject.press("Enter")
+        thumb = page.locator('[data-testid="stSlider"] [aria-valuetext]').first
+        thumb.wait_for(state="attached", timeout=20_000)
+        end = thumb.get_attribute("aria-valuetext")  # the slider starts at the end
         page.get_by_role("button", name="▶ Play").click()
         page.get_by_text("(playing)").wait_for(timeout=10_000)
         page.wait_for_timeout(1500)
         page.screenshot(path=str(ARTIFACTS / "replay-playing.png"))
+        # Pause stops the replay where it was: the slider stays before the end
+        page.get_by_role("button", name="⏸ Pause").click()
+        page.get_by_text("(playing)").wait_for(state="detached", timeout=10_000)
+        page.wait_for_timeout(1000)
+        thumb = page.locator('[data-testid="stSlider"] [aria-valuetext]').first
+        now = thumb.get_attribute("aria-valuetext")
+        assert now is not None and end is not None and now < end, (now, end)
         for title, shot in (("Cameras and flows", "flows.png"), ("Overview", "overview.png")):
             page.get_by_role("link", name=title).click()
             page.get_by_role("heading", name=title).wait_for(timeout=60_000)

@@ -44,7 +44,7 @@ first = t0.floor("min").to_pydatetime()
 last = pd.Timestamp(both["ts"].max()).ceil("min").to_pydatetime()
 if last <= first:
     last = first + dt.timedelta(minutes=1)
-c1, c2, c3 = st.columns([6, 1, 1])
+c1, c2, c3, c4 = st.columns([6, 1, 1, 1])
 now = c1.slider(
     "Time",
     min_value=first,
@@ -55,6 +55,8 @@ now = c1.slider(
 )
 speed = c2.selectbox("Speed", ["1 h/s", "6 h/s", "1 day/s"], index=1)
 play = c3.button("▶ Play", type="primary")
+# any click stops a running replay (Streamlit interrupts the run): Pause keeps where it was
+c4.button("⏸ Pause")
 trail_s = {"1 h/s": 3600.0, "6 h/s": 6 * 3600.0, "1 day/s": 86400.0}[speed]
 center = both.dropna(subset=["lat", "lon"])
 view = pdk.ViewState(
@@ -151,6 +153,10 @@ if play:  # animate from the slider's time to the end, ~12 frames a second
         board.pydeck_chart(deck(t))
         time.sleep(1 / 12)
         t += step
+        # where Pause (or any other click) will leave the slider
+        st.session_state["replay_t"] = (
+            (t0 + pd.Timedelta(seconds=min(t, end))).floor("min").to_pydatetime()
+        )
     st.session_state["replay_t"] = last
     t_now = end
 clock.markdown(f"**{(t0 + pd.Timedelta(seconds=t_now)):%Y-%m-%d %H:%M}**")
