@@ -43,6 +43,7 @@ __all__ = [
     "remove_nodes",
     "next_cameras",
     "overview",
+    "pair_metrics",
     "pair_meetings",
     "position_at",
     "prediction_report",
@@ -293,6 +294,28 @@ def contacts_params(lake: str) -> dict[str, Any]:
         "gap_s": float(params.get("gap_s") or 900.0),
         "period_s": float(params.get("period_s") or 3600.0),
     }
+
+
+#: a contact pair's headline numbers (contacts table column, label), as the pages show them
+PAIR_METRICS = (
+    ("score", "score"),
+    ("meetings", "meetings"),
+    ("days", "days"),
+    ("expected", "expected meetings (null)"),
+    ("p_value", "p"),
+    ("q_value", "q"),
+    ("exposure_s", "time together (s)"),
+)
+
+
+def pair_metrics(row: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, text) of :data:`PAIR_METRICS` for one row of the contacts table (floats to 3
+    significant digits); empty for an empty row."""
+    out = []
+    for name, label in PAIR_METRICS if row else ():
+        value = row.get(name)
+        out.append((label, f"{value:.3g}" if isinstance(value, float) else str(value)))
+    return out
 
 
 def with_camera_positions(lake: str, frame: pd.DataFrame) -> pd.DataFrame:

@@ -232,22 +232,9 @@ if edge and "|" in edge:
     except SightgraphError as exc:
         _fail(exc)
     st.subheader(f"Evidence: {a[:8]} – {b[:8]}")
-    if row:
-        cols = st.columns(6)
-        for col, (name, label) in zip(
-            cols,
-            [
-                ("score", "score"),
-                ("meetings", "meetings"),
-                ("expected", "expected (null)"),
-                ("p_value", "p"),
-                ("q_value", "q"),
-                ("exposure_s", "time together (s)"),
-            ],
-            strict=True,
-        ):
-            value = row.get(name)
-            col.metric(label, f"{value:.3g}" if isinstance(value, float) else str(value))
+    shown = loaders.pair_metrics(row)
+    for col, (label, text) in zip(st.columns(len(shown) or 1), shown, strict=False):
+        col.metric(label, text)
     st.dataframe(meetings, hide_index=True)
     st.page_link(
         "app_pages/meetings.py", label="Meetings of this pair", query_params={"a": a, "b": b}

@@ -36,21 +36,9 @@ st.write(
     f"{ev['camera_id'].nunique() if len(ev) else 0} cameras; **{len(meetings)}** meetings "
     f"(the contacts table's W = {params['window_s']:g} s, G = {params['gap_s'] / 60:g} min)"
 )
-if row:
-    cols = st.columns(5)
-    for col, (name, label) in zip(
-        cols,
-        [
-            ("score", "score"),
-            ("expected", "expected meetings (null)"),
-            ("p_value", "p"),
-            ("q_value", "q"),
-            ("days", "days"),
-        ],
-        strict=True,
-    ):
-        v = row.get(name)
-        col.metric(label, f"{v:.3g}" if isinstance(v, float) else str(v))
+shown = loaders.pair_metrics(row)
+for col, (label, text) in zip(st.columns(len(shown) or 1), shown, strict=False):
+    col.metric(label, text)
 if len(meetings):
     placed = loaders.with_camera_positions(str(settings.lake_path()), meetings)
     geo = placed.dropna(subset=["lat", "lon"])

@@ -66,6 +66,21 @@ view = pdk.ViewState(
 )
 
 
+def trail(fr: dict, colour: list[int], t: float) -> pdk.Layer:
+    """One subject's path up to ``t``, its last ``trail_s`` drawn and fading into the past."""
+    return pdk.Layer(
+        "TripsLayer",
+        [fr["trip"]],
+        get_path="path",
+        get_timestamps="timestamps",
+        get_color=colour,
+        width_min_pixels=4,
+        trail_length=trail_s,
+        current_time=t,
+        fade_trail=True,
+    )
+
+
 def deck(t: float) -> pdk.Deck:
     """The map at ``t`` seconds after the first sighting: the trail of the last ``trail_s``
     (fading, so the direction shows), every visited camera, legs flagged implausible in red,
@@ -79,34 +94,8 @@ def deck(t: float) -> pdk.Deck:
             radius_min_pixels=3,
             get_fill_color=[120, 120, 120, 160],
         ),
-        *(
-            []
-            if frames2 is None
-            else [
-                pdk.Layer(
-                    "TripsLayer",
-                    [frames2["trip"]],
-                    get_path="path",
-                    get_timestamps="timestamps",
-                    get_color=[150, 60, 190],
-                    width_min_pixels=4,
-                    trail_length=trail_s,
-                    current_time=t,
-                    fade_trail=True,
-                )
-            ]
-        ),
-        pdk.Layer(
-            "TripsLayer",
-            [frames["trip"]],
-            get_path="path",
-            get_timestamps="timestamps",
-            get_color=[30, 120, 200],
-            width_min_pixels=4,
-            trail_length=trail_s,
-            current_time=t,
-            fade_trail=True,
-        ),
+        *([] if frames2 is None else [trail(frames2, [150, 60, 190], t)]),
+        trail(frames, [30, 120, 200], t),
     ]
     bad = frames["legs"][frames["legs"]["implausible"] & (frames["legs"]["t_to"] <= t)]
     if len(bad):
