@@ -24,23 +24,12 @@ from sightgraph.analytics.prediction import (
     predict_next,
 )
 from sightgraph.errors import UsageError
+from tests.analytics.test_prediction import visits_frame
 
 T0 = pd.Timestamp("2026-03-02T00:00:00Z")  # a Monday
 SMALL = {"max_iter": 20}
 #: a ranker that cannot learn anything (no split allowed): every candidate scores the same
 CRIPPLED = {"max_iter": 1, "max_leaf_nodes": 2, "min_samples_leaf": 10**7}
-
-
-def visits_frame(rows: list[tuple[str, str, float]]) -> pd.DataFrame:
-    arrive = pd.to_datetime([T0 + pd.Timedelta(hours=h) for _, _, h in rows], utc=True)
-    return pd.DataFrame(
-        {
-            "pid": [r[0] for r in rows],
-            "camera_id": [r[1] for r in rows],
-            "arrive": arrive,
-            "leave": arrive + pd.Timedelta(minutes=10),
-        }
-    )
 
 
 def routine_city(weeks: int = 3, seed: int = 0) -> pd.DataFrame:

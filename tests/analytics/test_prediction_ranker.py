@@ -19,22 +19,10 @@ from sightgraph.analytics import prediction_ranker as R
 from sightgraph.analytics.prediction_ranker import FEATURES, NextPlaceRanker, prepare_visits
 from sightgraph.analytics.trajectories import build_visits
 from sightgraph.errors import UsageError
+from tests.analytics.test_prediction import visits_frame
 
 T0 = pd.Timestamp("2026-03-02T00:00:00Z")  # a Monday
 SMALL = {"max_iter": 20, "random_state": 0}
-
-
-def visits_frame(rows: list[tuple[str, str, float]]) -> pd.DataFrame:
-    """rows: (pid, camera_id, hours after T0); each visit lasts 10 minutes."""
-    arrive = pd.to_datetime([T0 + pd.Timedelta(hours=h) for _, _, h in rows], utc=True)
-    return pd.DataFrame(
-        {
-            "pid": [r[0] for r in rows],
-            "camera_id": [r[1] for r in rows],
-            "arrive": arrive,
-            "leave": arrive + pd.Timedelta(minutes=10),
-        }
-    )
 
 
 def sequences(seqs: dict[str, list[str]], step_h: float = 1.7) -> pd.DataFrame:
