@@ -35,6 +35,7 @@ __all__ = [
     "get_store",
     "map_style",
     "edge_id",
+    "expand_subject",
     "graph_elements",
     "implausible_shares",
     "in_window",
@@ -219,6 +220,25 @@ def ego_network(
         len(ego.nodes),
     )
     return ego
+
+
+def expand_subject(
+    session: Session,
+    pid: str,
+    min_score: float,
+    per_node: int,
+    layers: pd.DataFrame,
+    base: dict[str, list[dict[str, Any]]] | None = None,
+    limit: int = NETWORK_LIMITS["limit"],
+) -> dict[str, list[dict[str, Any]]]:
+    """``base`` (the drawing's expansions so far) plus ``pid``'s ``per_node`` strongest
+    contacts with score >= ``min_score`` (a bounded 1-hop ego query of at most ``limit``
+    edges, audited)."""
+    more = ego_network(
+        session, pid, 1, min_score, per_node=per_node, max_nodes=per_node + 1, limit=limit
+    )
+    extra = graph_elements(more.nodes, more.edges, layers)
+    return merge_elements(base or {"nodes": [], "edges": []}, extra)
 
 
 @st.cache_data(ttl=600, show_spinner=False)

@@ -53,9 +53,8 @@ def _assert_same_lake(a: Path, b: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------- forget
-def test_forget_works_again_after_a_forget_emptied_the_quarantine(tmp_path: Path) -> None:
-    """The first forget leaves an empty quarantine file; the second must still erase p2
-    everywhere (it used to fail on the empty file after erasing some tables)."""
+def _two_subject_lake(tmp_path: Path) -> Path:
+    """p1 and p2 seen once each, one quarantine row of p1, a derived table of both."""
     lake = tmp_path / "lake"
     _write_sightings(
         lake, [("p1", "c1", "2024-03-01T08:00:00Z"), ("p2", "c1", "2024-03-01T09:00Z")]
@@ -73,6 +72,13 @@ def test_forget_works_again_after_a_forget_emptied_the_quarantine(tmp_path: Path
         lake / "quarantine" / "in.parquet",
     )
     write_table(pd.DataFrame({"pid": ["p1", "p2"], "n": [1, 2]}), lake / "visits.parquet")
+    return lake
+
+
+def test_forget_works_again_after_a_forget_emptied_the_quarantine(tmp_path: Path) -> None:
+    """The first forget leaves an empty quarantine file; the second must still erase p2
+    everywhere (it used to fail on the empty file after erasing some tables)."""
+    lake = _two_subject_lake(tmp_path)
     assert forget_subject(lake, "p1") == {"sightings": 1, "quarantine": 1, "visits": 1}
     assert pq.read_table(lake / "quarantine" / "in.parquet").num_rows == 0
     assert forget_subject(lake, "p2") == {"sightings": 1, "quarantine": 0, "visits": 1}
@@ -167,23 +173,7 @@ def test_cli_forget_after_an_emptied_quarantine_finishes_and_audits_each(
 ) -> None:
     """`forget p1` empties the quarantine; `forget p2` then erases p2 from every table and the
     graph (it used to exit 1 half-way), and each completed forget is audited."""
-    lake = tmp_path / "lake"
-    _write_sightings(
-        lake, [("p1", "c1", "2024-03-01T08:00:00Z"), ("p2", "c1", "2024-03-01T09:00Z")]
-    )
-    write_table(
-        pd.DataFrame(
-            {
-                "source": ["in.csv"],
-                "line": [2],
-                "reason": ["bad ts"],
-                "field": ["ts"],
-                "raw": ["p1,c1,x"],
-            }
-        ),
-        lake / "quarantine" / "in.parquet",
-    )
-    write_table(pd.DataFrame({"pid": ["p1", "p2"], "n": [1, 2]}), lake / "visits.parquet")
+    lake = _two_subject_lake(tmp_path)
     store = EmbeddedStore(cli_env / "graph.duckdb")
     store.write_sightings(_recent_sightings(T.now(tz="UTC")).assign(pid=["p1", "p2", "p3", "p4"]))
     store.close()

@@ -109,20 +109,17 @@ if result and result.get("timestamp") != st.session_state.get("net_last_event"):
     if action == "expand":
         for node in data.get("node_ids", []):
             try:
-                more = loaders.ego_network(
+                st.session_state["net_extra"] = loaders.expand_subject(
                     session,
                     node,
-                    1,
                     threshold,
-                    per_node=int(per_node),
-                    max_nodes=int(per_node) + 1,
+                    int(per_node),
+                    layers,
+                    st.session_state["net_extra"],
                     limit=limit,
                 )
             except SightgraphError as exc:
                 _fail(exc)
-            extra = loaders.graph_elements(more.nodes, more.edges, layers)
-            prev = st.session_state.get("net_extra") or {"nodes": [], "edges": []}
-            st.session_state["net_extra"] = loaders.merge_elements(prev, extra)
     elif action == "remove":
         st.session_state["net_hidden"] = st.session_state.get("net_hidden", []) + list(
             data.get("node_ids", [])
