@@ -35,6 +35,8 @@ audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log."
 retention_app = typer.Typer(no_args_is_help=True, help="Retention of sightings.")
 app.add_typer(audit_app, name="audit")
 app.add_typer(retention_app, name="retention")
+keys_app = typer.Typer(no_args_is_help=True, help="The lake's pseudonym key.")
+app.add_typer(keys_app, name="keys")
 
 console = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
@@ -629,6 +631,82 @@ def retention_apply(
     console.print("removed from lake: " + ", ".join(f"{k} {v:,}" for k, v in removed.items()))
     console.print(
         "removed from graph: " + ", ".join(f"{k} {v:,}" for k, v in removed_graph.items())
+    )
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    lake: Annotated[Path, typer.Option(help="Lake directory")],
+    new_key_env: Annotated[
+        str,
+        typer.Option(
+            help="Name of the environment variable that holds the new key (never on the "
+            "command line, where other users and the shell history see it)"
+        ),
+    ],
+    store: Annotated[str | None, typer.Option(help="neo4j or embedded")] = None,
+    purpose: Annotated[
+        str | None,
+        typer.Option(
+            help="Why (recorded in the audit log); default $SIGHTGRAPH_PURPOSE, else "
+            "'key rotation'. An empty purpose is refused"
+        ),
+    ] = None,
+) -> None:
+    """Re-pseudonymise the lake, its exports and the graph under a new key (admin).
+
+    Every pid becomes HMAC(new key, pid): the key chain is then $SIGHTGRAPH_PSEUDONYM_KEY plus
+    $SIGHTGRAPH_PSEUDONYM_KEY_ROTATIONS (comma-separated, oldest first), which every later
+    ingest, forget --raw and keys rotate needs. Saved prediction models are dropped; the graph
+    store is cleared and the rotated lake loaded into it again (if it held anything). An
+    interrupted run is finished by running the same command again; until then the lake
+    refuses ingest.
+    """
+    session = _gate("keys rotate", purpose)
+    import os
+
+    from sightgraph.governance.keys import check_new_key, rotate_lake
+    from sightgraph.ingest.pseudonymize import ROTATIONS_ENV, resolve_key
+
+    settings = _settings()
+    value = os.environ.get(new_key_env)
+    if value is None:
+        raise UsageError(f"keys rotate: ${new_key_env} is not set (put the new key in it)")
+    key = resolve_key(settings.pseudonym_key)
+    new_key = check_new_key(value, key)
+    st = _store(store)  # opened first: an unreachable store stops the run before the lake
+    try:
+        report = rotate_lake(lake, key, new_key, progress=err.print)
+        counts = st.counts()
+        reloaded = any(counts.values())
+        if reloaded:
+            from sightgraph.graph.loader import LOAD_MAX_Q, load_lake
+
+            st.clear()
+            load_lake(lake, st, max_q=LOAD_MAX_Q)
+            compact = getattr(st, "compact", None)
+            if callable(compact):
+                compact()  # no bytes of an old pid left in the embedded file
+    finally:
+        st.close()
+    rows = sum(report.rows.values())
+    session.audit({"from_key": report.old_fingerprint, "to_key": report.new_fingerprint}, rows)
+    if report.resumed:
+        console.print(
+            f"finished the interrupted rotation {report.old_fingerprint} -> {report.new_fingerprint}"
+        )
+    else:
+        console.print(
+            "rotated: "
+            + ", ".join(f"{k} {v:,} rows" for k, v in report.rows.items())
+            + f"; {report.files:,} files, {report.exports} exports, "
+            f"{report.models_dropped} saved model(s) dropped"
+        )
+    console.print("graph: " + ("cleared and loaded again" if reloaded else "empty, left as it is"))
+    chain = os.environ.get(ROTATIONS_ENV, "").strip()
+    console.print(
+        f"key fingerprint {report.old_fingerprint} -> {report.new_fingerprint}. From now on set "
+        f"{ROTATIONS_ENV} to " + (f"'{chain},'" if chain else "") + f"the value of ${new_key_env}"
     )
 
 

@@ -55,6 +55,7 @@ __all__ = [
     "COMMIT_WAIT_S",
     "DERIVED_TABLES",
     "ERASURES_NAME",
+    "ROTATION_JOURNAL_NAME",
     "EXPORTS_NAME",
     "KINDS",
     "KEY_MODES",
@@ -102,6 +103,7 @@ COMMIT_WAIT_S = 30.0
 COMMIT_WAIT_ENV = "SIGHTGRAPH_COMMIT_WAIT"
 EXPORTS_NAME = "_exports.jsonl"
 INGEST_LOG_NAME = "_ingest_log.jsonl"
+ROTATION_JOURNAL_NAME = "_rotation.json"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,6 +216,8 @@ TABLES: tuple[LakeTable, ...] = (
     LakeTable("erasures", LOG, (ERASURES_NAME,)),
     LakeTable("key_record", CONTROL, (KEY_RECORD_NAME,), fmt="json"),
     LakeTable("lock", CONTROL, (LOCK_NAME,), fmt="lock"),
+    # an unfinished `keys rotate` (sightgraph.governance.keys): files to move, fingerprints
+    LakeTable("rotation_journal", CONTROL, (ROTATION_JOURNAL_NAME,), fmt="json"),
     LakeTable(
         "scratch",
         SCRATCH,
@@ -717,9 +721,16 @@ def read_key_record(lake: str | Path) -> dict[str, Any] | None:
     Raises
     ------
     UsageError
-        The file exists but cannot be read, or does not hold a valid record.
+        The file exists but cannot be read, or does not hold a valid record; or a key rotation
+        was interrupted (``LAKE/_rotation.json``): the lake's pids are half rotated until
+        ``sightgraph keys rotate`` finishes it.
     """
     path = Path(lake) / KEY_RECORD_NAME
+    if (Path(lake) / ROTATION_JOURNAL_NAME).exists():
+        raise UsageError(
+            f"lake {lake}: a key rotation was interrupted ({ROTATION_JOURNAL_NAME}); run "
+            "`sightgraph keys rotate` again with the same keys to finish it"
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

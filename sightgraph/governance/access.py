@@ -117,6 +117,7 @@ COMMANDS: dict[str, Rule] = {
         _person_level("trajectory"),
         Rule("forget", "forget", True, True, "erasure request"),
         Rule("retention apply", "retention-apply", True, True, "retention policy"),
+        Rule("keys rotate", "keys-rotate", True, True, "key rotation"),
         Rule("audit head", "audit-head"),
         Rule("audit verify", "audit-verify"),
         Rule("demo", "demo", True, True, "demo on synthetic data"),

@@ -77,6 +77,7 @@ ADMIN_ACTIONS: dict[str, str] = {
     "generate": "generate data for the lake",
     "ingest": "ingest sightings into the lake",
     "load": "load the lake into the graph store",
+    "keys-rotate": "rotate the pseudonym key",
 }
 """Actions only an admin may run, with the phrase used in refusals."""
 

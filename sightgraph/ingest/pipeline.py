@@ -33,7 +33,6 @@ logged adopts the key and mode of its next ingest.
 from __future__ import annotations
 
 import contextlib
-import hmac
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -70,6 +69,7 @@ from sightgraph.ingest.lake_writer import (
 )
 from sightgraph.ingest.pseudonymize import (
     fingerprint_key,
+    keyed_hex,
     pseudonymize_arrow,
     resolve_key,
 )
@@ -418,7 +418,7 @@ _TS_DTYPE = "datetime64[us, UTC]"
 
 def _line_hash(key: bytes, data: bytes) -> str:
     """HMAC-SHA256 (hex) of one unparsable line's bytes (prefixed, so never equal to a pid's)."""
-    return hmac.digest(key, _LINE_HASH_PREFIX + data, "sha256").hex()
+    return keyed_hex(key, _LINE_HASH_PREFIX + data)
 
 
 def _optional_key(key: str | None) -> bytes | None:

@@ -6,6 +6,16 @@ about 3e-8; without the key a pid cannot be recomputed from a guessed raw id. Ra
 normalised exactly as ingest normalises them (:func:`normalize_ids`: surrounding whitespace
 stripped, integral numbers written without a decimal point), so ground-truth ids map to the same
 pids as the ingested sightings.
+
+**Key rotation** (``sightgraph keys rotate``, :mod:`sightgraph.governance.keys`). The lake holds
+no raw ids, so a new key cannot be applied to them; instead a rotation *wraps* every pid under
+the new key: ``pid' = rewrap(k2, pid) = HMAC-SHA256(k2, "sightgraph rotation v1" || pid)``,
+first 16 hex. The pseudonym of a raw id under the chain ``k1, k2, ..., kn`` is therefore
+``rewrap(kn, ... rewrap(k2, HMAC(k1, id)))``: ingest needs every key of the chain, and whoever
+holds only the old key (a leaked one) can no longer link a raw id to the lake's pids. The chain
+is the key (``$SIGHTGRAPH_PSEUDONYM_KEY``) plus the rotation keys, oldest first, in
+``$SIGHTGRAPH_PSEUDONYM_KEY_ROTATIONS`` (comma-separated); :class:`KeyChain` carries both, and
+its fingerprint chains the same way (a key never rotated keeps its old fingerprint).
 """
 
 from __future__ import annotations
@@ -26,8 +36,11 @@ from sightgraph.errors import UsageError
 
 __all__ = [
     "KEY_ENV",
+    "ROTATIONS_ENV",
+    "KeyChain",
     "PID_HEX_CHARS",
     "fingerprint_key",
+    "keyed_hex",
     "make_pseudonymizer",
     "normalize_ids",
     "normalize_ids_arrow",
@@ -35,25 +48,91 @@ __all__ = [
     "pseudonym_of",
     "pseudonymize_ids",
     "resolve_key",
+    "rewrap",
 ]
 
 KEY_ENV = "SIGHTGRAPH_PSEUDONYM_KEY"
+ROTATIONS_ENV = "SIGHTGRAPH_PSEUDONYM_KEY_ROTATIONS"
 PID_HEX_CHARS = 16
 _FINGERPRINT_MESSAGE = b"sightgraph key fingerprint v1"
+_REWRAP_PREFIX = b"sightgraph rotation v1\x00"
 
 
-def resolve_key(key: str | bytes | None) -> bytes:
-    """Return the pseudonym key as bytes: the argument, else ``$SIGHTGRAPH_PSEUDONYM_KEY``.
+class KeyChain(bytes):
+    """A pseudonym key (the bytes) with the rotation keys applied after it, oldest first.
+
+    Every function of this module that takes a key accepts a ``KeyChain`` and applies its
+    rotations (:func:`rewrap`) to whatever it hashes; plain ``bytes`` are a chain without
+    rotations.
+    """
+
+    rotations: tuple[bytes, ...]
+
+    def __new__(cls, key: bytes, rotations: tuple[bytes, ...] = ()) -> KeyChain:
+        obj = super().__new__(cls, key)
+        obj.rotations = tuple(rotations)
+        return obj
+
+    def then(self, new_key: bytes) -> KeyChain:
+        """This chain with ``new_key`` appended (what a rotation to ``new_key`` gives)."""
+        return KeyChain(bytes(self), (*self.rotations, bytes(new_key)))
+
+    def __repr__(self) -> str:  # never print a key
+        return f"KeyChain(<{len(self.rotations) + 1} keys>)"
+
+
+def _rotations(key: bytes) -> tuple[bytes, ...]:
+    return getattr(key, "rotations", ())
+
+
+def rewrap(new_key: bytes, digest: str) -> str:
+    """A hex digest (a pid, a line hash) wrapped under ``new_key``: HMAC-SHA256(new_key, prefix
+    || digest), as many hex characters as ``digest`` has. Applied by ``keys rotate`` to what
+    the lake holds, and by every keyed hash of a :class:`KeyChain` after its first key."""
+    out = hmac.digest(bytes(new_key), _REWRAP_PREFIX + digest.encode("ascii"), "sha256").hex()
+    return out[: len(digest)]
+
+
+def _chain(key: bytes, digest: str) -> str:
+    for rotation in _rotations(key):
+        digest = rewrap(rotation, digest)
+    return digest
+
+
+def keyed_hex(key: bytes, data: bytes, chars: int = 64) -> str:
+    """HMAC-SHA256 of ``data`` under the chain ``key``: the first key's digest (``chars`` hex),
+    wrapped by each rotation."""
+    return _chain(key, hmac.digest(bytes(key), data, "sha256").hex()[:chars])
+
+
+def _parse_rotations(text: str | None) -> tuple[bytes, ...]:
+    if not text or not text.strip():
+        return ()
+    parts = [x.strip() for x in text.split(",")]
+    if any(not x for x in parts):
+        raise UsageError(
+            f"{ROTATIONS_ENV}: an empty key in the list; give the rotation keys oldest first, "
+            "separated by commas"
+        )
+    return tuple(x.encode("utf-8") for x in parts)
+
+
+def resolve_key(key: str | bytes | None, rotations: str | None = None) -> bytes:
+    """Return the pseudonym key chain: the argument, else ``$SIGHTGRAPH_PSEUDONYM_KEY``, with
+    the rotation keys of ``rotations``, else of ``$SIGHTGRAPH_PSEUDONYM_KEY_ROTATIONS``.
 
     Parameters
     ----------
     key : str or bytes or None
-        The key given by the caller; ``None`` or empty means "read the environment".
+        The key given by the caller; ``None`` or empty means "read the environment". A
+        :class:`KeyChain` is returned as it is.
+    rotations : str or None
+        Comma-separated rotation keys, oldest first; None reads the environment (unset: none).
 
     Returns
     -------
     bytes
-        The key, UTF-8 encoded.
+        The key, UTF-8 encoded: a :class:`KeyChain` when there are rotations.
 
     Raises
     ------
@@ -67,12 +146,17 @@ def resolve_key(key: str | bytes | None) -> bytes:
             f"pseudonymisation needs a key: pass key=... or set {KEY_ENV} "
             "(use --no-pseudonymize only for ids that are already pseudonymous)"
         )
-    return key if isinstance(key, bytes) else str(key).encode("utf-8")
+    if isinstance(key, KeyChain):
+        return key
+    base = key if isinstance(key, bytes) else str(key).encode("utf-8")
+    chain = _parse_rotations(os.environ.get(ROTATIONS_ENV) if rotations is None else rotations)
+    return KeyChain(base, chain) if chain else base
 
 
 def fingerprint_key(key: bytes) -> str:
-    """A short, non-reversible fingerprint of the key (to notice a lake mixing two keys)."""
-    return hmac.digest(key, _FINGERPRINT_MESSAGE, "sha256").hex()[:12]
+    """A short, non-reversible fingerprint of the key chain (to notice a lake mixing two keys):
+    the first key's, wrapped by each rotation key."""
+    return _chain(key, hmac.digest(bytes(key), _FINGERPRINT_MESSAGE, "sha256").hex()[:12])
 
 
 def _id_to_str(value: Any) -> str:
@@ -160,7 +244,7 @@ def _to_str_series(arr: pa.Array, like: pd.Series) -> pd.Series:
 
 
 def _hash_one(key: bytes, raw: str) -> str:
-    return hmac.digest(key, raw.encode("utf-8"), "sha256").hex()[:PID_HEX_CHARS]
+    return keyed_hex(key, raw.encode("utf-8"), PID_HEX_CHARS)
 
 
 def pseudonymize_arrow(ids: pa.Array, key: bytes) -> pa.Array:

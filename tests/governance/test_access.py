@@ -40,6 +40,7 @@ EXPECTED = {
     "trajectory": ("analyst", True, True),
     "forget": ("admin", True, True),
     "retention apply": ("admin", True, True),
+    "keys rotate": ("admin", True, True),
     "audit head": ("viewer", False, False),
     "audit verify": ("viewer", False, False),
     "demo": ("analyst", True, True),
@@ -54,6 +55,7 @@ def test_classification_table_is_the_expected_one() -> None:
     assert {c for c, r in COMMANDS.items() if r.default_purpose} == {
         "forget",
         "retention apply",
+        "keys rotate",
         "demo",
     }
 
@@ -127,6 +129,7 @@ def env(base: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Env:
     monkeypatch.setenv("SIGHTGRAPH_STORE", "embedded")
     monkeypatch.setenv("SIGHTGRAPH_USER", "tester")
     monkeypatch.setenv("SIGHTGRAPH_PSEUDONYM_KEY", KEY)
+    monkeypatch.setenv("ACCESS_TEST_NEW_KEY", "access-rotated-key")  # for keys rotate
     pid = str(read_sightings(root / "lake", columns=["pid"])["pid"].value_counts().index[0])
     return Env(root, root / "lake", root / "work", root / "out", root / "city", pid)
 
@@ -195,6 +198,10 @@ CASES: dict[str, Case] = {
     "retention apply": (
         lambda e: ["retention", "apply", "--days", "30", "--lake", e.lake],
         lambda e, out: _removed(out),
+    ),
+    "keys rotate": (
+        lambda e: ["keys", "rotate", "--lake", e.lake, "--new-key-env", "ACCESS_TEST_NEW_KEY"],
+        lambda e, out: sum(int(n.replace(",", "")) for n in re.findall(r"(\d[\d,]*) rows", out)),
     ),
     "audit head": (lambda e: ["audit", "head"], None),
     "audit verify": (lambda e: ["audit", "verify"], None),
