@@ -690,7 +690,8 @@ def load_saved_model(
     ``sklearn_version``, ``subjects``) and ``estimator`` (the fitted ranker, or None for a
     counting model). When ``fit_params`` or ``version`` are given, a saved model fitted with
     other parameters, on other data (:func:`data_version`), under another scikit-learn
-    version, or whose estimator file does not match its recorded SHA-256, is not used (None).
+    version, on another feature set of the ranker, or whose estimator file does not match its
+    recorded SHA-256, is not used (None).
     """
     import sklearn
 
@@ -706,6 +707,8 @@ def load_saved_model(
         return None
     if meta.get("sklearn_version") != sklearn.__version__:
         return None
+    if meta.get("model") == "ranker" and meta.get("ranker_features") != list(_ranker_features()):
+        return None  # fitted on another feature set (an older sightgraph)
     estimator = None
     if meta.get("model") == "ranker" and not meta.get("estimator_sha256"):
         return None
@@ -716,6 +719,12 @@ def load_saved_model(
 
         estimator = joblib.load(blob)  # our own file (checked above), in the operator's lake
     return {**meta, "estimator": estimator}
+
+
+def _ranker_features() -> tuple[str, ...]:
+    from sightgraph.analytics.prediction_ranker import FEATURES
+
+    return FEATURES
 
 
 def json_safe(params: dict[str, Any]) -> dict[str, Any]:
@@ -761,6 +770,7 @@ def _save_model(
             "fit_params": json_safe(fit_params),
             "data_version": version,
             "sklearn_version": sklearn.__version__,
+            "ranker_features": list(_ranker_features()),
             "estimator_sha256": digest,
             "subjects": int(len(np.unique(subjects))),
         },

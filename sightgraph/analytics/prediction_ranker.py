@@ -21,7 +21,12 @@ features computed from the subject's visits *before* the one predicted (names in
   popularity;
 * whether the candidate is the current or the previous place, the length of the history, the
   number of places seen, and the distance from the current place where the cameras have
-  coordinates (``coordinates``; NaN otherwise, which the trees handle natively).
+  coordinates (``coordinates``; NaN otherwise, which the trees handle natively);
+* where the cameras have coordinates, the two terms of a correlated random walk, the standard
+  model of animal movement (Kareiva & Shigesada 1983; Turchin 1998): the cosine of the turn
+  from the last move (previous place -> current place) to the candidate move (current place ->
+  candidate; 1 = straight on, -1 = straight back; NaN without a previous place or for a stay),
+  and the last move's length (km), against which the candidate's distance is a step length.
 
 Where the cameras have coordinates, the ``n_nearby`` places nearest to the current one are
 candidates too (a GPS track moves to cells it never visited).
@@ -84,6 +89,8 @@ FEATURES = (
     "history_log",
     "distance_km",
     "places_log",
+    "turn_cos",
+    "last_step_km",
 )
 _NF = len(FEATURES)
 
@@ -307,6 +314,17 @@ def subject_features(
                 ncand[s] = nc
                 tg = mine[cams[i]] if i < n else -1
                 wt = tod_tot[(hh + 23) % 24] + tod_tot[hh] + tod_tot[(hh + 1) % 24]
+                # the last move (previous -> current place) in a local plane, for the turn
+                kx = math.cos(lat[curg] * math.pi / 180.0)
+                mx = np.nan
+                my = np.nan
+                last_km = np.nan
+                if prev >= 0:
+                    pg = mine[prev]
+                    mx = (lon[curg] - lon[pg]) * kx
+                    my = lat[curg] - lat[pg]
+                    last_km = _haversine_km(lat[pg], lon[pg], lat[curg], lon[curg])
+                mnorm = math.sqrt(mx * mx + my * my)
                 mean_dw = dwell_sum[cur] / freq[cur]
                 for q in range(nc):
                     c = cand_g[q]
@@ -355,6 +373,12 @@ def subject_features(
                     row[20] = math.log1p(i)
                     row[21] = _haversine_km(lat[curg], lon[curg], lat[c], lon[c])
                     row[22] = math.log1p(nseen)
+                    cx = (lon[c] - lon[curg]) * kx
+                    cy = lat[c] - lat[curg]
+                    cnorm = math.sqrt(cx * cx + cy * cy)
+                    if mnorm > 0 and cnorm > 0:
+                        row[23] = (mx * cx + my * cy) / (mnorm * cnorm)
+                    row[24] = last_km
                     cand_out[r] = c
                     step_of[r] = s
                     if c == tg:

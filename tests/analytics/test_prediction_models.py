@@ -92,6 +92,13 @@ def test_the_saved_ranker_is_the_fitted_estimator(
     blob.write_bytes(blob.read_bytes()[:-10] + b"0123456789")
     assert load_saved_model(lake) is None
     assert compute_predictions(lake, progress=False, model="ranker")["saved_model"] == "saved"
+    # a ranker fitted on another feature set (an older sightgraph): not reused
+    from sightgraph.analytics import prediction_ranker
+
+    assert load_saved_model(lake) is not None
+    monkeypatch.setattr(prediction_ranker, "FEATURES", prediction_ranker.FEATURES[:-2])
+    assert load_saved_model(lake) is None
+    monkeypatch.undo()
     # another scikit-learn version: not reused
     monkeypatch.setattr(sklearn, "__version__", "0.0.1")
     assert load_saved_model(lake) is None

@@ -347,6 +347,49 @@ def test_nearby_new_places_are_candidates_with_coordinates() -> None:
     assert np.mean(without == 1) < 0.1
 
 
+def test_movement_persistence_picks_straight_on_among_equidistant_cells(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Walkers cross a grid of cells (on the equator, so the four neighbours of a cell are
+    equally far) straight east, north, west or south, one cell per visit; another subject has
+    visited every cell, so every neighbour is a known place and equally near. Only the turn
+    from the last move tells straight on (cos 1) from the sides (0); the ranker learns it."""
+    n = 24
+    rows = []
+    for k in range(8):
+        line = 2 + 2 * k
+        path = [(i, line) if k % 2 == 0 else (line, i) for i in range(n)]
+        if k % 4 >= 2:
+            path = path[::-1]  # west / south
+        rows += [(f"s{k}", f"x{x:02d}y{y:02d}", 2.0 * i) for i, (x, y) in enumerate(path)]
+    cells = [(x, y) for x in range(n) for y in range(n)]
+    rng = np.random.default_rng(0)
+    rows += [
+        ("z_fill", f"x{x:02d}y{y:02d}", 2.0 * i)
+        for i, (x, y) in enumerate(cells[j] for j in rng.permutation(len(cells)))
+    ]
+    coords = pd.DataFrame(
+        [(f"x{x:02d}y{y:02d}", 0.01 * y, 0.01 * x) for x, y in cells],
+        columns=["camera_id", "lat", "lon"],
+    )
+    tested = 8 * (n - int(0.8 * n))  # the walkers' test visits come first (pids)
+    ranks = protocol_ranks(NextPlaceRanker(coordinates=coords, **SMALL), visits_frame(rows))
+    assert np.mean(ranks[:tested] == 1) > 0.8
+    turn = FEATURES.index("turn_cos")
+    assert turn in NextPlaceRanker(coordinates=coords, **SMALL).fit(visits_frame(rows)).features_
+    # the same without the two movement terms: the three cells ahead and aside look alike
+    kernel = R.subject_features
+
+    def blind(*args):  # type: ignore[no-untyped-def]
+        out = kernel(*args)
+        out[0][:, turn:] = np.nan
+        return out
+
+    monkeypatch.setattr(R, "subject_features", blind)
+    ranks = protocol_ranks(NextPlaceRanker(coordinates=coords, **SMALL), visits_frame(rows))
+    assert np.mean(ranks[:tested] == 1) < 0.6
+
+
 def test_nearest_places() -> None:
     lat = np.array([0.0, 0.0, 0.0, np.nan, 0.0])
     lon = np.array([0.0, 1.0, 3.0, 0.0, 0.5])
