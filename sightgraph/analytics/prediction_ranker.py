@@ -477,7 +477,7 @@ class _Visits:
     slot: np.ndarray
     dwell_s: np.ndarray
     leave_s: np.ndarray
-    leave: np.ndarray  # the visits' ends (timestamps)
+    leave: np.ndarray  # the visits' ends (datetime64[us], UTC)
 
     def lengths(self) -> np.ndarray:
         return np.diff(self.bounds)
@@ -521,7 +521,8 @@ def prepare_visits(visits: pd.DataFrame, tz: str = "UTC", min_visits: int = 1) -
     arrive = pd.to_datetime(v["arrive"], utc=True).dt.tz_convert(tz)
     leave = pd.to_datetime(v["leave"], utc=True)
     leave_local = leave.dt.tz_convert(tz)
-    leave_s = P.ts_to_epoch_us(leave) / 1e6
+    leave_us = P.ts_to_epoch_us(leave)
+    leave_s = leave_us / 1e6
     arrive_s = v["t"].to_numpy() / 1e6
     pid = v["pid"].astype(str).to_numpy()
     if len(v):
@@ -541,7 +542,7 @@ def prepare_visits(visits: pd.DataFrame, tz: str = "UTC", min_visits: int = 1) -
         slot=v["slot"].to_numpy().astype(np.int64),
         dwell_s=np.maximum(leave_s - arrive_s, 0.0),
         leave_s=leave_s,
-        leave=v["leave"].to_numpy(),
+        leave=leave_us.astype("datetime64[us]"),
     )
     if min_visits > 1:
         lengths = data.lengths()

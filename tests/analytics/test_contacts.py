@@ -536,3 +536,35 @@ def test_rank_and_significance_agree():
     assert len(sig) > 0
     assert (c["q_value"].to_numpy()[: sig[-1]] < 0.5).all()
     assert (c.loc[c["q_value"] >= 1.0, "score"] == 0).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.floats(0.0, 1.0, allow_nan=False), max_size=60),
+    st.integers(0, 10_000),
+)
+def test_bh_qvalues_match_the_textbook_step_up(ps: list[float], extra: int) -> None:
+    """Benjamini-Hochberg by its definition: q_(i) = min over k >= i of p_(k) m / k, at most 1,
+    at least p; the family has ``len(p) + extra`` tests (the others have p = 1)."""
+    from sightgraph.analytics.contacts.score import _bh_qvalues
+
+    p = np.array(ps, np.float64)
+    m = len(p) + extra
+    q = _bh_qvalues(p, m)
+    srt = np.sort(p)
+    for i, v in enumerate(p):
+        rank = int(np.searchsorted(srt, v, side="right"))  # ties share the largest rank
+        want = min(1.0, min(srt[k - 1] * m / k for k in range(rank, len(p) + 1)))
+        assert q[i] == pytest.approx(max(want, v), rel=1e-12, abs=0)
+
+
+def test_the_table_order_check_finds_pairs_out_of_order() -> None:
+    from sightgraph.analytics.contacts.job import _in_pid_order
+
+    neg = np.array([-2.0, -1.0, -1.0, -1.0])
+    tie = np.zeros(4)
+    a = np.array([0, 1, 1, 2], np.int32)
+    b = np.array([5, 2, 3, 0], np.int32)
+    assert _in_pid_order(np.arange(4), neg, tie, a, b)
+    assert not _in_pid_order(np.array([0, 2, 1, 3]), neg, tie, a, b)
+    assert _in_pid_order(np.array([1, 0, 2, 3]), np.array([-1.0, -2.0, -1.0, -1.0]), tie, a, b)

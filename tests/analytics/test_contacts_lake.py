@@ -40,15 +40,27 @@ def scenario() -> pd.DataFrame:
 
 
 @pytest.mark.parametrize(
-    ("window_s", "write_rows", "spill"),
-    [(60, None, False), (2, None, False), (60, 7, False), (60, None, True), (60, 7, True)],
+    ("window_s", "write_rows", "spill", "chunk"),
+    [
+        (60, None, False, None),
+        (2, None, False, None),
+        (60, 7, False, None),
+        (60, None, True, None),
+        (60, 7, True, 5),
+        (2, None, False, 1),
+    ],
 )
-def test_lake_job_equals_in_memory(tmp_path, scenario, window_s, write_rows, spill, monkeypatch):
+def test_lake_job_equals_in_memory(
+    tmp_path, scenario, window_s, write_rows, spill, chunk, monkeypatch
+):
     """The Dask job over a lake gives exactly the in-memory table (any window, several
-    partitions and buckets, the table written in chunks merged from the buckets, held in memory
-    or, for large jobs, in files), with the parameters in the file's metadata."""
+    partitions and buckets, each bucket scored in chunks of whole pairs, the table written in
+    chunks merged from the buckets, held in memory or, for large jobs, in files), with the
+    parameters in the file's metadata."""
     if write_rows is not None:
         monkeypatch.setattr(contacts_job, "_WRITE_ROWS", write_rows)
+    if chunk is not None:
+        monkeypatch.setattr(contacts_job, "_SCORE_CHUNK_MEETINGS", chunk)
     if spill:
         monkeypatch.setattr(contacts_job, "KEEP_IN_MEMORY_MEETINGS", 0)
     lake = write_lake(tmp_path / "lake", scenario)

@@ -35,6 +35,7 @@ from sightgraph.analytics.contacts._common import (
     _check_seconds,
     _check_shifts,
     _check_strata,
+    _jit,
     _to_us,
 )
 from sightgraph.analytics.contacts.context import (
@@ -206,22 +207,34 @@ def _partition_to_buckets(
         return _Swept(0, 0, tag, per_bucket)
     a, b = _recode(ev["a"], ev["b"], ev_pids, pids, "a subject")
     ca, cb = _recode(ev["cam_a"], ev["cam_b"], ev_cams, cams, "a camera")
-    ta, tb = ev["ts_a"].astype(np.int64, copy=False), ev["ts_b"].astype(np.int64, copy=False)
-    conf = ev["conf_a"].astype(np.float64) * ev["conf_b"].astype(np.float64, copy=False)
-    m = _merge_events(
-        a, b, np.minimum(ca, cb), np.minimum(ta, tb), np.maximum(ta, tb), conf, gap_us
-    )
-    q = bucket_of[m["a"]]
+    ta, tb = ev["ts_a"], ev["ts_b"]
+    # Meetings never cross buckets (a bucket is a range of pid_a), so the events are grouped
+    # by bucket first and each group merged on its own: the same meetings in the same order as
+    # merging all and then splitting, with the temporaries of one group at a time (a hub
+    # camera's partition holds tens of millions of events).
+    q = bucket_of[a]
     order = np.argsort(q, kind="stable")
-    bounds = np.searchsorted(q[order], np.arange(nbuckets + 1))
-    per_bucket[:] = np.diff(bounds)
-    for k in np.flatnonzero(per_bucket):
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(q, minlength=nbuckets))])
+    del q
+    for k in np.flatnonzero(np.diff(bounds)):
         sel = order[bounds[k] : bounds[k + 1]]
+        t_a, t_b = ta[sel].astype(np.int64, copy=False), tb[sel].astype(np.int64, copy=False)
+        m = _merge_events(
+            a[sel],
+            b[sel],
+            np.minimum(ca[sel], cb[sel]),
+            np.minimum(t_a, t_b),
+            np.maximum(t_a, t_b),
+            ev["conf_a"][sel].astype(np.float64) * ev["conf_b"][sel].astype(np.float64),
+            gap_us,
+        )
+        per_bucket[k] = len(m["a"])
         with open(Path(spill) / _bucket_file(int(k), tag), "wb") as fh:
             for name in _MEETING_FIELDS:
-                np.save(fh, m[name][sel], allow_pickle=False)
+                np.save(fh, m[name], allow_pickle=False)
+        del m, sel, t_a, t_b
     _test_kill("contacts-sweep")
-    return _Swept(n, len(m["a"]), tag, per_bucket)
+    return _Swept(n, int(per_bucket.sum()), tag, per_bucket)
 
 
 def _check_sweeps(
@@ -311,6 +324,32 @@ class _Scored:
     folder: str | None  # where the columns were written (None: kept in memory)
 
 
+#: A bucket's meetings are scored this many at a time (cut between pairs): the scoring's
+#: temporaries are a few hundred bytes per meeting, and two buckets are scored at once.
+_SCORE_CHUNK_MEETINGS = 1_000_000
+
+
+def _score_in_chunks(
+    m: dict[str, np.ndarray], ctx: _Context, min_meetings: int
+) -> dict[str, np.ndarray]:
+    """:func:`_score_meetings` on consecutive runs of whole pairs of at most about
+    :data:`_SCORE_CHUNK_MEETINGS` meetings, concatenated: pairs are scored independently of
+    each other, so the result is the same as scoring all at once, with bounded temporaries."""
+    n = len(m["a"])
+    if n <= _SCORE_CHUNK_MEETINGS:
+        return _score_meetings(m, ctx, min_meetings)
+    a, b = m["a"], m["b"]
+    pair_start = np.flatnonzero(np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1])])
+    bounds = np.append(pair_start, n)  # a cut at the first pair start at or after each step
+    cuts = np.unique(bounds[np.searchsorted(bounds, np.arange(0, n, _SCORE_CHUNK_MEETINGS))])
+    cuts = np.unique(np.append(cuts, n))
+    parts = [
+        _score_meetings({k: v[lo:hi] for k, v in m.items()}, ctx, min_meetings)
+        for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)
+    ]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
 def _reduce_bucket(
     spill: str,
     q: int,
@@ -333,7 +372,7 @@ def _reduce_bucket(
         if n
         else 0
     )
-    cols = _score_meetings(m, ctx, min_meetings)  # meetings are in (a, b) order: so are pairs
+    cols = _score_in_chunks(m, ctx, min_meetings)  # meetings in (a, b) order: so are pairs
     del m
     if keep:
         _test_kill("contacts-reduce", q)
@@ -394,6 +433,19 @@ def _check_scored(
     return None if keep else folders
 
 
+@_jit
+def _in_pid_order(order, neg, tie, a, b):
+    """Whether rows with equal rank keys (``neg``, ``tie``) follow each other in ``order`` by
+    increasing (a, b): the table's order then needs no pid keys (checked without temporaries)."""
+    for k in range(1, len(order)):
+        i = order[k - 1]
+        j = order[k]
+        same = neg[i] == neg[j] and tie[i] == tie[j]
+        if same and (a[j] < a[i] or (a[j] == a[i] and b[j] <= b[i])):
+            return False
+    return True
+
+
 def _ranked_chunks(
     spill: str,
     parts: list[dict[str, np.ndarray]],
@@ -430,17 +482,14 @@ def _ranked_chunks(
         tie = -_tiebreak(evidence, p_value)
         neg = -score
         order = np.lexsort((tie, neg))
-        same = (neg[order][1:] == neg[order][:-1]) & (tie[order][1:] == tie[order][:-1])
-        del tie
     else:
         neg = -rank.pop(rank_col)
+        tie = neg
         order = np.argsort(neg, kind="stable")
-        same = neg[order][1:] == neg[order][:-1]
-    del neg, evidence, p_value
-    key = rank.pop("a").astype(np.int64)[order] * max(npids, 1) + rank.pop("b")[order]
-    if np.any(same & (key[1:] <= key[:-1])):
+    del evidence, p_value
+    if not _in_pid_order(order, neg, tie, rank.pop("a"), rank.pop("b")):
         raise RuntimeError("contacts buckets are not in pid order")
-    del same, key, rank
+    del neg, tie, rank
     n = len(order)
     significant = int(np.count_nonzero(q_value < 0.05))
 
