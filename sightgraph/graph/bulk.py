@@ -27,7 +27,9 @@ import os
 import re
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,7 +40,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from sightgraph.errors import UsageError
-from sightgraph.graph.loader import _derived_rows, contact_filter, derived_path
+from sightgraph.graph.loader import contact_filter, derived_path, derived_tables
 from sightgraph.graph.rows import (
     prepare_cameras,
     prepare_contacts,
@@ -46,6 +48,7 @@ from sightgraph.graph.rows import (
     prepare_transitions,
 )
 from sightgraph.lake import read_cameras, sightings_dataset
+from sightgraph.schema import CONTACT_COLUMNS
 
 __all__ = ["NEO4J_SCRIPT", "bulk_load", "managed_uri", "write_import_files"]
 
@@ -165,15 +168,24 @@ def check_target(uri: str | None, database: str | None, script: Path | None = No
 
 class _Csv:
     """One CSV file in the importer's format: our header line, then pyarrow-written rows (every
-    string quoted, quotes doubled, an empty cell is an absent property)."""
+    string quoted, quotes doubled, an empty cell is an absent property).
 
-    def __init__(self, path: Path, header: tuple[str, ...]) -> None:
+    ``background``: the rows are formatted and written by a thread (pyarrow releases the GIL)
+    while the caller prepares the next batch; at most two batches wait, in order."""
+
+    def __init__(self, path: Path, header: tuple[str, ...], *, background: bool = False) -> None:
         self.path = path
         self.rows = 0
         self._sink = pa.OSFile(str(path), "wb")
         self._sink.write((",".join(header) + "\n").encode())
         self._writer: pacsv.CSVWriter | None = None
         self._width = len(header)
+        self._pool = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="sightgraph-csv")
+            if background
+            else None
+        )
+        self._pending: list[Future[None]] = []
 
     def write(self, columns: list[pa.Array]) -> None:
         if len(columns) != self._width:
@@ -185,13 +197,25 @@ class _Csv:
             self._writer = pacsv.CSVWriter(
                 self._sink, table.schema, write_options=pacsv.WriteOptions(include_header=False)
             )
-        self._writer.write_table(table)
+        if self._pool is None:
+            self._writer.write_table(table)
+        else:
+            while len(self._pending) >= 2:
+                self._pending.pop(0).result()
+            self._pending.append(self._pool.submit(self._writer.write_table, table))
         self.rows += table.num_rows
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-        self._sink.close()
+        try:
+            for done in self._pending:
+                done.result()
+        finally:
+            self._pending = []
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+            if self._writer is not None:
+                self._writer.close()
+            self._sink.close()
 
 
 def _csv_file(path: Path, header: tuple[str, ...], columns: list[pa.Array]) -> _Csv:
@@ -226,6 +250,9 @@ def _times(s: pd.Series) -> pa.Array:
     t = us.cast(pa.int64()).fill_null(0).to_numpy().view("datetime64[us]")
     whole = t.astype(np.int64) % 1_000_000 == 0  # numpy's % floors: right before 1970 too
     if whole.all():
+        fast = _whole_second_times(t.astype(np.int64) // 1_000_000, missing)
+        if fast is not None:
+            return fast
         text = np.datetime_as_string(t.astype("datetime64[s]"), unit="s", timezone="UTC")
     else:
         text = np.datetime_as_string(t, unit="us", timezone="UTC").astype(object)
@@ -233,6 +260,47 @@ def _times(s: pd.Series) -> pa.Array:
             t[whole].astype("datetime64[s]"), unit="s", timezone="UTC"
         )
     return pa.array(text, type=pa.string(), mask=missing)
+
+
+_SECOND_OF_DAY: list[np.ndarray] = []  # "HH:MM:SSZ" of the 86,400 seconds of a day, made once
+
+
+def _whole_second_times(secs: np.ndarray, missing: np.ndarray) -> pa.Array | None:
+    """``np.datetime_as_string(..., unit="s", timezone="UTC")`` of whole seconds since the
+    epoch (``2026-03-02T05:07:56Z``) as an Arrow string array (``missing``: null), byte for
+    byte, put together from a table of the days and one of the seconds of a day: 9.93M values
+    in ~0.6 s instead of ~5 s. None (use numpy) when a date is not 10 characters long (years
+    before 1 or after 9999) or the dates span more than 100,000 days."""
+    n = len(secs)
+    if n == 0:
+        return None
+    day, sod = np.divmod(secs, 86_400)
+    valid_days = day[~missing] if missing.any() else day
+    if not len(valid_days):
+        return None
+    first = int(valid_days.min())
+    span = int(valid_days.max()) - first + 1
+    if missing.any():
+        day[missing] = first
+    if span > 100_000:
+        return None
+    dates = np.datetime_as_string(np.arange(first, first + span).astype("datetime64[D]"))
+    if np.char.str_len(dates).min() != 10 or np.char.str_len(dates).max() != 10:
+        return None
+    if not _SECOND_OF_DAY:
+        text = np.datetime_as_string(np.arange(86_400).astype("datetime64[s]"), "s", "UTC")
+        rows = np.frombuffer(text.astype("S20").tobytes(), np.uint8).reshape(86_400, 20)
+        _SECOND_OF_DAY.append(rows[:, 11:].copy().view("V9").ravel())
+    days = np.frombuffer(np.char.add(dates.astype("S10"), b"T").astype("S11").tobytes(), np.uint8)
+    out = np.empty(n, dtype=[("date", "V11"), ("time", "V9")])
+    out["date"] = days.reshape(span, 11).copy().view("V11").ravel()[day - first]
+    out["time"] = _SECOND_OF_DAY[0][sod]
+    offsets = np.arange(0, (n + 1) * 20, 20, dtype=np.int32)
+    nulls = int(missing.sum())
+    valid = pa.py_buffer(np.packbits(~missing, bitorder="little")) if nulls else None
+    return pa.StringArray.from_buffers(
+        n, pa.py_buffer(offsets), pa.py_buffer(out.view(np.uint8)), valid, nulls
+    )
 
 
 def _last_occurrence_mask(dset: Any, batch_size: int) -> np.ndarray | None:
@@ -243,12 +311,24 @@ def _last_occurrence_mask(dset: Any, batch_size: int) -> np.ndarray | None:
         for b in dset.to_batches(columns=["sighting_id"], batch_size=batch_size)
     ]
     ids = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-    _, first_from_end = np.unique(ids[::-1], return_index=True)
-    if len(first_from_end) == len(ids):
+    # a hash table, not np.unique's sort: 9.77M ids in ~0.7 s instead of 3.3 s
+    dup = pd.Series(ids).duplicated(keep="last").to_numpy()
+    if not dup.any():
         return None
-    keep = np.zeros(len(ids), dtype=bool)
-    keep[len(ids) - 1 - first_from_end] = True
-    return keep
+    return ~dup
+
+
+def _read_derived(path: Path, flt: Any, columns: tuple[str, ...] | None) -> pd.DataFrame:
+    """The rows of a derived table that pass ``flt`` with only ``columns``, in file order
+    (:func:`sightgraph.graph.loader.derived_tables`: row group by row group)."""
+    import pyarrow.dataset as ds
+
+    parts = list(derived_tables(path, flt, columns))
+    if parts:
+        return pa.concat_tables(parts).to_pandas()
+    schema = ds.dataset(path, format="parquet").schema
+    names = schema.names if columns is None else [c for c in columns if c in schema.names]
+    return pa.schema([schema.field(c) for c in names]).empty_table().to_pandas()
 
 
 def write_import_files(
@@ -278,7 +358,7 @@ def write_import_files(
     keep = _last_occurrence_mask(dset, batch_size)
     persons: set[str] = set()
     cameras_seen: set[str] = set()
-    seen_at = _Csv(out / "seen_at.csv", _SEEN_AT_HEADER)
+    seen_at = _Csv(out / "seen_at.csv", _SEEN_AT_HEADER, background=True)
     try:
         offset = 0
         cols = ["sighting_id", "pid", "camera_id", "ts", "confidence"]
@@ -307,14 +387,15 @@ def write_import_files(
 
     files: dict[str, _Csv] = {}
 
-    def derived(name: str, flt: Any = None) -> pd.DataFrame | None:
+    def derived(
+        name: str, flt: Any = None, columns: tuple[str, ...] | None = None
+    ) -> pd.DataFrame | None:
         path = derived_path(lake, name)
         if not path.exists():
             return None
-        table, _ = _derived_rows(path, flt)
-        return table.to_table(filter=flt).to_pandas()
+        return _read_derived(path, flt, columns)
 
-    contacts = derived("contacts", contact_filter(max_q, min_score))
+    contacts = derived("contacts", contact_filter(max_q, min_score), CONTACT_COLUMNS)
     if contacts is not None and len(contacts):
         c = prepare_contacts(contacts)
         persons.update(c["pid_a"].tolist())
@@ -427,6 +508,15 @@ def bulk_load(
             settings.neo4j_uri, settings.neo4j_user, settings.neo4j_password, database=None
         )
 
+    t0 = time.perf_counter()
+    last = [t0]
+
+    def step(text: str) -> None:
+        """Report ``text`` with the seconds since the start and since the previous step."""
+        now = time.perf_counter()
+        _say(report, f"bulk: [{now - t0:7.1f} s, +{now - last[0]:.1f} s] {text}")
+        last[0] = now
+
     with connect() as store:
         if not store.is_empty():
             raise UsageError(
@@ -434,9 +524,9 @@ def bulk_load(
                 f"(counts: {store.counts()}); {_ONLINE}, which adds to it"
             )
     with tempfile.TemporaryDirectory(prefix="sightgraph-bulk-") as tmp:
-        _say(report, f"bulk: writing the import files ({tmp})")
+        step(f"target checked and empty; writing the import files ({tmp})")
         args, rows = write_import_files(lake, tmp, max_q=max_q, min_score=min_score)
-        _say(report, "bulk: " + ", ".join(f"{k} {v:,}" for k, v in rows.items()))
+        step("import files written: " + ", ".join(f"{k} {v:,}" for k, v in rows.items()))
         _say(report, "bulk: stopping Neo4j, importing, starting it again (neo4j.sh import)")
         env = dict(os.environ)
         if rows["sightings"] + rows["contacts"] >= _C2_ROWS:
@@ -464,7 +554,13 @@ def bulk_load(
                 f"the Neo4j bulk import failed (exit {proc.returncode}"
                 f"{': ' + why[:300] if why else ''}); see import.log in the Neo4j state dir"
             )
+        # neo4j.sh's own timings: "stopped after", "import done in", "ready after"
+        for line in proc.stderr.splitlines():
+            if re.search(r"\b(after|done in) \d+ s\b", line):
+                _say(report, "bulk:   " + line.strip())
+        step("neo4j.sh import done (stop, importer, start)")
     _say(report, "bulk: creating the constraints and indexes")
     with connect() as store:
         store.ensure_schema()
+        step("constraints and indexes created and online")
         return store.counts()

@@ -13,7 +13,7 @@ Arrow batch is read and converted while the store writes the current one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -32,8 +32,9 @@ from rich.progress import (
 from sightgraph.errors import StoreUnavailableError, UsageError
 from sightgraph.graph.base import Store
 from sightgraph.lake import read_cameras, sightings_dataset, table_path
+from sightgraph.schema import CONTACT_COLUMNS
 
-__all__ = ["derived_path", "load_lake"]
+__all__ = ["derived_path", "derived_tables", "load_lake"]
 
 _SIGHTING_COLUMNS = ["sighting_id", "pid", "camera_id", "ts", "confidence"]
 
@@ -85,6 +86,29 @@ def contact_filter(max_q: float | None = None, min_score: float = 0.0) -> Any:
         by_score = pc.field("score") >= min_score
         flt = by_score if flt is None else flt & by_score
     return flt
+
+
+def derived_tables(
+    path: str | Path, flt: Any, columns: Iterable[str] | None = None
+) -> Iterator[Any]:
+    """The rows of the derived table at ``path`` that pass ``flt`` (a :func:`contact_filter`,
+    or None), in file order, as one Arrow table per row group that holds any, with only those
+    of ``columns`` the table has (None: all).
+
+    Row group by row group, the filter's columns first and the others only where a row passes:
+    the 10M city's contacts table (68.6M pairs, 24 columns, 8.4 GB, ranked by association, so
+    the 154k pairs with q < 0.05 sit in its first row groups) reads in 0.7 s, where a filtered
+    scan of the whole dataset took 31.5 s and held 9.8 GB (benchmarks/graph/RESULTS.md)."""
+    import pyarrow.dataset as ds
+
+    dset = ds.dataset(path, format="parquet")
+    if flt is not None and "q_value" not in dset.schema.names:
+        raise UsageError(f"{path} has no q_value column: load it with --max-q 1")
+    names = None if columns is None else [c for c in columns if c in dset.schema.names]
+    for fragment in dset.get_fragments():
+        for group in fragment.split_by_row_group(schema=dset.schema):
+            if flt is None or group.count_rows(filter=flt):
+                yield group.to_table(schema=dset.schema, columns=names, filter=flt)
 
 
 def _derived_rows(path: str | Path, flt: Any) -> Any:
@@ -176,10 +200,15 @@ def load_lake(
             for name, path, writer in derived:
                 stage = name
                 flt = flt_contacts if name == "contacts" else None
-                table, rows = _derived_rows(path, flt)
+                _, rows = _derived_rows(path, flt)
                 task = bar.add_task(name, total=rows, table=name)
-                batches = table.to_batches(filter=flt, batch_size=batch_size)
-                for frame in _prefetch(iter(batches)):
+                columns = CONTACT_COLUMNS if name == "contacts" else None
+                batches = (
+                    b
+                    for t in derived_tables(path, flt, columns)
+                    for b in t.to_batches(max_chunksize=batch_size)
+                )
+                for frame in _prefetch(batches):
                     writer(frame)
                     bar.advance(task, len(frame))
         return store.counts()
