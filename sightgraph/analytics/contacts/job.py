@@ -493,8 +493,21 @@ def _ranked_chunks(
     n = len(order)
     significant = int(np.count_nonzero(q_value < 0.05))
 
-    def chunks(step: int = _WRITE_ROWS) -> Iterator[dict[str, np.ndarray]]:
+    def held_chunks(step: int) -> Iterator[dict[str, np.ndarray]]:
+        # small jobs: one array per column, then a plain gather per chunk
+        assert held is not None
+        whole = {f: np.concatenate([h.pop(f) for h in held]) for f in _SPILLED_FIELDS}
         for s0 in range(0, n, step):
+            idx = order[s0 : s0 + step]
+            chunk = {"q_value": q_value[idx], "score": score[idx]}
+            chunk.update({f: col[idx] for f, col in whole.items()})
+            yield chunk
+
+    def chunks(step: int = _WRITE_ROWS) -> Iterator[dict[str, np.ndarray]]:
+        if held is not None:
+            yield from held_chunks(step)
+            return
+        for s0 in range(0, n, step):  # large jobs: gather from the buckets' files
             idx = order[s0 : s0 + step]
             bucket = np.searchsorted(offsets, idx, side="right") - 1
             by_bucket = np.lexsort((idx, bucket))  # per bucket, increasing rows (locality)
@@ -506,10 +519,7 @@ def _ranked_chunks(
             chunk: dict[str, np.ndarray] = {"q_value": q_value[idx], "score": score[idx]}
             for f in _SPILLED_FIELDS:
                 cols = [
-                    held[q][f]
-                    if held is not None
-                    else np.load(Path(spill) / dirs[q] / f"{f}.npy", mmap_mode="r")
-                    for q, _, _ in reads
+                    np.load(Path(spill) / dirs[q] / f"{f}.npy", mmap_mode="r") for q, _, _ in reads
                 ]
                 out = np.empty(len(idx), dtype=cols[0].dtype)
                 for col, (_, at, rows) in zip(cols, reads, strict=True):
