@@ -283,3 +283,18 @@ def test_lake_job_with_radius(tmp_path, scenario):
     got = pd.read_parquet(out)
     assert len(got) > len(_in_memory(scenario))  # the radius adds cross-camera pairs
     pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12)
+
+
+@pytest.mark.parametrize("spill", [False, True])
+def test_lake_job_ranked_by_exposure_equals_in_memory(tmp_path, scenario, spill, monkeypatch):
+    """``rank='exposure'`` through the job (the pairs held in memory or waiting in files, the
+    exposure returned to the driver only for this order) gives the in-memory table."""
+    if spill:
+        monkeypatch.setattr(contacts_job, "KEEP_IN_MEMORY_MEETINGS", 0)
+    lake = write_lake(tmp_path / "lake", scenario)
+    out = tmp_path / "contacts.parquet"
+    compute_contacts(lake, out, rank="exposure", progress=False, npartitions=3, scheduler="threads")
+    got = pd.read_parquet(out)
+    want = _in_memory(scenario, window_s=60, rank="exposure")
+    pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12)
+    assert got["exposure_s"].is_monotonic_decreasing

@@ -306,6 +306,14 @@ def _check_meetings(q: int, read: int, expected: int) -> None:
 #: what stays in memory per scored pair until the table is written: the global order and the
 #: q-values need these (24 bytes a pair); every other column waits on disk
 _RANK_FIELDS = ("a", "b", "evidence", "p_value", "exposure_s")
+
+
+def _rank_fields(rank_col: str) -> tuple[str, ...]:
+    """The columns a scoring task returns to the driver for ordering by ``rank_col`` (the others
+    wait in its files): ``exposure_s`` only when the table is ordered by it."""
+    return tuple(f for f in _RANK_FIELDS if f != "exposure_s" or rank_col == "exposure_s")
+
+
 #: the columns a large job's scored bucket waits with on disk: all but the score, which is
 #: evidence * (1 - q) once the q-values over all pairs are known
 _SPILLED_FIELDS = tuple(f for f in _PAIR_FIELDS if f != "score")
@@ -358,10 +366,11 @@ def _reduce_bucket(
     ctx: _Context,
     min_meetings: int,
     keep: bool = False,
+    rank_fields: tuple[str, ...] = _RANK_FIELDS,
 ) -> _Scored:
     """Score bucket ``q`` from its ``inputs`` (``expected`` meetings); its pairs (in pid
     order) go to a new folder ``spill/s<q>-<tag>/<column>.npy`` of this attempt and only
-    :data:`_RANK_FIELDS` come back, with the folder's name; with ``keep`` (small jobs) nothing
+    ``rank_fields`` (:func:`_rank_fields`) come back, with the folder's name; with ``keep`` (small jobs) nothing
     is written and every column comes back. The inputs are left in place."""
     m = _load_bucket(spill, q, inputs, expected)
     n = len(m["a"])
@@ -383,7 +392,7 @@ def _reduce_bucket(
     rank: dict[str, np.ndarray] = {}
     for f in _SPILLED_FIELDS:
         col = cols.pop(f)
-        if f in _RANK_FIELDS:
+        if f in rank_fields:
             rank[f] = col
         np.save(folder / f"{f}.npy", col, allow_pickle=False)
     _test_kill("contacts-reduce", q)
@@ -391,7 +400,11 @@ def _reduce_bucket(
 
 
 def _check_scored(
-    spill: str, scored: list[_Scored], expected: np.ndarray, keep: bool
+    spill: str,
+    scored: list[_Scored],
+    expected: np.ndarray,
+    keep: bool,
+    rank_fields: tuple[str, ...] = _RANK_FIELDS,
 ) -> list[str] | None:
     """Check that every bucket was scored from all its meetings and that the columns of its
     pairs are all there, as many as it returned; the folders of the used attempts (None when
@@ -400,7 +413,7 @@ def _check_scored(
         raise SightgraphError(
             f"{len(scored)} of {len(expected)} meeting buckets were scored; no output was written"
         )
-    fields = _PAIR_FIELDS if keep else _RANK_FIELDS
+    fields = _PAIR_FIELDS if keep else rank_fields
     folders: list[str] = []
     for q, r in enumerate(scored):
         if not isinstance(r, _Scored) or r.q != q or (r.folder is None) != keep:
@@ -469,7 +482,7 @@ def _ranked_chunks(
     held = [dict(p) for p in parts] if folders is None else None
     dirs = folders or []
     rank = {f: np.concatenate([p.pop(f) for p in parts]) if parts else _empty_pairs()[f]
-            for f in _RANK_FIELDS}  # fmt: skip
+            for f in _rank_fields(rank_col)}  # fmt: skip
     parts.clear()
     p_value = rank.pop("p_value")
     q_value = _bh_qvalues(p_value, npids * (npids - 1) // 2)
@@ -479,14 +492,17 @@ def _ranked_chunks(
     # (_buckets), so the concatenation is in (a, b) order: a stable sort by the rank keys alone
     # is the table's order (no pid keys to sort by).
     if rank_col == "score":  # equal scores (q = 1: score 0) by evidence * (1 - p)
-        tie = -_tiebreak(evidence, p_value)
+        # -(evidence * (1 - p)) in p's array (the table's p-values wait in the buckets' files
+        # or in ``held``), so ~70M pairs need no temporaries here
+        tie = np.negative(_tiebreak(evidence, p_value, out=p_value), out=p_value)
+        del evidence, p_value
         neg = -score
         order = np.lexsort((tie, neg))
     else:
+        del evidence, p_value
         neg = -rank.pop(rank_col)
         tie = neg
         order = np.argsort(neg, kind="stable")
-    del evidence, p_value
     if not _in_pid_order(order, neg, tie, rank.pop("a"), rank.pop("b")):
         raise RuntimeError("contacts buckets are not in pid order")
     del neg, tie, rank
@@ -857,17 +873,20 @@ def compute_contacts(
             sched.run_everywhere(_warm_up)
             # small jobs keep the scored pairs in memory; large ones wait on disk (bounded)
             keep = n_meetings <= KEEP_IN_MEMORY_MEETINGS
+            fields = _rank_fields(RANK_COLUMN[rank])
             shared = delayed(ctx, pure=False)
             reduce = delayed(_reduce_bucket, pure=False)
             results = sched.compute(
                 [
-                    reduce(spill, q, inputs[q], int(expected[q]), shared, min_meetings, keep)
+                    reduce(
+                        spill, q, inputs[q], int(expected[q]), shared, min_meetings, keep, fields
+                    )
                     for q in range(nbuckets)
                 ],
                 "scoring pairs",
                 progress,
             )
-        folders = _check_scored(spill, results, expected, keep)
+        folders = _check_scored(spill, results, expected, keep, fields)
         pairs_met = int(sum(r.met for r in results))
         n_pairs, significant, chunks = _ranked_chunks(
             spill, [r.cols for r in results], npids, RANK_COLUMN[rank], folders

@@ -143,9 +143,15 @@ def _final_score(evidence: np.ndarray, q_value: np.ndarray) -> np.ndarray:
     return evidence * (1.0 - q_value)
 
 
-def _tiebreak(evidence: np.ndarray, p_value: np.ndarray) -> np.ndarray:
-    """Order among equal scores (pairs with q = 1 all score 0): evidence times 1 - p."""
-    return evidence * (1.0 - p_value)
+def _tiebreak(
+    evidence: np.ndarray, p_value: np.ndarray, out: np.ndarray | None = None
+) -> np.ndarray:
+    """Order among equal scores (pairs with q = 1 all score 0): evidence times 1 - p (into
+    ``out`` when given, which may be ``p_value`` itself: no temporaries)."""
+    if out is None:
+        return evidence * (1.0 - p_value)
+    np.subtract(1.0, p_value, out=out)
+    return np.multiply(out, evidence, out=out)
 
 
 def _busyness_weight(busy: np.ndarray) -> np.ndarray:
