@@ -663,8 +663,6 @@ def keys_rotate(
     refuses ingest.
     """
     session = _gate("keys rotate", purpose)
-    import os
-
     from sightgraph.governance.keys import check_new_key, rotate_lake
     from sightgraph.ingest.pseudonymize import ROTATIONS_ENV, resolve_key
 

@@ -67,6 +67,7 @@ from sightgraph.lake import (
     MODE_PSEUDONYMISED,
     QUARANTINE,
     ROTATION_JOURNAL_NAME,
+    LakeTable,
     bump_erasure_generation,
     export_files,
     in_lake,
@@ -178,8 +179,9 @@ def _rotate_pids(t: pa.Table, new_key: bytes, registered: frozenset[str]) -> pa.
     if "pid_a" in names and "pid_b" in names and t.num_rows:
         a = t.column("pid_a").to_numpy(zero_copy_only=False).astype(str)
         b = t.column("pid_b").to_numpy(zero_copy_only=False).astype(str)
-        swap = pa.array(a > b)
-        if np.any(a > b):
+        flip = a > b
+        swap = pa.array(flip)
+        if flip.any():
             for stem in _pair_stems(names):
                 ca, cb = t.column(f"{stem}_a"), t.column(f"{stem}_b")
                 if ca.type != cb.type:
@@ -240,6 +242,18 @@ def _stage(
     plan.rows[name] = plan.rows.get(name, 0) + table.num_rows
 
 
+def _rotation(entry: LakeTable, new_key: bytes) -> Callable[[pa.Table], pa.Table]:
+    """How one registered table's files are rewritten under ``new_key``."""
+    if entry.name == "sightings":
+        return lambda t: _rotate_sightings(t, new_key)
+    if entry.kind == QUARANTINE:
+        return lambda t: _rotate_quarantine(t, new_key)
+    if entry.kind == DERIVED:
+        registered = frozenset(entry.pid_columns)
+        return lambda t: _rotate_pids(t, new_key, registered)
+    raise UsageError(f"keys rotate: no rule for table {entry.name}")  # pragma: no cover
+
+
 def _plan(root: Path, new_key: bytes, progress: Callable[[str], None]) -> _Plan:
     plan = _Plan()
     try:
@@ -247,19 +261,11 @@ def _plan(root: Path, new_key: bytes, progress: Callable[[str], None]) -> _Plan:
             if not entry.holds_subjects:
                 continue
             progress(f"{entry.name}: {len(files)} file(s)")
-            registered = frozenset(entry.pid_columns)
+            if entry.name == "models":
+                continue  # dropped below
+            rotate = _rotation(entry, new_key)
             for path in files:
-                if entry.name == "sightings":
-                    fn: Callable[[pa.Table], pa.Table] = lambda t: _rotate_sightings(t, new_key)  # noqa: E731
-                elif entry.kind == QUARANTINE:
-                    fn = lambda t: _rotate_quarantine(t, new_key)  # noqa: E731
-                elif entry.name == "models":
-                    continue  # dropped below
-                elif entry.kind == DERIVED:
-                    fn = lambda t, r=registered: _rotate_pids(t, new_key, r)  # type: ignore[misc]  # noqa: E731
-                else:  # pragma: no cover - every table holding subjects is handled above
-                    raise UsageError(f"keys rotate: no rule for table {entry.name}")
-                _stage(plan, entry.name, path, _renamed(path, root, new_key), fn)
+                _stage(plan, entry.name, path, _renamed(path, root, new_key), rotate)
         models = [
             p for p in (root / "models").glob("*") if p.is_file() and not p.name.startswith(".")
         ]
@@ -391,18 +397,16 @@ def rotate_lake(
             )
         plan = _plan(root, new_key, say)
         prune = sorted({str(p.parent) for p in plan.deletes})
-        _write_journal(
-            root,
-            {
-                "format": _JOURNAL_FORMAT,
-                "from": old_fp,
-                "to": new_fp,
-                "moves": [[str(a), str(b)] for a, b in plan.moves],
-                "deletes": [str(p) for p in plan.deletes],
-                "prune": prune,
-            },
-        )
-        _finish(root, _read_journal(root) or {})
+        journal = {
+            "format": _JOURNAL_FORMAT,
+            "from": old_fp,
+            "to": new_fp,
+            "moves": [[str(a), str(b)] for a, b in plan.moves],
+            "deletes": [str(p) for p in plan.deletes],
+            "prune": prune,
+        }
+        _write_journal(root, journal)
+        _finish(root, journal)
     return RotationReport(
         old_fp,
         new_fp,

@@ -15,9 +15,9 @@ from sightgraph.graph.neo4j_store import Neo4jStore
 from sightgraph.ingest.pipeline import ingest
 from sightgraph.ingest.pseudonymize import rewrap
 from sightgraph.synthetic.city import generate_city, write_city
+from tests.governance.conftest import KEY, _env
 
 URI = os.environ.get("NEO4J_URI")
-KEY = "neo4j-rotation-test-key"
 
 
 def _persons(driver: neo4j.Driver) -> set[str]:
@@ -44,14 +44,8 @@ def test_rotation_reloads_neo4j_with_the_rotated_pids(
         load_lake(lake, store, progress=False)
         before, old = store.counts(), _persons(driver)
         assert len(old) > 10
-        for name, value in {
-            "SIGHTGRAPH_PSEUDONYM_KEY": KEY,
-            "SIGHTGRAPH_ROLE": "admin",
-            "SIGHTGRAPH_PURPOSE": "test",
-            "SIGHTGRAPH_WORKDIR": str(tmp_path / "work"),
-            "NEW_KEY": "neo4j-rotated",
-        }.items():
-            monkeypatch.setenv(name, value)
+        _env(monkeypatch, tmp_path / "work")
+        monkeypatch.setenv("NEW_KEY", "neo4j-rotated")
         monkeypatch.delenv("SIGHTGRAPH_PSEUDONYM_KEY_ROTATIONS", raising=False)
         with pytest.raises(SystemExit) as done:
             cli.main(["keys", "rotate", "--lake", str(lake), "--store", "neo4j", "--new-key-env",
