@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import dask
 import dask.local
@@ -357,3 +357,23 @@ def spill_dir(parent: str | os.PathLike[str], kind: str) -> str:
         if m and old.is_dir() and not _alive(int(m.group(1))):
             shutil.rmtree(old, ignore_errors=True)
     return tempfile.mkdtemp(prefix=f".{kind}-{host}-{os.getpid()}-", dir=folder)
+
+
+_T = TypeVar("_T")
+
+
+def prefetched(items: Iterator[_T], name: str = "sightgraph-prefetch") -> Iterator[_T]:
+    """Yield ``items`` while the next one is produced in a thread of its own.
+
+    For a producer and a consumer that both release the GIL (numpy gathers, Parquet reads and
+    writes): the two overlap. ``items`` is advanced by one thread at a time; an exception it
+    raises comes out here, where the item would have."""
+    done = object()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix=name) as pool:
+        pending = pool.submit(next, items, done)
+        while True:
+            item = pending.result()
+            if item is done:
+                return
+            pending = pool.submit(next, items, done)
+            yield item  # type: ignore[misc]

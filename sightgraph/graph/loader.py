@@ -14,7 +14,6 @@ Arrow batch is read and converted while the store writes the current one.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -46,21 +45,9 @@ def derived_path(lake: str | Path, name: str) -> Path:
 
 def _prefetch(batches: Iterator[Any]) -> Iterator[pd.DataFrame]:
     """Yield the batches as DataFrames, reading and converting the next one in a thread."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sightgraph-load") as pool:
+    from sightgraph.analytics.compute import prefetched
 
-        def fetch() -> pd.DataFrame | None:
-            for batch in batches:
-                if batch.num_rows:
-                    return batch.to_pandas()
-            return None
-
-        pending: Future[pd.DataFrame | None] = pool.submit(fetch)
-        while True:
-            frame = pending.result()
-            if frame is None:
-                return
-            pending = pool.submit(fetch)
-            yield frame
+    return prefetched((b.to_pandas() for b in batches if b.num_rows), "sightgraph-load")
 
 
 #: the q-value below which `sightgraph load` puts a pair into the graph by default (the lake keeps

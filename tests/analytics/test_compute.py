@@ -29,3 +29,29 @@ def test_spill_dir_removes_what_killed_jobs_of_this_host_left(tmp_path: Path) ->
     again = Path(spill_dir(tmp_path, "contacts"))
     assert mine.is_dir() and foreign.is_dir() and other_kind.is_dir() and again.is_dir()
     assert again != mine and again.name.startswith(".contacts-")
+
+
+def test_prefetched_yields_every_item_in_order_and_raises_where_the_item_would() -> None:
+    import threading
+
+    from sightgraph.analytics.compute import prefetched
+
+    threads: set[str] = set()
+
+    def items():
+        for k in range(5):
+            threads.add(threading.current_thread().name)
+            yield k
+        raise ValueError("damaged chunk")
+
+    got = []
+    try:
+        for k in prefetched(items(), "sightgraph-test"):
+            got.append(k)
+    except ValueError as exc:
+        assert str(exc) == "damaged chunk"
+    else:
+        raise AssertionError("the producer's error was lost")
+    assert got == [0, 1, 2, 3, 4]
+    assert threads and all(t.startswith("sightgraph-test") for t in threads)
+    assert list(prefetched(iter([]))) == []

@@ -568,3 +568,56 @@ def test_the_table_order_check_finds_pairs_out_of_order() -> None:
     assert _in_pid_order(np.arange(4), neg, tie, a, b)
     assert not _in_pid_order(np.array([0, 2, 1, 3]), neg, tie, a, b)
     assert _in_pid_order(np.array([1, 0, 2, 3]), np.array([-1.0, -2.0, -1.0, -1.0]), tie, a, b)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 6),
+            st.integers(0, 6),
+            st.integers(0, 4),
+            st.sampled_from([0, 1, 2, 7, 2**40, 2**61]),
+        ),
+        max_size=40,
+    )
+)
+def test_the_bucket_meeting_order_is_lexsort_of_the_four_keys(rows) -> None:
+    """Packed keys (or lexsort itself when a span does not fit) give np.lexsort's stable order,
+    duplicates included."""
+    from sightgraph.analytics.contacts.job import _meeting_order
+
+    r = np.array(rows, np.int64).reshape(-1, 4)
+    a, b, place = (r[:, k].astype(np.int32) for k in range(3))
+    start = r[:, 3] + 1_700_000_000_000_000
+    got = _meeting_order(a, b, place, start)
+    assert np.array_equal(got, np.lexsort((start, place, b, a)))
+
+
+def test_day_swap_null_does_not_depend_on_how_pairs_are_grouped(monkeypatch) -> None:
+    """The kernel indexes A's cameras once per run of pairs with the same A: pairs given in any
+    order (A changing back and forth) get the same values as pairs grouped by A."""
+    from sightgraph.analytics.contacts import score as score_module
+    from sightgraph.analytics.contacts.nulls.day_swap import _day_swap_null
+
+    calls = []
+
+    def capture(*args):
+        calls.append(args)
+        return _day_swap_null(*args)
+
+    monkeypatch.setattr(score_module, "_day_swap_null", capture)
+    _contacts(friends_and_strangers(commuters=12, weekdays=5))
+    (args,) = calls
+    grouped = _day_swap_null(*args)
+    pair_a, pair_b, m_lo, m_hi = args[:4]
+    assert len(np.unique(pair_a)) > 3
+    perm = np.random.default_rng(5).permutation(len(pair_a))
+    assert (np.diff(pair_a[perm]) != 0).sum() > len(np.unique(pair_a))  # A comes back
+    shuffled = _day_swap_null(pair_a[perm], pair_b[perm], m_lo[perm], m_hi[perm], *args[4:])
+    expected, days_a, days_b, days_ab, rho, r, slot_expected, floor = grouped
+    for got, want in zip(shuffled[:4], (expected, days_a, days_b, days_ab), strict=True):
+        assert np.array_equal(got, want[perm])
+    assert np.array_equal(shuffled[7], floor[perm])
+    for got, want in zip(shuffled[4:7], (rho, r, slot_expected), strict=True):
+        assert np.array_equal(got, want)  # per meeting: indexed by meeting, not by pair

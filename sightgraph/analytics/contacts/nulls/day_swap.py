@@ -87,6 +87,26 @@ def _fill(ia, ja, lo, hi, place, s_tod, s_day, stratum, ndays, w, x_key, x_t, x_
     return nx
 
 
+#: Up to this many swapped-day matches a pair's are ordered by insertion sort into buffers the
+#: kernel keeps (median 3 matches a pair on the 1M city): an ``np.argsort`` per pair allocates
+#: its temporaries, which cost more than the sort.
+_SMALL_SORT = 32
+
+
+@_jit
+def _small_argsort(x_key, x_t, nx, o2):
+    """``o2[:nx]``: the matches in (key, time of day) order, by insertion sort (for at most
+    :data:`_SMALL_SORT` of them). Matches equal in both merge the same way in any order."""
+    for u in range(nx):
+        kk = x_key[u]
+        tt = x_t[u]
+        v = u
+        while v > 0 and (x_key[o2[v - 1]] > kk or (x_key[o2[v - 1]] == kk and x_t[o2[v - 1]] > tt)):
+            o2[v] = o2[v - 1]
+            v -= 1
+        o2[v] = u
+
+
 @_jit
 def _day_swap_null(
     pair_a,
@@ -125,7 +145,8 @@ def _day_swap_null(
     included, sorted); ``d_day[d_off[p]:d_off[p+1]]`` the sorted days pid p was seen.
     ``r_off``/``r_cam``/``r_lo``/``r_hi``: each pid's camera runs (``[r_lo, r_hi)`` of the
     sightings at ``r_cam``); with ``identity`` (R = 0: every camera's only neighbour is itself)
-    only the cameras both subjects saw are visited, by merging the two lists of runs.
+    only the cameras both subjects saw are visited: B's runs, looked up among A's (indexed by
+    camera once per A, as pairs come grouped by A).
     """
     npairs = len(pair_a)
     ndays = len(stratum)
@@ -139,7 +160,7 @@ def _day_swap_null(
     rr = np.ones(len(m_place), np.int64)
     stamp = np.zeros(ndays * ndays, np.int64)
     stamp_id = 0
-    cap = 1024
+    cap = 1 << 16  # the match buffers: a bound above it costs a counting pass first
     x_key = np.empty(cap, np.int64)
     x_t = np.empty(cap, np.int64)
     x_te = np.empty(cap, np.int64)
@@ -153,6 +174,11 @@ def _day_swap_null(
     nab = np.zeros(nstrata, np.int64)
     m_off = np.zeros(nstrata, np.int64)
     order = np.empty(0, np.int64)
+    o2 = np.empty(cap, np.int64)
+    # identity: camera -> A's run there, valid where a_stamp holds A + 1
+    a_run = np.zeros(max(len(n_off) - 1, 1), np.int64)
+    a_stamp = np.zeros(max(len(n_off) - 1, 1), np.int64)
+    run_of_pid = -1
     sp = np.empty(0, np.int64)
     ss = np.empty(0, np.int64)
     maxdur = 0
@@ -185,14 +211,14 @@ def _day_swap_null(
         # swapped-day matches: A's sighting on day d, B's on day d' != d of the same stratum
         nx = 0
         if identity:
-            ra = r_off[A]
-            rb = r_off[B]
-            while ra < r_off[A + 1] and rb < r_off[B + 1]:
-                if r_cam[ra] < r_cam[rb]:
-                    ra += 1
-                elif r_cam[rb] < r_cam[ra]:
-                    rb += 1
-                else:
+            if run_of_pid != A:  # pairs come grouped by A: index A's runs by camera once
+                run_of_pid = A
+                for ra in range(r_off[A], r_off[A + 1]):
+                    a_run[r_cam[ra]] = ra
+                    a_stamp[r_cam[ra]] = A + 1
+            for rb in range(r_off[B], r_off[B + 1]):
+                if a_stamp[r_cam[rb]] == A + 1:  # a camera both saw, in camera order
+                    ra = a_run[r_cam[rb]]
                     ia, ja, lo, hi = r_lo[ra], r_hi[ra], r_lo[rb], r_hi[rb]
                     need = nx + (ja - ia) * (hi - lo)  # a bound; count only when it is too big
                     if need > len(x_key):
@@ -205,8 +231,6 @@ def _day_swap_null(
                         ia, ja, lo, hi, r_cam[ra],
                         s_tod, s_day, stratum, ndays, w, x_key, x_t, x_te, nx,
                     )  # fmt: skip
-                    ra += 1
-                    rb += 1
         else:
             ia = s_off[A]
             ea = s_off[A + 1]
@@ -241,11 +265,15 @@ def _day_swap_null(
             w_s = _grow(w_s, nx)
             w_e = _grow(w_e, nx)
         if nx > 0:
-            if x_key[:nx].max() < (1 << 26):  # (key, time of day < 2^37 us) in one int64
-                o2 = np.argsort((x_key[:nx] << 37) | x_t[:nx])
+            if nx > len(o2):
+                o2 = _grow(o2, nx)
+            if nx <= _SMALL_SORT:  # most pairs: no allocation (see _small_argsort)
+                _small_argsort(x_key, x_t, nx, o2)
+            elif x_key[:nx].max() < (1 << 26):  # (key, time of day < 2^37 us) in one int64
+                o2[:nx] = np.argsort((x_key[:nx] << 37) | x_t[:nx])
             else:
                 o1 = np.argsort(x_t[:nx], kind="mergesort")
-                o2 = o1[np.argsort(x_key[:nx][o1], kind="mergesort")]
+                o2[:nx] = o1[np.argsort(x_key[:nx][o1], kind="mergesort")]
             prev_key = -1
             prev_t = 0
             for u in range(nx):
