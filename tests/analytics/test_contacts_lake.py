@@ -298,3 +298,29 @@ def test_lake_job_ranked_by_exposure_equals_in_memory(tmp_path, scenario, spill,
     want = _in_memory(scenario, window_s=60, rank="exposure")
     pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12)
     assert got["exposure_s"].is_monotonic_decreasing
+
+
+def test_columns_computed_at_write_time_follow_their_definitions(tmp_path, scenario, monkeypatch):
+    """A large job keeps excess, sri and hwi off disk and counts as int32 while it orders the
+    table; the written columns are int64 and the derived ones follow their definitions."""
+    monkeypatch.setattr(contacts_job, "KEEP_IN_MEMORY_MEETINGS", 0)
+    lake = write_lake(tmp_path / "lake", scenario)
+    out = tmp_path / "contacts.parquet"
+    compute_contacts(lake, out, progress=False, npartitions=3, scheduler="threads")
+    c = pd.read_parquet(out)
+    for f in ("meetings", "days", "places", "n_events", "days_a", "days_b", "days_both"):
+        assert c[f].dtype == np.int64
+    x = c["days"]
+    y_ab = (c["days_both"] - c["days"]).clip(lower=0)
+    y_a, y_b = c["days_a"] - c["days_both"], c["days_b"] - c["days_both"]
+    assert np.allclose(c["sri"], x / (x + y_a + y_b + y_ab), rtol=1e-15, atol=0)
+    assert np.allclose(c["hwi"], x / (x + y_ab + (y_a + y_b) / 2), rtol=1e-15, atol=0)
+    assert np.array_equal(c["excess"], c["meetings"] - c["expected"])
+    assert (c["sri"] > 0).all() and (c["hwi"] <= 1).all()
+
+
+def test_counts_wait_on_disk_as_int32_only_when_they_fit():
+    big = np.array([1, 2**31], np.int64)
+    assert contacts_job._narrow("n_events", big).dtype == np.int64
+    assert contacts_job._narrow("n_events", big - 1).dtype == np.int32
+    assert contacts_job._narrow("first_ts", big - 1).dtype == np.int64  # not a count

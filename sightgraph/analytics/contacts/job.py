@@ -52,9 +52,11 @@ from sightgraph.analytics.contacts.score import (
     _INT_FIELDS,
     _PAIR_FIELDS,
     CONTACTS_COLUMNS,
+    DERIVED_FIELDS,
     RANK_COLUMN,
     RANKS,
     _bh_qvalues,
+    _derived_columns,
     _empty_pairs,
     _final_score,
     _score_meetings,
@@ -338,7 +340,32 @@ def _rank_fields(rank_col: str) -> tuple[str, ...]:
 
 #: the columns a large job's scored bucket waits with on disk: all but the score, which is
 #: evidence * (1 - q) once the q-values over all pairs are known
-_SPILLED_FIELDS = tuple(f for f in _PAIR_FIELDS if f != "score")
+_SPILLED_FIELDS = tuple(f for f in _PAIR_FIELDS if f != "score" and f not in DERIVED_FIELDS)
+#: counts that wait on disk as int32 when they fit (the table has them as int64)
+_NARROW_FIELDS = ("meetings", "days", "places", "n_events", "days_a", "days_b", "days_both")
+
+
+def _narrow(f: str, col: np.ndarray) -> np.ndarray:
+    if f in _NARROW_FIELDS and len(col) and int(col.max()) < 2**31 and int(col.min()) >= -(2**31):
+        return col.astype(np.int32)
+    return col
+
+
+def _with_derived(chunk: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A chunk of spilled fields plus the columns computed from them (:data:`DERIVED_FIELDS`)."""
+    chunk.update(
+        _derived_columns(
+            chunk["meetings"],
+            chunk["expected"],
+            chunk["days"],
+            chunk["days_a"],
+            chunk["days_b"],
+            chunk["days_both"],
+        )
+    )
+    return chunk
+
+
 #: rows per row group of a written contacts table
 _WRITE_ROWS = 1_000_000
 
@@ -416,7 +443,7 @@ def _reduce_bucket(
         col = cols.pop(f)
         if f in rank_fields:
             rank[f] = col
-        np.save(folder / f"{f}.npy", col, allow_pickle=False)
+        np.save(folder / f"{f}.npy", _narrow(f, col), allow_pickle=False)
     _test_kill("contacts-reduce", q)
     return _Scored(q, rank, met, n, name)
 
@@ -539,7 +566,7 @@ def _ranked_chunks(
             idx = order[s0 : s0 + step]
             chunk = {"q_value": q_value[idx], "score": score[idx]}
             chunk.update({f: col[idx] for f, col in whole.items()})
-            yield chunk
+            yield _with_derived(chunk)
 
     def chunks(step: int = _WRITE_ROWS) -> Iterator[dict[str, np.ndarray]]:
         if held is not None:
@@ -559,11 +586,11 @@ def _ranked_chunks(
                 cols = [
                     np.load(Path(spill) / dirs[q] / f"{f}.npy", mmap_mode="r") for q, _, _ in reads
                 ]
-                out = np.empty(len(idx), dtype=cols[0].dtype)
+                out = np.empty(len(idx), dtype=np.result_type(*(c.dtype for c in cols)))
                 for col, (_, at, rows) in zip(cols, reads, strict=True):
                     out[at] = col[rows]
                 chunk[f] = out
-            yield chunk
+            yield _with_derived(chunk)
 
     return n, significant, chunks()
 

@@ -182,6 +182,32 @@ def _distinct_days_places(p_start, p_end, place, day, ndays):
     return n_days, n_places
 
 
+#: Columns computed from others (:func:`_derived_columns`): a large job does not keep them on
+#: disk while the table's order is found, it computes them when the rows are written.
+DERIVED_FIELDS = ("excess", "sri", "hwi")
+
+
+def _derived_columns(
+    meetings: np.ndarray,
+    expected: np.ndarray,
+    days: np.ndarray,
+    days_a: np.ndarray,
+    days_b: np.ndarray,
+    days_both: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """``excess = meetings - expected`` and the association indices with the UTC day as the
+    sampling period (package docstring): ``sri = x / (x + y_A + y_B + y_AB)``, ``hwi = x / (x +
+    y_AB + (y_A + y_B) / 2)``. The same values from int32 or int64 counts."""
+    x = days.astype(np.float64)
+    y_ab = np.maximum(days_both - days, 0)
+    y_a = days_a - days_both
+    y_b = days_b - days_both
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sri = x / (x + y_a + y_b + y_ab)
+        hwi = x / (x + y_ab + 0.5 * (y_a + y_b))
+    return {"excess": meetings - expected, "sri": sri, "hwi": hwi}
+
+
 def _score_meetings(
     m: dict[str, np.ndarray], ctx: _Context, min_meetings: int
 ) -> dict[str, np.ndarray]:
@@ -297,13 +323,7 @@ def _score_meetings(
         mean_conf = np.bincount(
             pair_idx, weights=np.where(np.isnan(conf), 0.0, conf), minlength=npairs
         ) / np.bincount(pair_idx, weights=(~np.isnan(conf)).astype(np.float64), minlength=npairs)
-    x = n_days.astype(np.float64)
-    y_ab = np.maximum(days_ab - n_days, 0)
-    y_a = days_a - days_ab
-    y_b = days_b - days_ab
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sri = x / (x + y_a + y_b + y_ab)
-        hwi = x / (x + y_ab + 0.5 * (y_a + y_b))
+    derived = _derived_columns(meetings, adjusted, n_days, days_a, days_b, days_ab)
     return {
         "a": a[p_start].astype(np.int32),
         "b": b[p_start].astype(np.int32),
@@ -316,13 +336,13 @@ def _score_meetings(
         "last_ts": np.maximum.reduceat(end, p_start).astype(np.int64),
         "n_events": total(m["n"].astype(np.float64)).round().astype(np.int64),
         "expected": adjusted,
-        "excess": meetings - adjusted,
+        "excess": derived["excess"],
         "routine_share": total(rho) / meetings,
         "effective_meetings": total(u),
         "mean_busyness": total(busy) / meetings,
         "mean_confidence": mean_conf,
-        "sri": sri,
-        "hwi": hwi,
+        "sri": derived["sri"],
+        "hwi": derived["hwi"],
         "days_a": days_a,
         "days_b": days_b,
         "days_both": days_ab,
