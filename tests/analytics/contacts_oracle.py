@@ -24,7 +24,8 @@ def us(ts: pd.Series) -> np.ndarray:
 
 
 def oracle_meetings(events: pd.DataFrame, gap_s: float) -> list[tuple]:
-    """(pid_a, pid_b, place, start_us, end_us, n_events, mean conf product) per meeting."""
+    """(pid_a, pid_b, place, start_us, end_us, n_events, mean conf product, mean lag s) per
+    meeting."""
     g = int(round(gap_s * 1_000_000))
     groups: dict[tuple, list[tuple[int, int, float]]] = {}
     ta, tb = us(events["ts_a"]), us(events["ts_b"])
@@ -57,6 +58,7 @@ def _close(a, b, place, cur) -> tuple:
         max(e[1] for e in cur),
         len(cur),
         round(float(np.mean(confs)), 9) if confs else None,
+        round(float(np.mean([t1 - t0 for t0, t1, _ in cur])) / 1e6, 9),
     )
 
 

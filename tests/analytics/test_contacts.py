@@ -114,6 +114,7 @@ def test_build_meetings_matches_brute_force(rows, gap_s):
             int(us(pd.Series([r.end_ts]))[0]),
             r.n_events,
             round(r.confidence, 9),
+            round(r.lag_s, 9),
         )
         for r in got.itertuples()
     )
@@ -222,9 +223,9 @@ def test_null_expected_hand_computed():
     assert r["effective_meetings"] == pytest.approx(3.0)
     p = stats.poisson.sf(2, 3 * 0.5 / 7)
     assert r["p_value"] == pytest.approx(p)
-    # one event per meeting, confidence 1, beta = 1 / log2(2) = 1; times the share of meetings
-    # beyond the expectation and 1 - p
-    assert r["score"] == pytest.approx(3 * (1 - 3 * 0.5 / 7 / 3) * (1 - p))
+    # one event per meeting, confidence 1, seen 20 s apart (proximity 1 - 20 / 60), beta =
+    # 1 / log2(2) = 1; times the share of meetings beyond the expectation and 1 - p
+    assert r["score"] == pytest.approx(3 * (2 / 3) * (1 - 3 * 0.5 / 7 / 3) * (1 - p))
     assert (r["meetings"], r["days"], r["places"], r["days_both"]) == (3, 3, 1, 3)
     assert r["sri"] == r["hwi"] == 1.0
     assert r["exposure_s"] == pytest.approx(3 * 60.0)  # three meetings of one event: W each
@@ -417,6 +418,29 @@ def test_low_confidence_lowers_the_score():
     c = _contacts(s)
     assert _row(c, "a", "b")["score"] == pytest.approx(2 * _row(c, "c", "d")["score"])
     assert _row(c, "c", "d")["mean_confidence"] == pytest.approx(0.5)
+
+
+def test_seen_closer_in_time_is_more_evidence_not_more_significance():
+    """Two pairs met alike, one seen 5 s apart each time, the other 45 s (W = 60 s): the same
+    p-value (the null counts meetings), evidence in the ratio of their proximity weights
+    ``1 - lag / W``; lag_s is each meeting's mean lag."""
+    rows = _home_days(["a", "b", "c", "d"], range(5))
+    for d in (0, 3):
+        t = MONDAY + d * DAY + pd.Timedelta(hours=20)
+        rows += [("a", "bar", t), ("b", "bar", t + pd.Timedelta(seconds=5))]
+        rows += [("c", "pub", t), ("d", "pub", t + pd.Timedelta(seconds=45))]
+    s = _sightings(rows)
+    m = build_meetings(find_colocations(s, window_s=60, events=True))
+    assert sorted(m["lag_s"].round(9)) == [5.0, 5.0, 45.0, 45.0]
+    c = _contacts(s)
+    close, far = _row(c, "a", "b"), _row(c, "c", "d")
+    assert close["p_value"] == far["p_value"] and close["meetings"] == far["meetings"] == 2
+    assert close["evidence"] == pytest.approx(far["evidence"] * (55 / 60) / (15 / 60))
+    # without the lag (a hand-made meetings table) the two are alike
+    c0 = score_contacts(m.drop(columns="lag_s"), None, s)
+    assert _row(c0, "a", "b")["evidence"] == pytest.approx(_row(c0, "c", "d")["evidence"])
+    with pytest.raises(UsageError, match="lag_s"):
+        score_contacts(m.assign(lag_s=np.nan), None, s)
 
 
 def test_friends_outrank_routine_strangers():

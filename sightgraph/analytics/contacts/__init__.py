@@ -67,10 +67,14 @@ Score (ranking: association beyond chance)
 ``evidence = f * sum over the pair's meetings m of  h_m * beta_m * u_m`` and
 ``score = evidence * (1 - q_value)``, where
 
-- ``h_m = min(n_m, 3) * c_m``: **frequent means repeated**: a meeting's sightings add evidence
-  only up to three (enough to be sure it happened), so one long stay together is one meeting,
-  however many sightings it has; ``c_m`` is the mean over its events of ``confidence_a *
-  confidence_b`` (1 when unknown);
+- ``h_m = min(n_m, 3) * c_m * k_m``: **frequent means repeated**: a meeting's sightings add
+  evidence only up to three (enough to be sure it happened), so one long stay together is one
+  meeting, however many sightings it has; ``c_m`` is the mean over its events of
+  ``confidence_a * confidence_b`` (1 when unknown); ``k_m = 1 - lag_m / W`` (1 when ``W = 0``)
+  is how close in time the two were seen, ``lag_m`` the mean over its events of ``|ts_a -
+  ts_b|``: companions pass a camera together (lag ~0), a passer-by within the window is as
+  likely a second later as a window later (the meetings table's ``lag_s``). It weighs evidence,
+  not significance: the null counts meetings;
 - ``beta_m = 1 / log2(N_m)`` (busyness, Adamic-Adar): a meeting where the camera saw only the two
   of them weighs 1, one at a hub that saw 200 subjects that hour 0.13;
 - ``u_m = (1 - x_m) + x_m / r_m`` with ``x_m = s_m kappa_m``: the part of a routine slot that the

@@ -17,7 +17,8 @@ from sightgraph.schema import require_columns, ts_to_epoch_us
 
 MODEL = (
     "day-swap or time-shift Poisson null v2 (crowd-aware routines); "
-    "score v3 (meetings saturate at 3 sightings, 1/log2 busyness, excess, times 1 - q)"
+    "score v4 (meetings saturate at 3 sightings, weighted by closeness in time 1 - lag / W, "
+    "1/log2 busyness, excess, times 1 - q)"
 )
 STRATA = ("weekpart", "none")
 _US = 1_000_000

@@ -165,8 +165,18 @@ def _recode(
 
 
 #: a meeting's columns in the bucket files, and their types
-_MEETING_FIELDS = ("a", "b", "place", "start", "end", "n", "conf_sum", "conf_n")
-_MEETING_DTYPES = (np.int32, np.int32, np.int32, np.int64, np.int64, np.int64, np.float64, np.int64)
+_MEETING_FIELDS = ("a", "b", "place", "start", "end", "n", "conf_sum", "conf_n", "lag")
+_MEETING_DTYPES = (
+    np.int32,
+    np.int32,
+    np.int32,
+    np.int64,
+    np.int64,
+    np.int64,
+    np.float64,
+    np.int64,
+    np.float64,
+)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,16 @@ from sightgraph.errors import UsageError
 from sightgraph.schema import epoch_us_to_ts, require_columns
 
 #: Columns of :func:`build_meetings`.
-MEETING_COLUMNS = ("pid_a", "pid_b", "camera_id", "start_ts", "end_ts", "n_events", "confidence")
+MEETING_COLUMNS = (
+    "pid_a",
+    "pid_b",
+    "camera_id",
+    "start_ts",
+    "end_ts",
+    "n_events",
+    "confidence",
+    "lag_s",
+)
 _EVENT_REQUIRED = ("pid_a", "pid_b", "camera_a", "camera_b", "ts_a", "ts_b")
 
 
@@ -36,7 +45,8 @@ def _merge_events(
     """Events (integer codes, times in us) -> meetings, sorted by (a, b, place, start).
 
     ``conf`` is the per-event ``confidence_a * confidence_b`` (NaN if unknown); a meeting's
-    ``conf_sum``/``conf_n`` add up the known ones.
+    ``conf_sum``/``conf_n`` add up the known ones. ``lag`` is the mean over its events of
+    ``t1 - t0`` (the time between the two sightings, us).
     """
     n = len(a)
     if n == 0:
@@ -50,6 +60,7 @@ def _merge_events(
             "n": e64.copy(),
             "conf_sum": np.empty(0, np.float64),
             "conf_n": e64.copy(),
+            "lag": np.empty(0, np.float64),
         }
     order = np.lexsort((t0, place, b, a))
     a, b, place, t0, t1, conf = a[order], b[order], place[order], t0[order], t1[order], conf[order]
@@ -71,6 +82,7 @@ def _merge_events(
         "n": np.diff(np.append(starts, n)).astype(np.int64),
         "conf_sum": np.add.reduceat(np.where(known, conf, 0.0), starts),
         "conf_n": np.add.reduceat(known.astype(np.int64), starts),
+        "lag": np.add.reduceat(t1 - t0, starts) / np.diff(np.append(starts, n)),
     }
 
 
@@ -132,8 +144,9 @@ def build_meetings(events: pd.DataFrame, gap_s: float = 900) -> pd.DataFrame:
     DataFrame
         :data:`MEETING_COLUMNS`: ``pid_a < pid_b``, ``camera_id`` (the place), ``start_ts`` (first
         event time), ``end_ts`` (latest sighting of its events), ``n_events``, ``confidence``
-        (mean over its events of ``confidence_a * confidence_b``, NaN if unknown); sorted by
-        ``pid_a, pid_b, camera_id, start_ts``.
+        (mean over its events of ``confidence_a * confidence_b``, NaN if unknown), ``lag_s`` (mean
+        over its events of ``|ts_a - ts_b|``, seconds: how close in time the two were seen);
+        sorted by ``pid_a, pid_b, camera_id, start_ts``.
 
     Raises
     ------
@@ -166,6 +179,7 @@ def build_meetings(events: pd.DataFrame, gap_s: float = 900) -> pd.DataFrame:
             "end_ts": epoch_us_to_ts(m["end"]),
             "n_events": pd.Series(m["n"], dtype="int64"),
             "confidence": pd.Series(conf, dtype="float64"),
+            "lag_s": pd.Series(m["lag"] / 1e6, dtype="float64"),
         },
         columns=list(MEETING_COLUMNS),
     )
