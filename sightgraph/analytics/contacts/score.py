@@ -464,7 +464,8 @@ def score_contacts(
     Parameters
     ----------
     meetings : DataFrame
-        :data:`MEETING_COLUMNS` as from :func:`build_meetings` (``confidence`` optional).
+        :data:`MEETING_COLUMNS` as from :func:`build_meetings` (``confidence`` optional; without
+        ``lag_s`` every meeting counts as seen at the same instant).
     busyness : DataFrame or None
         :data:`BUSYNESS_COLUMNS` as from :func:`camera_busyness` with the same ``period_s``;
         None computes it from ``sightings``.
