@@ -594,30 +594,6 @@ def test_the_table_order_check_finds_pairs_out_of_order() -> None:
     assert _in_pid_order(np.array([1, 0, 2, 3]), np.array([-1.0, -2.0, -1.0, -1.0]), tie, a, b)
 
 
-@settings(max_examples=80, deadline=None)
-@given(
-    st.lists(
-        st.tuples(
-            st.integers(0, 6),
-            st.integers(0, 6),
-            st.integers(0, 4),
-            st.sampled_from([0, 1, 2, 7, 2**40, 2**61]),
-        ),
-        max_size=40,
-    )
-)
-def test_the_bucket_meeting_order_is_lexsort_of_the_four_keys(rows) -> None:
-    """Packed keys (or lexsort itself when a span does not fit) give np.lexsort's stable order,
-    duplicates included."""
-    from sightgraph.analytics.contacts.job import _meeting_order
-
-    r = np.array(rows, np.int64).reshape(-1, 4)
-    a, b, place = (r[:, k].astype(np.int32) for k in range(3))
-    start = r[:, 3] + 1_700_000_000_000_000
-    got = _meeting_order(a, b, place, start)
-    assert np.array_equal(got, np.lexsort((start, place, b, a)))
-
-
 def test_day_swap_null_does_not_depend_on_how_pairs_are_grouped(monkeypatch) -> None:
     """The kernel indexes A's cameras once per run of pairs with the same A: pairs given in any
     order (A changing back and forth) get the same values as pairs grouped by A."""
