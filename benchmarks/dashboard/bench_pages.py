@@ -4,9 +4,13 @@
     python benchmarks/dashboard/bench_pages.py --workdir sightgraph-work/demo
 
 Prints, per page, the first paint (click in the sidebar -> the page's heading and its content
-drawn, the script finished) and for the contact network: the busiest subject's 1-hop network
-(search -> canvas drawn) and an expansion (Expand -> new nodes drawn). Targets (issue 11):
-first paint < 2 s, each interaction < 1 s, the busiest 1-hop network < 2 s.
+drawn, the script finished; each page is left 2 s before the next click, so that what one page
+still draws in the browser is not counted in the next) and for the contact network: the page
+opened -> its drawing ready, the busiest subject's 1-hop network (its pseudonym typed -> its
+node in the drawing), an expansion (Expand -> new nodes drawn), and the biggest neighbourhoods
+the page draws (2 hops, then every pair and 100 contacts per subject, up to its 1,000 subjects;
+3 hops if that stays below) with a zoom/pan/fit on them. Targets (issue 11): first paint < 2 s,
+each interaction < 1 s, the busiest 1-hop network < 2 s, 1,000 subjects responsive.
 """
 
 from __future__ import annotations
@@ -137,6 +141,10 @@ def main() -> None:
                 page.get_by_role("heading", name=title).wait_for(timeout=60_000)
                 _settled(page)
                 rows.append((f"first paint: {title}", time.perf_counter() - t, "< 2 s"))
+                # let the page finish what it draws in the browser (the network's component
+                # loads Cytoscape after the script ends) before the next click, as a reader
+                # would: otherwise that tail is counted in the next page's first paint
+                page.wait_for_timeout(2000)
             # the page with its default drawing: open -> drawn (the component's script loads)
             t = time.perf_counter()
             page.get_by_role("link", name="Contact network").click()
@@ -189,17 +197,20 @@ def main() -> None:
             _settled(page)
 
             def redraw_with(field: str, value: str) -> int:
-                """Type ``value`` into the number box ``field``; time until redrawn."""
+                """Type ``value`` into the number box ``field``; time until redrawn: the last
+                change of the number of subjects drawn (polled until it holds for 1 s), or the
+                script's end if it does not change."""
                 t = time.perf_counter()
                 box = page.get_by_role("spinbutton", name=field)
                 box.fill(value)
                 box.press("Enter")
                 _settled(page)
-                page.wait_for_timeout(200)
-                n = count()
-                rows.append(
-                    (f"2-hop network, {n} subjects drawn", time.perf_counter() - t, "responsive")
-                )
+                n, changed = count(), time.perf_counter()
+                while time.perf_counter() - changed < 1.0:
+                    page.wait_for_timeout(20)
+                    if (m := count()) != n:
+                        n, changed = m, time.perf_counter()
+                rows.append((f"2-hop network, {n} subjects drawn", changed - t, "responsive"))
                 return n
 
             def zoom_pan_fit(n: int) -> None:
@@ -214,24 +225,29 @@ def main() -> None:
 
             redraw_with("Subjects at most", "1000")
             # the biggest drawing the page allows: every pair (score 0 too), 100 per subject
-            page.get_by_text("Only pairs beyond chance").click()
-            _settled(page)
+            toggle = page.get_by_role("switch", name="Only pairs beyond chance", exact=False)
+            for _ in range(5):  # a click on its label can be lost while the page redraws
+                page.get_by_text("Only pairs beyond chance").click()
+                _settled(page)
+                if not toggle.is_checked():
+                    break
             huge = redraw_with("Strongest contacts per subject", "100")
             # ... and it still answers: zoom, pan and fit in the drawing
             zoom_pan_fit(huge)
-            # three hops: the largest neighbourhood the page draws (at most 1,000 subjects)
-            t = time.perf_counter()
-            page.get_by_role("slider", name="Hops").press("ArrowRight")
-            _settled(page)
-            # until the new subjects are in the drawing (if three hops added nobody, the
-            # row's time is the timeout's)
-            with contextlib.suppress(TimeoutError):
-                _drawn(page, lambda cy: f"{cy}.nodes().length > {huge}", timeout_s=30)
-            big = count()
-            rows.append(
-                (f"3-hop network, {big} subjects drawn", time.perf_counter() - t, "responsive")
-            )
-            zoom_pan_fit(big)
+            # three hops if two did not reach the most the page draws (1,000 subjects)
+            if huge < 1000:
+                t = time.perf_counter()
+                page.get_by_role("slider", name="Hops").press("ArrowRight")
+                _settled(page)
+                # until the new subjects are in the drawing (if three hops add nobody, the
+                # row's time is the timeout's)
+                with contextlib.suppress(TimeoutError):
+                    _drawn(page, lambda cy: f"{cy}.nodes().length > {huge}", timeout_s=30)
+                big = count()
+                rows.append(
+                    (f"3-hop network, {big} subjects drawn", time.perf_counter() - t, "responsive")
+                )
+                zoom_pan_fit(big)
             browser.close()
     finally:
         proc.terminate()
