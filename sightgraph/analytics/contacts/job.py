@@ -302,9 +302,8 @@ def _load_bucket(spill: str, q: int, inputs: list[str], expected: int) -> dict[s
         for k, t in zip(_MEETING_FIELDS, _MEETING_DTYPES, strict=True)
     }
     _check_meetings(q, len(m["a"]), expected)
-    order = np.lexsort(
-        (m["start"], m["place"], m["b"], m["a"])
-    )  # fewer temporaries than packed keys
+    # (packed int64 keys sorted 20% faster but held 5x the temporaries: benchmarks/contacts)
+    order = np.lexsort((m["start"], m["place"], m["b"], m["a"]))
     return {k: v[order] for k, v in m.items()}
 
 
