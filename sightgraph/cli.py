@@ -913,34 +913,44 @@ def dashboard_command(app_path: Path, port: int, host: str) -> list[str]:
     ]
 
 
-def _supervise(cmd: list[str], env: dict[str, str], grace_s: float = 10.0) -> int:
-    """Run ``cmd`` as a child; forward SIGTERM/SIGINT/SIGHUP to it, wait for it (killed
-    ``grace_s`` after the first signal if still running); its exit status (128+N for signal N,
-    also when the child, asked to stop by signal N, exits with another non-zero status)."""
+def _supervise(
+    cmd: list[str], env: dict[str, str], grace_s: float = 10.0, nudge_s: float = 3.0
+) -> int:
+    """Run ``cmd`` as a child; forward SIGTERM/SIGINT/SIGHUP to it and wait for it: still
+    running ``nudge_s`` after the first signal, it gets a SIGTERM (a signal that lands while
+    streamlit is starting, before its own handler is set, can leave it hanging), and ``grace_s``
+    after, a SIGKILL. The exit status is the child's, except that a child asked to stop by
+    signal N that ends in any other way than status 0 (its own status, a signal, or killed
+    here) gives 128+N: the command was interrupted by N."""
     import signal
     import subprocess
     import time
 
     proc = subprocess.Popen(cmd, env=env)
-    deadline: list[float] = []
+    deadline: list[float] = []  # [nudge, kill] times, set by the first signal
     asked: list[int] = []  # the first signal forwarded
 
     def forward(signum: int, _frame: Any) -> None:
-        if not deadline:
-            deadline.append(time.monotonic() + grace_s)
+        if not asked:
+            now = time.monotonic()
+            deadline.extend([now + nudge_s, now + grace_s])
             asked.append(signum)
         if proc.poll() is None:
             proc.send_signal(signum)
 
     sigs = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP]
     old = {sig: signal.signal(sig, forward) for sig in sigs}
+    nudged = False
     try:
         while True:
             try:
                 rc = proc.wait(timeout=0.2)
                 break
             except subprocess.TimeoutExpired:
-                if deadline and time.monotonic() > deadline[0]:
+                if deadline and not nudged and time.monotonic() > deadline[0]:
+                    nudged = True
+                    proc.terminate()
+                if deadline and time.monotonic() > deadline[1]:
                     proc.kill()
                     rc = proc.wait()
                     break
@@ -950,10 +960,10 @@ def _supervise(cmd: list[str], env: dict[str, str], grace_s: float = 10.0) -> in
             proc.wait()
         for sig, handler in old.items():
             signal.signal(sig, handler)
+    if rc and asked:  # stopped on request, in its own way or ours (e.g. an interrupted
+        return 128 + asked[0]  # start-up exits 1): the status of the signal asked for
     if rc < 0:
         return 128 - rc
-    if rc and asked:  # stopped on request but the child said so its own way (e.g. an
-        return 128 + asked[0]  # interrupted start-up exits 1): the status of the signal
     return rc
 
 

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -222,3 +223,24 @@ def test_signal_stops_the_streamlit_child(tmp_path: Path, sig: signal.Signals) -
         for child in children:  # never leave a server behind, even when the test fails
             if child.is_running():
                 child.kill()
+
+
+def test_a_child_that_ignores_the_signal_is_still_stopped_with_its_status() -> None:
+    """A signal that reaches streamlit before its handler is set can leave it hanging: the
+    supervisor terminates a child still running after the nudge, and the command's status is the
+    signal's (here SIGINT: 130), in a few seconds rather than the kill's grace period."""
+    from sightgraph.cli import _supervise
+
+    child = (
+        "import signal, sys, time; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+        "sys.stdout.write('ready'); sys.stdout.flush(); time.sleep(60)"
+    )
+    timer = threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGINT))
+    t = time.monotonic()
+    timer.start()
+    try:
+        code = _supervise([sys.executable, "-c", child], dict(os.environ), grace_s=30, nudge_s=2)
+    finally:
+        timer.cancel()
+    assert code == 128 + signal.SIGINT
+    assert time.monotonic() - t < 15  # stopped by the nudge, not by the 30 s kill
