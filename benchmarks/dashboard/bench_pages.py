@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from sightgraph.dashboard.loaders import NETWORK_CEILING
+
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "sightgraph" / "dashboard" / "streamlit_app.py"
 FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"]
@@ -45,18 +47,26 @@ def _settled(page) -> None:
     page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=60_000)
 
 
+#: the network drawing's Cytoscape instance, inside the component's frame
+CY = "document.getElementById('cy')._cyreg.cy"
+
+
+def _network_frame(page):
+    """The contact network component's frame, or None while it is not there."""
+    return next((f for f in page.frames if "st_link_analysis" in f.url), None)
+
+
 def _drawn(page, test, timeout_s: float = 60.0) -> None:
     """Wait until ``test(cy)`` (a JavaScript expression on the drawing's Cytoscape instance,
     written in terms of the name it is given) holds in the network component's frame."""
-    cy = "document.getElementById('cy')._cyreg.cy"
-    expr = f"(() => {{ try {{ return {test(cy)}; }} catch (e) {{ return false; }} }})()"
+    expr = f"(() => {{ try {{ return {test(CY)}; }} catch (e) {{ return false; }} }})()"
     end = time.perf_counter() + timeout_s
     while time.perf_counter() < end:
-        frames = [f for f in page.frames if "st_link_analysis" in f.url]
-        if frames and frames[0].evaluate(expr):
+        frame = _network_frame(page)
+        if frame is not None and frame.evaluate(expr):
             return
         page.wait_for_timeout(20)
-    raise TimeoutError(f"the drawing never satisfied {test(cy)}")
+    raise TimeoutError(f"the drawing never satisfied {test(CY)}")
 
 
 def main() -> None:
@@ -169,18 +179,17 @@ def main() -> None:
             )
 
             def count() -> int:
-                frame = next(f for f in page.frames if "st_link_analysis" in f.url)
-                return frame.evaluate("document.getElementById('cy')._cyreg.cy.nodes().length")
+                return _network_frame(page).evaluate(f"{CY}.nodes().length")
 
             # expand neighbours until one adds subjects (a neighbour whose strongest contacts
             # are all drawn already adds none): the time until its new subjects are drawn
             took = float("nan")
             for i in range(8):
                 before = count()
-                frame = next(f for f in page.frames if "st_link_analysis" in f.url)
+                frame = _network_frame(page)
                 frame.evaluate(
-                    "(() => {const cy = document.getElementById('cy')._cyreg.cy; cy.elements()"
-                    f".unselect(); cy.nodes().filter(n => n.data('hop') == 1)[{i}].select();}})()"
+                    f"(() => {{const cy = {CY}; cy.elements().unselect();"
+                    f" cy.nodes().filter(n => n.data('hop') == 1)[{i}].select();}})()"
                 )
                 page.wait_for_timeout(300)
                 t = time.perf_counter()
@@ -215,15 +224,15 @@ def main() -> None:
 
             def zoom_pan_fit(n: int) -> None:
                 """The drawing still answers: time a zoom, a pan and a fit."""
-                frame = next(f for f in page.frames if "st_link_analysis" in f.url)
+                frame = _network_frame(page)
                 t = time.perf_counter()
                 frame.evaluate(
-                    "(() => {const cy = document.getElementById('cy')._cyreg.cy;"
+                    f"(() => {{const cy = {CY};"
                     " cy.zoom(cy.zoom() * 1.5); cy.panBy({x: 50, y: 30}); cy.fit();})()"
                 )
                 rows.append((f"zoom, pan, fit at {n} subjects", time.perf_counter() - t, "< 1 s"))
 
-            redraw_with("Subjects at most", "1000")
+            redraw_with("Subjects at most", str(NETWORK_CEILING))
             # the biggest drawing the page allows: every pair (score 0 too), 100 per subject
             toggle = page.get_by_role("switch", name="Only pairs beyond chance", exact=False)
             for _ in range(5):  # a click on its label can be lost while the page redraws
@@ -234,8 +243,8 @@ def main() -> None:
             huge = redraw_with("Strongest contacts per subject", "100")
             # ... and it still answers: zoom, pan and fit in the drawing
             zoom_pan_fit(huge)
-            # three hops if two did not reach the most the page draws (1,000 subjects)
-            if huge < 1000:
+            # three hops if two did not reach the most the page draws
+            if huge < NETWORK_CEILING:
                 t = time.perf_counter()
                 page.get_by_role("slider", name="Hops").press("ArrowRight")
                 _settled(page)

@@ -549,14 +549,17 @@ def _ranked_chunks(
     significant = int(np.count_nonzero(q_value < 0.05))
 
     def held_chunks(step: int) -> Iterator[dict[str, np.ndarray]]:
-        # small jobs: one array per column, then a plain gather per chunk
+        # small jobs: one array per column (the derived ones too: scoring made them), then a
+        # plain gather per chunk
         assert held is not None
-        whole = {f: np.concatenate([h.pop(f) for h in held]) for f in _SPILLED_FIELDS}
+        whole = {
+            f: np.concatenate([h.pop(f) for h in held]) for f in _SPILLED_FIELDS + DERIVED_FIELDS
+        }
         for s0 in range(0, n, step):
             idx = order[s0 : s0 + step]
             chunk = {"q_value": q_value[idx], "score": score[idx]}
             chunk.update({f: col[idx] for f, col in whole.items()})
-            yield _with_derived(chunk)
+            yield chunk
 
     def chunks(step: int = _WRITE_ROWS) -> Iterator[dict[str, np.ndarray]]:
         if held is not None:

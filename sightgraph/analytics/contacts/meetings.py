@@ -72,6 +72,7 @@ def _merge_events(
         | (t0[1:] - t0[:-1] >= gap_us)
     )
     starts = np.flatnonzero(new)
+    counts = np.diff(np.append(starts, n)).astype(np.int64)
     known = ~np.isnan(conf)
     return {
         "a": a[starts].astype(np.int32),
@@ -79,10 +80,10 @@ def _merge_events(
         "place": place[starts].astype(np.int32),
         "start": t0[starts].astype(np.int64),
         "end": np.maximum.reduceat(t1, starts).astype(np.int64),
-        "n": np.diff(np.append(starts, n)).astype(np.int64),
+        "n": counts,
         "conf_sum": np.add.reduceat(np.where(known, conf, 0.0), starts),
         "conf_n": np.add.reduceat(known.astype(np.int64), starts),
-        "lag": np.add.reduceat(t1 - t0, starts) / np.diff(np.append(starts, n)),
+        "lag": np.add.reduceat(t1 - t0, starts) / counts,
     }
 
 
