@@ -1040,9 +1040,9 @@ def _exports(
     ``generation``: a forget or retention run meanwhile may have missed what the job was still
     writing, so the exports are removed and the command fails with one line (run it again).
     """
-    from sightgraph.lake import commit_lock, in_lake, record_export, sightings_dataset, table
+    from sightgraph.lake import commit_lock, in_lake, record_export, sightings_files, table
 
-    sightings_dataset(lake)  # a lake (with sightings) to record into, else the job's own error
+    sightings_files(lake)  # a lake (with sightings) to record into, else the job's own error
     for out, name in outs:  # inside the lake, an --out must be where its table lives
         if out is None or not in_lake(lake, out):
             continue

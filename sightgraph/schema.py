@@ -7,12 +7,18 @@ Times are timezone-aware UTC inside; convert to numbers with explicit units via
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
+from sightgraph._lazy import LazyModule
 from sightgraph.errors import UsageError
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = LazyModule("pandas")  # imported on first use: `sightgraph colocate` never needs it
 
 __all__ = [
     "CAMERA_COLUMNS",

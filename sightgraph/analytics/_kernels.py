@@ -21,6 +21,7 @@ otherwise (it must be set before the first kernel is compiled). With the threade
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 
@@ -40,6 +41,27 @@ import numpy as np  # noqa: E402
 from numba import types  # noqa: E402
 from numba.typed import Dict  # noqa: E402
 
+
+def _load_numpy_support() -> None:
+    """Import numba's NumPy support now, without its BLAS probe.
+
+    When numba first compiles or loads a kernel it imports ``numba.np.arraymath``, which checks
+    for a BLAS by importing ``scipy.linalg`` (a quarter of a second, in every job's process).
+    None of these kernels calls BLAS (``np.dot``, ``np.linalg``), so the probe is answered "no"
+    here; a process that imported ``scipy.linalg.cython_blas`` before keeps numba's BLAS.
+    """
+    probe = "scipy.linalg.cython_blas"
+    if probe in sys.modules or "numba.np.arraymath" in sys.modules:
+        return
+    sys.modules[probe] = None  # type: ignore[assignment]  # import -> ImportError
+    try:
+        import numba.np.arraymath  # noqa: F401
+    finally:
+        del sys.modules[probe]
+
+
+_load_numpy_support()
+
 if not numba.config.CACHE_DIR:  # type: ignore[attr-defined]  # numba read its config earlier
     numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]  # type: ignore[attr-defined]
 
@@ -48,8 +70,9 @@ __all__ = [
     "camera_pairs_within",
     "count_others_in_window",
     "fill_event_rows",
-    "aggregate_pairs",
     "fill_pair_partials",
+    "fold_events",
+    "fold_pairs",
     "group_rows",
     "lz_match_total",
     "predict_subject",
@@ -230,7 +253,7 @@ def fill_pair_partials(
     Events are folded into a small direct-mapped cache keyed by the pair (``2**cache_bits``
     slots of 32 bytes, in CPU cache): an event of a cached pair updates its slot, any other evicts
     the slot's aggregate to the output. Nothing is lost: a pair may appear in several output rows,
-    whose sums, minima and maxima :func:`aggregate_pairs` combines. A pair that meets repeatedly
+    whose sums, minima and maxima :func:`fold_pairs` combines. A pair that meets repeatedly
     within a short stretch of time (the common case) leaves one row.
 
     The output arrays need room for one row per event (the counting pass gives the number).
@@ -288,182 +311,146 @@ def fill_pair_partials(
 
 
 @_jit
-def _block_pass(s, e, shift, mask, sub, fa, fb, fn, fmin, fmax, ta, tb, tn, tmn, tmx, cnt, on_a):
-    """One stable counting-sort pass of rows [s, e) from f* to t* on a digit of b (or of a)."""
-    cnt[:] = 0
-    for r in range(s, e):
-        key = (np.int64(fa[r]) - sub) if on_a else np.int64(fb[r])
-        cnt[((key >> shift) & mask) + 1] += 1
-    for v in range(mask + 1):
-        cnt[v + 1] += cnt[v]
-    for r in range(s, e):
-        key = (np.int64(fa[r]) - sub) if on_a else np.int64(fb[r])
-        d = (key >> shift) & mask
-        p = s + cnt[d]
-        ta[p] = fa[r]
-        tb[p] = fb[r]
-        tn[p] = fn[r]
-        tmn[p] = fmin[r]
-        tmx[p] = fmax[r]
-        cnt[d] += 1
+def _emit_partners(a, t, touched, acc_n, acc_min, acc_max, out, ya, yb, yn, ymin, ymax):
+    """Write the pairs ``(a, b)`` for ``b`` in ``touched[:t]``, in ``b`` order, from the
+    accumulators at ``y*[out:]``; clear their counts. Returns the next free output row."""
+    npids = acc_n.shape[0]
+    if t * 8 > npids:  # many partners: one scan of the accumulators beats a sort
+        for b in range(npids):
+            if acc_n[b] > 0:
+                ya[out] = a
+                yb[out] = b
+                yn[out] = acc_n[b]
+                ymin[out] = acc_min[b]
+                ymax[out] = acc_max[b]
+                acc_n[b] = 0
+                out += 1
+        return out
+    if t <= 32:
+        for x in range(1, t):
+            v = touched[x]
+            y = x - 1
+            while y >= 0 and touched[y] > v:
+                touched[y + 1] = touched[y]
+                y -= 1
+            touched[y + 1] = v
+    else:
+        touched[:t].sort()
+    for x in range(t):
+        b = touched[x]
+        ya[out] = a
+        yb[out] = b
+        yn[out] = acc_n[b]
+        ymin[out] = acc_min[b]
+        ymax[out] = acc_max[b]
+        acc_n[b] = 0
+        out += 1
+    return out
 
 
 @_jit
-def aggregate_pairs(m, a, b, n, tmin, tmax, a0, a1, npids, ya, yb, yn, ymin, ymax):
+def _fold_groups(start, base, sb, sn, smin, smax, npids, ya, yb, yn, ymin, ymax):
+    """Rows grouped by ``a`` (group ``q`` = rows ``[start[q], start[q + 1])``, ``a = base + q``;
+    columns ``sb`` (int32), ``sn`` (counts, or None for one event per row), ``smin``,
+    ``smax``) -> one row per pair, sorted by ``(a, b)``, at ``y*[0:]``.
+
+    Each group is summed into dense per-``b`` accumulators (``npids`` entries, in CPU cache for
+    up to ~100k subjects) and written out in ``b`` order. ``y*`` may be the arrays that hold the
+    groups: a group is read before its output is written, and its output never reaches past it.
+    """
+    acc_n = np.zeros(npids, np.int64)
+    acc_min = np.empty(npids, np.int64)
+    acc_max = np.empty(npids, np.int64)
+    touched = np.empty(npids, np.int32)
+    out = 0
+    for q in range(start.shape[0] - 1):
+        s, e = start[q], start[q + 1]
+        if s == e:
+            continue
+        t = 0
+        for p in range(s, e):
+            b = sb[p]
+            c = np.int64(1) if sn is None else sn[p]
+            if acc_n[b] == 0:
+                touched[t] = b
+                t += 1
+                acc_n[b] = c
+                acc_min[b] = smin[p]
+                acc_max[b] = smax[p]
+            else:
+                acc_n[b] += c
+                if smin[p] < acc_min[b]:
+                    acc_min[b] = smin[p]
+                if smax[p] > acc_max[b]:
+                    acc_max[b] = smax[p]
+        out = _emit_partners(
+            base + q, t, touched, acc_n, acc_min, acc_max, out, ya, yb, yn, ymin, ymax
+        )
+    return out
+
+
+@_jit
+def fold_events(
+    anc_row, anc_lo, anc_hi, k0, k1, pid, ts, npids, sb, smin, smax, ya, yb, yn, ymin, ymax
+):
+    """Pair aggregates of the events of anchors ``[k0, k1)``, sorted by ``(a, b)``, at ``y*``.
+
+    Exact (every pair of the chunk once): the events are counted per ``a`` (the smaller pid),
+    placed by a counting sort into the scratch arrays ``sb`` (int32), ``smin``, ``smax`` (one
+    entry per event), and each ``a``'s events are summed by :func:`_fold_groups`. Columns as in
+    :func:`fill_pair_partials`. Returns the number of pairs.
+    """
+    start = np.zeros(npids + 1, np.int64)
+    for k in range(k0, k1):
+        pj = pid[anc_row[k]]
+        for i in range(anc_lo[k], anc_hi[k]):
+            pi = pid[i]
+            if pi != pj:
+                start[min(pi, pj) + 1] += 1
+    for q in range(npids):
+        start[q + 1] += start[q]
+    pos = start[:-1].copy()
+    for k in range(k0, k1):
+        j = anc_row[k]
+        pj = pid[j]
+        tj = ts[j]
+        for i in range(anc_lo[k], anc_hi[k]):
+            pi = pid[i]
+            if pi == pj:
+                continue
+            ti = ts[i]
+            a = min(pi, pj)
+            p = pos[a]
+            sb[p] = max(pi, pj)
+            smin[p] = min(ti, tj)
+            smax[p] = max(ti, tj)
+            pos[a] = p + 1
+    return _fold_groups(start, 0, sb, None, smin, smax, npids, ya, yb, yn, ymin, ymax)
+
+
+@_jit
+def fold_pairs(m, a, b, n, tmin, tmax, a0, a1, npids, ya, yb, yn, ymin, ymax):
     """Sum/min/max the rows ``[0, m)`` of each pair; write them sorted by ``(a, b)`` to ``y*``.
 
-    Every ``a`` must be in ``[a0, a1)`` and every ``b`` in ``[0, npids)``. An MSD radix pass
-    splits the rows into at most 256 blocks by the high bits of ``a - a0`` (into ``y*``); each
-    block, now small enough for the CPU cache, is sorted by ``(a, b)`` with LSD counting-sort
-    passes (11-bit digits of ``b``, then the rest of ``a``) between ``y*`` and ``a..tmax``
-    (which are scratch), and runs of one pair are folded. Returns the number of rows written
-    (output rows never overtake unread input).
+    Every ``a`` must be in ``[a0, a1)`` and every ``b`` in ``[0, npids)``. A counting sort by
+    ``a`` into ``y*``, then :func:`_fold_groups` in place. Returns the number of rows written.
     """
-    span = np.int64(a1 - a0)
-    bits = 0
-    while (np.int64(1) << bits) < span:
-        bits += 1
-    shift = max(0, bits - 8)
-    nblk = ((span - 1) >> shift) + 1 if span > 0 else 1
-    bstart = np.zeros(nblk + 1, np.int64)
+    span = a1 - a0
+    start = np.zeros(span + 1, np.int64)
     for r in range(m):
-        bstart[((np.int64(a[r]) - a0) >> shift) + 1] += 1
-    for q in range(nblk):
-        bstart[q + 1] += bstart[q]
-    pos = bstart[:-1].copy()
+        start[a[r] - a0 + 1] += 1
+    for q in range(span):
+        start[q + 1] += start[q]
+    pos = start[:-1].copy()
     for r in range(m):
-        q = (np.int64(a[r]) - a0) >> shift
+        q = a[r] - a0
         p = pos[q]
-        ya[p] = a[r]
         yb[p] = b[r]
         yn[p] = n[r]
         ymin[p] = tmin[r]
         ymax[p] = tmax[r]
         pos[q] = p + 1
-    bbits = 1
-    while (np.int64(1) << bbits) < npids:
-        bbits += 1
-    dbits = 11
-    cnt = np.zeros((np.int64(1) << max(dbits, shift)) + 1, np.int64)
-    out = 0
-    for q in range(nblk):
-        s, e = bstart[q], bstart[q + 1]
-        if s == e:
-            continue
-        in_y = True  # where the block's rows are now
-        sh = 0
-        while sh < bbits:
-            if in_y:
-                _block_pass(
-                    s,
-                    e,
-                    sh,
-                    (1 << dbits) - 1,
-                    0,
-                    ya,
-                    yb,
-                    yn,
-                    ymin,
-                    ymax,
-                    a,
-                    b,
-                    n,
-                    tmin,
-                    tmax,
-                    cnt,
-                    False,
-                )
-            else:
-                _block_pass(
-                    s,
-                    e,
-                    sh,
-                    (1 << dbits) - 1,
-                    0,
-                    a,
-                    b,
-                    n,
-                    tmin,
-                    tmax,
-                    ya,
-                    yb,
-                    yn,
-                    ymin,
-                    ymax,
-                    cnt,
-                    False,
-                )
-            in_y = not in_y
-            sh += dbits
-        if shift > 0:
-            sub = a0 + (np.int64(q) << shift)
-            if in_y:
-                _block_pass(
-                    s,
-                    e,
-                    0,
-                    (1 << shift) - 1,
-                    sub,
-                    ya,
-                    yb,
-                    yn,
-                    ymin,
-                    ymax,
-                    a,
-                    b,
-                    n,
-                    tmin,
-                    tmax,
-                    cnt,
-                    True,
-                )
-            else:
-                _block_pass(
-                    s,
-                    e,
-                    0,
-                    (1 << shift) - 1,
-                    sub,
-                    a,
-                    b,
-                    n,
-                    tmin,
-                    tmax,
-                    ya,
-                    yb,
-                    yn,
-                    ymin,
-                    ymax,
-                    cnt,
-                    True,
-                )
-            in_y = not in_y
-        if in_y:
-            fa, fb, fn, fmin, fmax = ya, yb, yn, ymin, ymax
-        else:
-            fa, fb, fn, fmin, fmax = a, b, n, tmin, tmax
-        r = s
-        while r < e:
-            av = fa[r]
-            bv = fb[r]
-            sn = fn[r]
-            lo = fmin[r]
-            hi = fmax[r]
-            r += 1
-            while r < e and fa[r] == av and fb[r] == bv:
-                sn += fn[r]
-                if fmin[r] < lo:
-                    lo = fmin[r]
-                if fmax[r] > hi:
-                    hi = fmax[r]
-                r += 1
-            ya[out] = av
-            yb[out] = bv
-            yn[out] = sn
-            ymin[out] = lo
-            ymax[out] = hi
-            out += 1
-    return out
+    return _fold_groups(start, a0, yb, yn, ymin, ymax, npids, ya, yb, yn, ymin, ymax)
 
 
 @_jit
@@ -758,7 +745,8 @@ def warm_up(
         bufs = (np.zeros(3, np.int32), np.zeros(3, np.int32), i64.copy(), i64.copy(), i64.copy())
         out = (np.zeros(3, np.int32), np.zeros(3, np.int32), i64.copy(), i64.copy(), i64.copy())
         m = fill_pair_partials(ar, al, ah, 0, 3, i32, i64, 3, 4, *bufs)
-        aggregate_pairs(m, *bufs, 0, 3, 3, *out)
+        fold_events(ar, al, ah, 0, 3, i32, i64, 3, bufs[1], bufs[3], bufs[4], *out)
+        fold_pairs(m, *bufs, 0, 3, 3, *out)
         scatter_by_bucket(m, np.zeros(3, np.int32), *bufs, 1, *out)
     if radius:
         camera_pairs_within(np.zeros(3, np.float64), i64, 0.1)

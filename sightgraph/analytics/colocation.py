@@ -56,16 +56,16 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from numbers import Real
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from dask import delayed
 from rich.progress import Progress
 
+from sightgraph._lazy import LazyModule
 from sightgraph.analytics import _kernels
 from sightgraph.analytics.compute import Scheduler, progress_bar, resolve_scheduler, spill_dir
 from sightgraph.analytics.trajectories import haversine_m
@@ -75,7 +75,7 @@ from sightgraph.lake import (
     commit_into,
     erasure_generation,
     read_cameras,
-    sightings_dataset,
+    sightings_files,
 )
 from sightgraph.schema import (
     COLOCATION_EVENT_COLUMNS,
@@ -85,6 +85,11 @@ from sightgraph.schema import (
     ts_to_epoch_us,
     validate_sightings,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = LazyModule("pandas")  # imported on first use: `sightgraph colocate` never needs it
 
 K: Any = _kernels  # the numba dispatchers, untyped for mypy
 
@@ -197,7 +202,7 @@ class ColocationResult:
 
 
 def _check_number(value: Any, name: str, unit: str) -> float:
-    if isinstance(value, pd.Timedelta) or hasattr(value, "total_seconds"):
+    if hasattr(value, "total_seconds"):  # datetime.timedelta, pandas.Timedelta
         value = value.total_seconds()
     if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(float(value)):
         raise UsageError(f"{name} must be a finite number of {unit}, got {value!r}")
@@ -260,6 +265,49 @@ class _Summary:
     rows: int
 
 
+_NUMPY_OF = {
+    pa.int8(): np.int8,
+    pa.int16(): np.int16,
+    pa.int32(): np.int32,
+    pa.int64(): np.int64,
+    pa.uint8(): np.uint8,
+    pa.uint16(): np.uint16,
+    pa.uint32(): np.uint32,
+    pa.uint64(): np.uint64,
+    pa.float32(): np.float32,
+    pa.float64(): np.float64,
+}
+
+
+def _np(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """An Arrow array as NumPy: a read-only view of a primitive array without nulls.
+
+    pyarrow's own ``to_numpy`` imports pandas on its first call (pyarrow 26): a third of a
+    second of every ``sightgraph colocate``, which otherwise never needs pandas. Other arrays
+    (nulls, other types) go through ``to_numpy``.
+    """
+    if isinstance(arr, pa.ChunkedArray):
+        if arr.num_chunks == 1:
+            return _np(arr.chunk(0))
+        if arr.num_chunks == 0 or arr.type not in _NUMPY_OF:
+            return arr.to_numpy()
+        return np.concatenate([_np(c) for c in arr.chunks])
+    dtype = _NUMPY_OF.get(arr.type)
+    if dtype is None or arr.null_count:
+        return arr.to_numpy(zero_copy_only=False)
+    if len(arr) == 0:
+        return np.empty(0, dtype)
+    width = np.dtype(dtype).itemsize
+    return np.frombuffer(arr.buffers()[1], dtype, len(arr), arr.offset * width)
+
+
+def _arrow(values: np.ndarray, type_: pa.DataType) -> pa.Array:
+    """A NumPy array as an Arrow array of ``type_`` (same width, no nulls), without a copy of
+    a contiguous array and without ``pa.array``, which imports pandas (see :func:`_np`)."""
+    values = np.ascontiguousarray(values, np.dtype(f"{values.dtype.kind}{type_.bit_width // 8}"))
+    return pa.Array.from_buffers(type_, len(values), [None, pa.py_buffer(values)])
+
+
 def _encode_column(arr: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
     """Strings -> (distinct strings, int32 index per row). Dictionary chunks (as read from
     Parquet with ``read_dictionary``) are merged without touching the rows' strings."""
@@ -270,7 +318,7 @@ def _encode_column(arr: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarra
         parts = []
         for c, d in zip(chunks, dicts, strict=True):
             remap = _remap(d, union) if len(dicts) > 1 else np.arange(len(d), dtype=np.int32)
-            parts.append(remap[c.indices.to_numpy(zero_copy_only=False)])
+            parts.append(remap[_np(c.indices)])
         idx = np.concatenate(parts) if parts else np.empty(0, np.int32)
         return union, idx.astype(np.int32, copy=False)
     if isinstance(arr, pa.ChunkedArray):
@@ -278,7 +326,7 @@ def _encode_column(arr: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarra
     if not pa.types.is_string(arr.type):
         arr = pc.cast(arr, pa.string())
     enc = pc.dictionary_encode(arr)
-    idx = enc.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+    idx = _np(enc.indices).astype(np.int32, copy=False)
     return enc.dictionary.cast(pa.string()), idx
 
 
@@ -288,16 +336,12 @@ def _frag_from_table(table: pa.Table, with_ids: bool) -> _Frag:
     ts_col = table.column("ts")
     if ts_col.type != _TS:
         ts_col = pc.cast(ts_col, _TS)
-    ts = pc.cast(ts_col, pa.int64()).to_numpy().astype(np.int64, copy=False)
+    ts = _np(pc.cast(ts_col, pa.int64())).astype(np.int64, copy=False)
     frag = _Frag(pid_dict, pid_idx, cam_dict, cam_idx, ts)
     if with_ids:
-        frag.sid = table.column("sighting_id").to_numpy().astype(np.int64, copy=False)
+        frag.sid = _np(table.column("sighting_id")).astype(np.int64, copy=False)
         conf = table.column("confidence")
-        frag.conf = (
-            pc.cast(conf, pa.float64())
-            .to_numpy(zero_copy_only=False)
-            .astype(np.float64, copy=False)
-        )
+        frag.conf = _np(pc.cast(conf, pa.float64())).astype(np.float64, copy=False)
     return frag
 
 
@@ -338,7 +382,7 @@ def _sorted_union(dicts: Sequence[pa.Array]) -> pa.Array:
 
 
 def _remap(local: pa.Array, global_dict: pa.Array) -> np.ndarray:
-    return pc.index_in(local, value_set=global_dict).to_numpy(zero_copy_only=False).astype(np.int32)
+    return _np(pc.index_in(local, value_set=global_dict)).astype(np.int32)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -606,9 +650,19 @@ def _aggregate_chunk(m: _Matched, k0: int, k1: int, nev: int, buf: _PairBuffers)
 
     The arrays are views into ``buf`` (valid until its next use).
     """
-    rows = _partials(m, k0, k1, nev, buf)
-    k = K.aggregate_pairs(rows, *buf.x, 0, buf.npids, buf.npids, *buf.y)
+    k = _fold_chunk(m, k0, k1, nev, buf)
     return tuple(arr[:k] for arr in buf.y)
+
+
+def _fold_chunk(m: _Matched, k0: int, k1: int, nev: int, buf: _PairBuffers) -> int:
+    """Exact pair aggregates of the events of anchors ``[k0, k1)`` into ``buf.y``; pairs."""
+    buf.ensure(nev)
+    sb, smin, smax = buf.x[1], buf.x[3], buf.x[4]
+    return int(
+        K.fold_events(
+            m.anc_row, m.anc_lo, m.anc_hi, k0, k1, m.pid, m.ts, buf.npids, sb, smin, smax, *buf.y
+        )
+    )
 
 
 def _event_arrays(m: _Matched, k0: int, k1: int, nev: int) -> dict[str, np.ndarray]:
@@ -636,7 +690,7 @@ def _sort_events(ev: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def _take(codes: np.ndarray, dictionary: pa.Array) -> pa.Array:
-    return dictionary.take(pa.array(codes, pa.int32()))
+    return dictionary.take(_arrow(codes, pa.int32()))
 
 
 def _events_frame(ev: dict[str, np.ndarray], pids: pa.Array, cams: pa.Array) -> pd.DataFrame:
@@ -790,40 +844,51 @@ def _absolute(path: str | os.PathLike[str]) -> Path:
     return Path(os.path.abspath(path))
 
 
-def _read_units(lake: str | Path) -> list[tuple[str, list[int]]]:
-    """(file, row groups) units of about _READ_ROWS rows each."""
-    dset = sightings_dataset(lake)
-    units: list[tuple[str, list[int]]] = []
-    for path in sorted(dset.files):
+def _read_units(lake: str | Path, workers: int) -> list[list[tuple[str, list[int]]]]:
+    """Reading tasks: lists of (file, row groups), whole row groups of consecutive files, of
+    about a quarter of the rows per worker thread (at most ``_READ_ROWS``; a lake of many small
+    files makes a few tasks, not one per file: every task costs the driver graph work)."""
+    groups: list[tuple[str, int, int]] = []  # file, row group, rows
+    for path in sightings_files(lake):
         md = pq.ParquetFile(path).metadata
-        cur: list[int] = []
-        rows = 0
-        for g in range(md.num_row_groups):
-            cur.append(g)
-            rows += md.row_group(g).num_rows
-            if rows >= _READ_ROWS:
-                units.append((path, cur))
-                cur, rows = [], 0
-        if cur:
-            units.append((path, cur))
+        groups.extend((path, g, md.row_group(g).num_rows) for g in range(md.num_row_groups))
+    total = sum(r for _, _, r in groups)
+    target = max(1, min(_READ_ROWS, math.ceil(total / (4 * max(1, workers)))))
+    units: list[list[tuple[str, list[int]]]] = []
+    cur: list[tuple[str, list[int]]] = []
+    rows = 0
+    for path, g, n in groups:
+        if cur and cur[-1][0] == path:
+            cur[-1][1].append(g)
+        else:
+            cur.append((path, [g]))
+        rows += n
+        if rows >= target:
+            units.append(cur)
+            cur, rows = [], 0
+    if cur:
+        units.append(cur)
     return units
 
 
-def _read_unit(path: str, groups: list[int], with_ids: bool, min_confidence: float) -> _Frag:
+def _read_unit(parts: list[tuple[str, list[int]]], with_ids: bool, min_confidence: float) -> _Frag:
     cols = ["pid", "camera_id", "ts"]
     if with_ids:
         cols = ["sighting_id", *cols]
     if with_ids or min_confidence > 0:
         cols.append("confidence")
-    table = pq.ParquetFile(path, read_dictionary=["pid", "camera_id"]).read_row_groups(
-        groups, columns=cols
-    )
-    for col in ("pid", "camera_id", "ts") + (("sighting_id",) if with_ids else ()):
-        if table.column(col).null_count:
-            raise UsageError(f"sightings file {path}: column {col} has missing values")
-    if min_confidence > 0:
-        table = table.filter(pc.greater_equal(table.column("confidence"), min_confidence))
-    frag = _frag_from_table(table, with_ids)
+    tables = []
+    for path, groups in parts:
+        table = pq.ParquetFile(path, read_dictionary=["pid", "camera_id"]).read_row_groups(
+            groups, columns=cols
+        )
+        for col in ("pid", "camera_id", "ts") + (("sighting_id",) if with_ids else ()):
+            if table.column(col).null_count:
+                raise UsageError(f"sightings file {path}: column {col} has missing values")
+        if min_confidence > 0:
+            table = table.filter(pc.greater_equal(table.column("confidence"), min_confidence))
+        tables.append(table)
+    frag = _frag_from_table(pa.concat_tables(tables) if len(tables) > 1 else tables[0], with_ids)
     _test_kill("read")
     return frag
 
@@ -840,16 +905,19 @@ def _prepare(
     warm: dict[str, bool],
 ) -> tuple[list[Any], _Plan, list[Any]]:
     """Read the lake, build the plan and the per-partition piece handles (not yet computed)."""
-    units = _read_units(lake)
-    sched.run_everywhere(functools.partial(K.warm_up, radius=radius_m > 0, **warm))
+    units = _read_units(lake, sched.num_workers)
+    # kernels load while the lake is read (the sweep waits for them below)
+    warmed = sched.start_everywhere(functools.partial(K.warm_up, radius=radius_m > 0, **warm))
     read = delayed(_read_unit, pure=False)
     frags = sched.persist(
-        [read(p, g, with_ids, min_confidence) for p, g in units], "reading sightings", progress
+        [read(u, with_ids, min_confidence) for u in units], "reading sightings", progress
     )
     summaries = sched.compute(
         [delayed(_summarize)(f, window_us) for f in frags], "summarising", False
     )
     cameras = read_cameras(lake) if radius_m > 0 else None
+    if radius_m > 0:
+        warmed()  # the plan runs a kernel
     nparts = npartitions or _default_partitions(sum(s.rows for s in summaries), sched.num_workers)
     plan = _make_plan(summaries, window_us, radius_m, cameras, nparts, f"{Path(lake) / 'cameras'}")
     parts_arg = delayed((plan.part_of, plan.needed, radius_m > 0), pure=False)
@@ -860,6 +928,7 @@ def _prepare(
         for f, pr, cr in zip(frags, plan.pid_remaps, plan.cam_remaps, strict=True)
     ]
     per_part = [[pf[k] for pf in pieces_by_frag] for k in range(nout)]
+    warmed()
     return frags, plan, per_part
 
 
@@ -1003,11 +1072,10 @@ def _sweep_to_buckets(
         if nev == 0:
             continue
         if aggregate:
-            rows = _partials(m, k0, k1, nev, buf)
-            k = K.aggregate_pairs(rows, *buf.x, 0, npids, npids, *buf.y)
+            k = _fold_chunk(m, k0, k1, nev, buf)
             cols = tuple(arr[:k] for arr in buf.y)
             cuts = np.searchsorted(cols[0], bounds)
-            aggregate = k < _AGGREGATE_MIN_GAIN * rows or rows < _AGGREGATE_PROBE_ROWS
+            aggregate = k < _AGGREGATE_MIN_GAIN * nev or nev < _AGGREGATE_PROBE_ROWS
         else:
             rows = _partials(m, k0, k1, nev, buf)
             cuts = K.scatter_by_bucket(rows, bucket_of, *buf.x, nbuckets, *buf.y)
@@ -1074,7 +1142,7 @@ def _reduce_bucket(
                 if runs:
                     np.concatenate([r[j] for r in runs], out=arr[:n])
             del runs
-            k = K.aggregate_pairs(n, *buf.x, lo, hi, npids, *buf.y)
+            k = K.fold_pairs(n, *buf.x, lo, hi, npids, *buf.y)
             rows += k
             for arr in buf.y:
                 np.save(fh, arr[:k], allow_pickle=False)
@@ -1107,7 +1175,7 @@ def _dict_column(codes: np.ndarray, dictionary: pa.Array) -> pa.DictionaryArray:
         rank = np.cumsum(mask, dtype=np.int32) - 1
         idx = rank[codes]
     return pa.DictionaryArray.from_arrays(
-        pa.array(idx, pa.int32()), dictionary.take(pa.array(used))
+        _arrow(idx, pa.int32()), dictionary.take(_arrow(used, pa.int64()))
     )
 
 
@@ -1206,9 +1274,9 @@ def _write_pairs(
                                 [
                                     _dict_column(a[lo:hi], pids),
                                     _dict_column(b[lo:hi], pids),
-                                    pa.array(n[lo:hi]),
-                                    pa.array(tmin[lo:hi], _TS),
-                                    pa.array(tmax[lo:hi], _TS),
+                                    _arrow(n[lo:hi], pa.int64()),
+                                    _arrow(tmin[lo:hi], _TS),
+                                    _arrow(tmax[lo:hi], _TS),
                                 ],
                                 schema=_PAIR_SCHEMA,
                             )

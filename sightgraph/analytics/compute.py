@@ -127,6 +127,37 @@ class Scheduler:
         if self.client is not None:
             self.client.run(func)
 
+    def start_everywhere(self, func: Callable[[], Any]) -> Callable[[], None]:
+        """:meth:`run_everywhere`, this process's call in a background thread; returns
+        ``wait()``, which blocks until it is done and raises its error, if any.
+
+        For a warm-up that can overlap the first tasks (numba loading its cached kernels holds
+        the GIL most of the time, reading Parquet does not). A cluster's workers run it before
+        this returns, as with :meth:`run_everywhere` (a worker lost meanwhile is an error there,
+        not in the middle of the tasks that Dask would re-run).
+        """
+        if self.client is not None:
+            self.client.run(func)
+        done: list[BaseException | None] = []
+
+        def run() -> None:
+            try:
+                func()
+            except BaseException as exc:  # handed to wait()
+                done.append(exc)
+            else:
+                done.append(None)
+
+        thread = threading.Thread(target=run, name="sightgraph-warm-up", daemon=True)
+        thread.start()
+
+        def wait() -> None:
+            thread.join()
+            if done and done[0] is not None:
+                raise done[0]
+
+        return wait
+
     def compute(
         self, tasks: Sequence[Any], description: str, progress: bool | Progress = True
     ) -> list[Any]:

@@ -18,13 +18,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
+from sightgraph._lazy import LazyModule
 from sightgraph.errors import UsageError
 from sightgraph.schema import epoch_us_to_ts, require_columns, ts_to_epoch_us
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = LazyModule("pandas")  # imported on first use: `sightgraph colocate` never needs it
 
 __all__ = [
     "aggregate_flows",

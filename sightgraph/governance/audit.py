@@ -34,6 +34,7 @@ import inspect
 import json
 import math
 import os
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -92,8 +93,10 @@ def compute_entry_hash(entry: Mapping[str, Any]) -> str:
 def _jsonable(value: Any) -> Any:
     """Parameters -> plain JSON values (times as ISO 8601, sets sorted, unknown objects tagged)."""
     import numpy as np  # local: keep the module importable in a bare process quickly
-    import pandas as pd
 
+    # a pandas value exists only once pandas is imported: a job that never needed it (such as
+    # `sightgraph colocate`) does not import it here to log its parameters
+    pd = sys.modules.get("pandas")
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, enum.Enum):
@@ -105,23 +108,27 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (float, np.floating)):
         f = float(value)
         return f if math.isfinite(f) else str(f)
-    if value is pd.NaT or value is pd.NA:
+    if pd is not None and (value is pd.NaT or value is pd.NA):
         return None
-    if isinstance(value, (pd.Timestamp, _dt.datetime, _dt.date, _dt.time)):
+    if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):  # pandas.Timestamp too
         return value.isoformat()
-    if isinstance(value, (pd.Timedelta, _dt.timedelta)):
-        return pd.Timedelta(value).isoformat()
+    if isinstance(value, _dt.timedelta):  # pandas.Timedelta too
+        import pandas
+
+        return pandas.Timedelta(value).isoformat()
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     if isinstance(value, Mapping):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (set, frozenset)):
         return sorted((_jsonable(v) for v in value), key=_canonical)
-    if isinstance(value, (list, tuple, np.ndarray, pd.Index)):
+    if isinstance(value, (list, tuple, np.ndarray)) or (
+        pd is not None and isinstance(value, pd.Index)
+    ):
         return [_jsonable(v) for v in value]
-    if isinstance(value, pd.DataFrame):
+    if pd is not None and isinstance(value, pd.DataFrame):
         return f"<DataFrame {len(value)} rows>"
-    if isinstance(value, pd.Series):
+    if pd is not None and isinstance(value, pd.Series):
         return f"<Series {len(value)} rows>"
     return f"<{type(value).__name__}>"
 

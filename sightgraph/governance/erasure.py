@@ -75,14 +75,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from urllib.parse import unquote
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from sightgraph._lazy import LazyModule
 from sightgraph.errors import SightgraphError, UsageError
 from sightgraph.lake import (
     DERIVED,
@@ -99,6 +99,11 @@ from sightgraph.lake import (
     read_exports,
     table,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = LazyModule("pandas")  # imported on first use: `sightgraph colocate` never needs it
 
 __all__ = ["exports_holding", "forget_subject", "retention_apply", "retention_cutoff"]
 

@@ -10,11 +10,16 @@ from a published total (publish totals only over unsuppressed cells, or suppress
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
+from sightgraph._lazy import LazyModule
 from sightgraph.errors import UsageError
 from sightgraph.schema import require_columns
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = LazyModule("pandas")  # imported on first use: `sightgraph colocate` never needs it
 
 __all__ = ["SUPPRESSED_COLUMN", "distinct_subject_counts", "suppress_small_cells"]
 
