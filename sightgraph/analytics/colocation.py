@@ -49,10 +49,11 @@ import math
 import os
 import shutil
 import signal
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from numbers import Real
 from pathlib import Path
@@ -635,6 +636,41 @@ class _PairBuffers:
         self.cap = cap
 
 
+_POOL: dict[tuple[str, int], _PairBuffers] = {}
+_POOL_LOCK = threading.Lock()
+
+
+def _pooled_buffers(job: str, npids: int) -> _PairBuffers:
+    """This thread's buffers for the job whose scratch directory is ``job``, kept between its
+    sweep and reduce tasks: a fresh 200 MB of buffers per task costs its page faults (a
+    quarter of the sweep's time went to the kernel zeroing pages). Released by
+    :func:`_release_buffers` when the job ends."""
+    key = (job, threading.get_ident())
+    with _POOL_LOCK:
+        buf = _POOL.get(key)
+        if buf is None or buf.npids != npids:
+            buf = _POOL[key] = _PairBuffers(npids)
+    return buf
+
+
+def _release_buffers(job: str) -> None:
+    with _POOL_LOCK:
+        for key in [k for k in _POOL if k[0] == job]:
+            del _POOL[key]
+
+
+@contextmanager
+def _buffers_released(sched: Scheduler, job: str) -> Iterator[None]:
+    """Around a job: its pooled buffers are released here and on a cluster's workers."""
+    try:
+        yield
+    finally:
+        _release_buffers(job)
+        if sched.client is not None:
+            with suppress(Exception):  # a lost worker took its buffers with it
+                sched.client.run(functools.partial(_release_buffers, job))
+
+
 def _partials(m: _Matched, k0: int, k1: int, nev: int, buf: _PairBuffers) -> int:
     """Partial pair aggregates of the events of anchors ``[k0, k1)`` into ``buf.x``; rows."""
     buf.ensure(nev)
@@ -1062,7 +1098,7 @@ def _sweep_to_buckets(
     sightings = int(np.count_nonzero(own[m.cam])) if len(m.cam) else 0
     event_parts: list[str] = []
     written = np.zeros(nbuckets, np.int64)
-    buf = _PairBuffers(npids)
+    buf = _pooled_buffers(spill, npids)
     buf.ensure(min(_CHUNK_EVENTS, m.events))
     bucket_of = np.zeros(max(npids, 1), np.int32)
     for q in range(nbuckets):
@@ -1103,7 +1139,9 @@ def _reduce_bucket(
     A bucket of more than ``_BUCKET_ROWS`` rows is reduced in slices of pid_a codes (the files
     are read once per slice), so memory stays bounded whatever the skew. The inputs are left in
     place (a re-run of this task may need them) and the result goes to a new file
-    ``res/b<q>-<attempt>.npy`` (renamed into place when complete). Returns
+    ``res/b<q>-<attempt>.npy`` (renamed into place when complete; blocks of 7 arrays: the
+    codes ``pid_a`` uses and its rows' indices into them, the same for ``pid_b``, then
+    ``n_events``, ``tmin``, ``tmax``). Returns
     ``(q, pairs, result file name, rows read)``; raises if the inputs do not hold ``total`` rows.
     """
     _test_kill("reduce", q, start=True)
@@ -1124,7 +1162,7 @@ def _reduce_bucket(
     rows = 0
     read = 0
     tmp = out.with_name(out.name + ".tmp")
-    buf = _PairBuffers(npids)
+    buf = _pooled_buffers(spill, npids)
     with open(tmp, "wb") as fh:
         for lo, hi in ranges:
             runs: list[tuple[np.ndarray, ...]] = []
@@ -1144,8 +1182,11 @@ def _reduce_bucket(
             del runs
             k = K.fold_pairs(n, *buf.x, lo, hi, npids, *buf.y)
             rows += k
-            for arr in buf.y:
-                np.save(fh, arr[:k], allow_pickle=False)
+            ya, yb, yn, ymin, ymax = (arr[:k] for arr in buf.y)
+            # the writer's dictionary columns, made here in parallel (its thread is the
+            # last step of the job)
+            for arr in (*_dict_codes(ya, npids), *_dict_codes(yb, npids), yn, ymin, ymax):
+                np.save(fh, arr, allow_pickle=False)
     _check_rows(q, read, total)
     tmp.replace(out)
     _test_kill("reduce", q)
@@ -1160,23 +1201,30 @@ def _check_rows(q: int, read: int, total: int) -> None:
         )
 
 
+def _dict_codes(codes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Codes into a dictionary of ``size`` -> (the codes used, ascending; each row's index
+    into them, int32)."""
+    if len(codes) * 8 < size:
+        used, inv = np.unique(codes, return_inverse=True)
+        return used, inv.astype(np.int32)
+    mask = np.zeros(size, bool)
+    mask[codes] = True
+    rank = np.cumsum(mask, dtype=np.int32) - 1
+    return np.flatnonzero(mask), rank[codes]
+
+
+def _dict_array(used: np.ndarray, idx: np.ndarray, dictionary: pa.Array) -> pa.DictionaryArray:
+    """A dictionary column holding only the strings ``used`` (fast to write)."""
+    if len(idx) == 0:
+        return pa.DictionaryArray.from_arrays(pa.array([], pa.int32()), pa.array([], pa.string()))
+    return pa.DictionaryArray.from_arrays(
+        _arrow(idx, pa.int32()), dictionary.take(_arrow(used.astype(np.int64), pa.int64()))
+    )
+
+
 def _dict_column(codes: np.ndarray, dictionary: pa.Array) -> pa.DictionaryArray:
     """Codes -> a dictionary column holding only the strings it uses (fast to write)."""
-    n = len(codes)
-    if n == 0:
-        return pa.DictionaryArray.from_arrays(pa.array([], pa.int32()), pa.array([], pa.string()))
-    if n * 8 < len(dictionary):
-        used, inv = np.unique(codes, return_inverse=True)
-        idx = inv.astype(np.int32)
-    else:
-        mask = np.zeros(len(dictionary), bool)
-        mask[codes] = True
-        used = np.flatnonzero(mask)
-        rank = np.cumsum(mask, dtype=np.int32) - 1
-        idx = rank[codes]
-    return pa.DictionaryArray.from_arrays(
-        _arrow(idx, pa.int32()), dictionary.take(_arrow(used, pa.int64()))
-    )
+    return _dict_array(*_dict_codes(codes, len(dictionary)), dictionary)
 
 
 _PAIR_SCHEMA = pa.schema(
@@ -1267,13 +1315,13 @@ def _write_pairs(
                     pairs, name = arrived.pop(nxt)
                     path = Path(spill) / "res" / name
                     got = 0
-                    for a, b, n, tmin, tmax in _iter_blocks(path):
+                    for a_used, a, b_used, b, n, tmin, tmax in _iter_blocks(path, 7):
                         for lo in range(0, len(a), _ROW_GROUP):
                             hi = lo + _ROW_GROUP
                             table = pa.Table.from_arrays(
                                 [
-                                    _dict_column(a[lo:hi], pids),
-                                    _dict_column(b[lo:hi], pids),
+                                    _dict_array(a_used, a[lo:hi], pids),
+                                    _dict_array(b_used, b[lo:hi], pids),
                                     _arrow(n[lo:hi], pa.int64()),
                                     _arrow(tmin[lo:hi], _TS),
                                     _arrow(tmax[lo:hi], _TS),
@@ -1454,7 +1502,11 @@ def colocate_lake(
     ev_tmp = _prepare_events_dir(events_dir) if events_dir is not None else None
     spill = spill_dir(out.parent, "colocate")
     try:
-        with resolve_scheduler(scheduler) as sched, progress_bar(progress) as bar:
+        with (
+            resolve_scheduler(scheduler) as sched,
+            progress_bar(progress) as bar,
+            _buffers_released(sched, spill),
+        ):
             _frags, plan, per_part = _prepare(
                 sched,
                 lake,
