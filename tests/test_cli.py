@@ -62,6 +62,32 @@ def test_bad_duration_and_negative_window(tmp_path: Path) -> None:
     assert r.returncode == 2 and "no sightings" in r.stderr
 
 
+def test_quick_exit_after_numba_keeps_codes_streams_and_atexit(tmp_path: Path) -> None:
+    """Once numba is loaded, the command leaves by ``os._exit`` (no teardown of the
+    interpreter); its exit code, its buffered output and the atexit handlers are kept."""
+    marker = tmp_path / "atexit-ran"
+    code = (
+        "import atexit, pathlib, sys, numba\n"
+        f"atexit.register(lambda: pathlib.Path({str(marker)!r}).write_text('yes'))\n"
+        "print('buffered line, never flushed by hand')\n"
+        "from sightgraph.cli import run\n"
+        "sys.argv = ['sightgraph', *sys.argv[1:]]\n"
+        "run()\n"
+    )
+    env = {**os.environ, "SIGHTGRAPH_PSEUDONYM_KEY": "cli-test-key", **analyst(tmp_path)}
+    args = ["colocate", "--lake", str(tmp_path), "--out", str(tmp_path / "p.parquet")]
+    r = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert r.returncode == 2 and "no sightings" in r.stderr
+    assert r.stdout == "buffered line, never flushed by hand\n"
+    assert marker.read_text() == "yes"
+    r = subprocess.run(
+        [sys.executable, "-c", code, "--help"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert r.returncode == 0 and "colocate" in r.stdout
+
+
 def test_pipeline_end_to_end_with_audit_and_forget(tmp_path: Path) -> None:
     city, lake = tmp_path / "city", tmp_path / "lake"
     env = admin(tmp_path)
