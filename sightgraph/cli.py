@@ -1114,7 +1114,6 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
 
 
-
 def run() -> None:
     """The ``sightgraph`` command: :func:`main`, then out without tearing the interpreter
     down when numba was used.

@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import math
 from numbers import Real
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numba
 import numpy as np
-import pandas as pd
 
+from sightgraph._lazy import LazyModule
 from sightgraph.analytics import _kernels  # noqa: F401  (sets NUMBA_CACHE_DIR before any jit)
 from sightgraph.errors import UsageError
 from sightgraph.schema import require_columns, ts_to_epoch_us
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = LazyModule("pandas")  # imported on first use
 
 MODEL = (
     "day-swap or time-shift Poisson null v2 (crowd-aware routines); "
@@ -32,7 +37,7 @@ _jit = numba.njit(nogil=True, cache=True)
 
 
 def _check_seconds(value: Any, name: str, *, positive: bool = False) -> float:
-    if isinstance(value, pd.Timedelta) or hasattr(value, "total_seconds"):
+    if hasattr(value, "total_seconds"):  # datetime.timedelta, pandas.Timedelta
         value = value.total_seconds()
     if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(float(value)):
         raise UsageError(f"{name} must be a finite number of seconds, got {value!r}")

@@ -3,9 +3,11 @@ busyness weight, :mod:`sightgraph.analytics.contacts`)."""
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
+import numpy as np
+
+from sightgraph._lazy import LazyModule
 from sightgraph.analytics.contacts._common import (
     _check_seconds,
     _require_frame,
@@ -14,6 +16,11 @@ from sightgraph.analytics.contacts._common import (
     _to_us,
 )
 from sightgraph.schema import epoch_us_to_ts
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = LazyModule("pandas")  # imported on first use
 
 #: Columns of :func:`camera_busyness`.
 BUSYNESS_COLUMNS = ("camera_id", "period_start", "subjects")

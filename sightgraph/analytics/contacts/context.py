@@ -4,16 +4,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
+from sightgraph._lazy import LazyModule
 from sightgraph.analytics._kernels import count_others_in_window
 from sightgraph.analytics.contacts._common import _DAY_US, _jit
 from sightgraph.analytics.contacts.busyness import _busyness_arrays
 from sightgraph.errors import UsageError
 from sightgraph.schema import require_columns
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = LazyModule("pandas")  # imported on first use
 
 
 @dataclass

@@ -3,11 +3,11 @@ are less than ``G`` apart (:mod:`sightgraph.analytics.contacts`, DESIGN §4)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
+from sightgraph._lazy import LazyModule
 from sightgraph.analytics.contacts._common import (
     _check_seconds,
     _require_frame,
@@ -18,6 +18,11 @@ from sightgraph.analytics.contacts._common import (
 )
 from sightgraph.errors import UsageError
 from sightgraph.schema import epoch_us_to_ts, require_columns
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = LazyModule("pandas")  # imported on first use
 
 #: Columns of :func:`build_meetings`.
 MEETING_COLUMNS = (

@@ -7,13 +7,13 @@ The model (meetings, null, score, evidence columns) is stated in full in the pac
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 from scipy.special import pdtrc
 
+from sightgraph._lazy import LazyModule
 from sightgraph.analytics.colocation import _check_crowd_cap
 from sightgraph.analytics.contacts._common import (
     _DAY_US,
@@ -43,6 +43,11 @@ from sightgraph.analytics.contacts.nulls.day_swap import _day_swap_null
 from sightgraph.analytics.contacts.nulls.time_shift import _time_shift_null
 from sightgraph.errors import UsageError
 from sightgraph.schema import CONTACT_COLUMNS, epoch_us_to_ts, require_columns
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = LazyModule("pandas")  # imported on first use
 
 #: Evidence columns that follow :data:`~sightgraph.schema.CONTACT_COLUMNS` in a contacts table.
 CONTACT_EVIDENCE_COLUMNS = (
