@@ -324,3 +324,18 @@ def test_counts_wait_on_disk_as_int32_only_when_they_fit():
     assert contacts_job._narrow("n_events", big).dtype == np.int64
     assert contacts_job._narrow("n_events", big - 1).dtype == np.int32
     assert contacts_job._narrow("first_ts", big - 1).dtype == np.int64  # not a count
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_buckets_share_the_expected_pairs(seed):
+    """A pair goes to the bucket of its smaller code, so equal sightings per bucket would give
+    the first bucket most pairs: the buckets share ``c_a * (sightings of bigger codes)``."""
+    counts = np.random.default_rng(seed).integers(1, 200, 3000)
+    bucket_of = contacts_job._buckets(counts, 4)
+    assert bucket_of.min() == 0 and bucket_of.max() == 3
+    assert (np.diff(bucket_of) >= 0).all()  # ranges of codes
+    c = counts.astype(np.float64)
+    pairs = c * (c.sum() - np.cumsum(c))  # expected pairs owned by each code
+    share = np.bincount(bucket_of, weights=pairs) / pairs.sum()
+    assert np.abs(share - 0.25).max() < 0.02, share
+    assert np.count_nonzero(bucket_of == 0) < np.count_nonzero(bucket_of == 3)
