@@ -316,17 +316,12 @@ def _emit_partners(a, t, touched, acc_n, acc_min, acc_max, out, ya, yb, yn, ymin
     accumulators at ``y*[out:]``; clear their counts. Returns the next free output row."""
     npids = acc_n.shape[0]
     if t * 8 > npids:  # many partners: one scan of the accumulators beats a sort
+        t = 0
         for b in range(npids):
             if acc_n[b] > 0:
-                ya[out] = a
-                yb[out] = b
-                yn[out] = acc_n[b]
-                ymin[out] = acc_min[b]
-                ymax[out] = acc_max[b]
-                acc_n[b] = 0
-                out += 1
-        return out
-    if t <= 32:
+                touched[t] = b
+                t += 1
+    elif t <= 32:
         for x in range(1, t):
             v = touched[x]
             y = x - 1
