@@ -106,9 +106,9 @@ __all__ = [
 EVENT_COLUMNS = COLOCATION_EVENT_COLUMNS + COLOCATION_EVENT_CONFIDENCE_COLUMNS
 
 _EARTH_R = 6_371_008.8  # metres, as trajectories.haversine_m
-# Memory budgets (rows). A sweep chunk holds at most _CHUNK_EVENTS events' partial aggregates
-# (~40 bytes each); a bucket is reduced in memory when it has at most _BUCKET_ROWS partial rows
-# (~80 bytes each while sorting), else in slices of pid_a.
+# Memory budgets (rows). A sweep chunk folds at most _CHUNK_EVENTS events (~56 bytes each in
+# the pair buffers); a bucket is reduced in memory when it has at most _BUCKET_ROWS partial rows
+# (~56 bytes each while folded), else in slices of pid_a.
 _CHUNK_EVENTS = 4_000_000
 _BUCKET_ROWS = 12_000_000
 _CACHE_BITS = 14  # 16384-slot pre-aggregation cache (512 KiB, in L2)
@@ -681,15 +681,6 @@ def _partials(m: _Matched, k0: int, k1: int, nev: int, buf: _PairBuffers) -> int
     )
 
 
-def _aggregate_chunk(m: _Matched, k0: int, k1: int, nev: int, buf: _PairBuffers):
-    """Pair aggregates of the events of anchors ``[k0, k1)``: 5 arrays sorted by (a, b).
-
-    The arrays are views into ``buf`` (valid until its next use).
-    """
-    k = _fold_chunk(m, k0, k1, nev, buf)
-    return tuple(arr[:k] for arr in buf.y)
-
-
 def _fold_chunk(m: _Matched, k0: int, k1: int, nev: int, buf: _PairBuffers) -> int:
     """Exact pair aggregates of the events of anchors ``[k0, k1)`` into ``buf.y``; pairs."""
     buf.ensure(nev)
@@ -863,7 +854,9 @@ def find_colocations(
     if events:
         ev = _sort_events(_event_arrays(m, 0, len(m.anc_row), m.events))
         return _events_frame(ev, plan.pids, plan.cams)
-    a, b, n, tmin, tmax = _aggregate_chunk(m, 0, len(m.anc_row), m.events, _PairBuffers(npids))
+    buf = _PairBuffers(npids)
+    k = _fold_chunk(m, 0, len(m.anc_row), m.events, buf)
+    a, b, n, tmin, tmax = (arr[:k] for arr in buf.y)
     return _pairs_frame(a, b, n, tmin, tmax, plan.pids)
 
 
@@ -924,7 +917,7 @@ def _read_unit(parts: list[tuple[str, list[int]]], with_ids: bool, min_confidenc
         if min_confidence > 0:
             table = table.filter(pc.greater_equal(table.column("confidence"), min_confidence))
         tables.append(table)
-    frag = _frag_from_table(pa.concat_tables(tables) if len(tables) > 1 else tables[0], with_ids)
+    frag = _frag_from_table(pa.concat_tables(tables), with_ids)
     _test_kill("read")
     return frag
 

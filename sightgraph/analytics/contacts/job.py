@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from dask import delayed
 
 from sightgraph.analytics._kernels import count_others_in_window
-from sightgraph.analytics.colocation import _check_crowd_cap, _test_kill
+from sightgraph.analytics.colocation import _check_crowd_cap, _pid_buckets, _test_kill
 from sightgraph.analytics.contacts._common import (
     _DAY_US,
     _US,
@@ -637,23 +637,12 @@ def _warm_up() -> None:
 
 
 def _buckets(pid_counts: np.ndarray, nbuckets: int) -> np.ndarray:
-    """pid_a code -> bucket, ranges of codes with about equal expected pairs.
-
-    A pair belongs to the bucket of its smaller code, so a code's expected pairs grow with its
-    sightings times the sightings of all bigger codes (as for co-location's buckets): ranges of
-    equal sightings gave the first bucket of the 1M city 7x the pairs of the last, and its
-    scoring task ran alone for half the scoring phase.
-    """
-    npids = len(pid_counts)
-    if npids == 0:
-        return np.zeros(1, np.int32)
-    c = pid_counts.astype(np.float64)
-    cum = np.cumsum(c * (c.sum() - np.cumsum(c)) + c)
-    edges = np.searchsorted(cum, cum[-1] * np.arange(1, nbuckets) / nbuckets, side="right")
-    bucket_of = np.zeros(npids, np.int32)
-    for e in edges:
-        bucket_of[e:] += 1
-    return np.minimum(bucket_of, nbuckets - 1)
+    """pid_a code -> bucket, ranges of codes with about equal expected pairs (co-location's
+    :func:`~sightgraph.analytics.colocation._pid_buckets`: a pair belongs to the bucket of its
+    smaller code, so ranges of equal sightings gave the first bucket of the 1M city 7x the
+    pairs of the last, and its scoring task ran alone for half the scoring phase). Buckets that
+    would be empty are dropped from the end of the range: some of the ``nbuckets`` get nothing."""
+    return _pid_buckets(pid_counts, nbuckets)[0]
 
 
 def _contacts_schema(params: dict[str, Any] | None) -> pa.Schema:
