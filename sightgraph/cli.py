@@ -237,7 +237,7 @@ def contacts(
         ),
     ] = "auto",
     shift: Annotated[
-        str | None, typer.Option(help="Time-shift null: offset step (default 2 W)")
+        str | None, typer.Option(help="Time-shift null: offset step (default max(G, 2 W, 1 s))")
     ] = None,
     rank: Annotated[
         str,

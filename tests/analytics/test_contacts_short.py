@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from sightgraph.analytics.colocation import find_colocations
 from sightgraph.analytics.contacts import build_meetings, score_contacts
-from sightgraph.analytics.contacts.context import AUTO_MIN_DAYS, choose_null
+from sightgraph.analytics.contacts.context import AUTO_MIN_DAYS, choose_null, default_shift_us
 from sightgraph.analytics.contacts.nulls.time_shift import shift_offsets
 from sightgraph.errors import UsageError
 
@@ -41,6 +41,26 @@ def _row(c: pd.DataFrame, a: str, b: str) -> pd.Series:
 
 def test_shift_offsets():
     assert shift_offsets(4, 3).tolist() == [-12, -8, -4, 4, 8, 12]
+
+
+def test_default_shift_is_longer_than_the_meeting_scale():
+    """The default step is max(G, 2 W, 1 s): the table equals the one with that step given."""
+    us = 1_000_000
+    assert default_shift_us(2 * us, 5 * us) == 5 * us  # G (Zara: W = 2 s, G = 5 s)
+    assert default_shift_us(20 * us, 5 * us) == 40 * us  # 2 W
+    assert default_shift_us(0, 0) == us
+    rows = []
+    for i in range(0, 16, 2):  # 16 s together: offsets of 4, 8, 12 s still meet, 21 s not
+        rows += [("A", "X", T0 + i * S), ("B", "X", T0 + (i + 1) * S)]
+    rows += _walk("A", ["c1", "c2", "c3"], T0 + 60 * S) + _walk(
+        "B", ["c1", "c2", "c3"], T0 + 61 * S
+    )
+    s = _sightings(rows)
+    default = _contacts(s, window_s=2, gap_s=7, null="time-shift")
+    given_step = _contacts(s, window_s=2, gap_s=7, null="time-shift", shift_s=7)
+    other_step = _contacts(s, window_s=2, gap_s=7, null="time-shift", shift_s=4)
+    pd.testing.assert_frame_equal(default, given_step)
+    assert (default["null_expected"] != other_step["null_expected"]).any()
 
 
 shifted_rows = st.lists(

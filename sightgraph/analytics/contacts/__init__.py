@@ -34,10 +34,11 @@ CLI prints them):
   day pairs (shrunk alike) that meet at its place within ``G`` of its time of day.
 - **time-shift** (``nulls/time_shift.py``; one or two sessions: pedestrians, a conference, a
   school day, where a day-swap has nothing to swap). B's sightings are shifted by each offset
-  ``+-k * shift`` (``k = 1..shifts``; defaults ``shift = max(2 W, 1 s)``, 3 shifts) and replayed
-  against A's: ``null_expected = (M + 1/2) / (|D| + 1)`` and ``rho_m`` the share of offsets that
-  still meet at the meeting's place. Two people standing side by side stay together after a
-  shift (explained); two walking through five cells together do not (co-movement is evidence).
+  ``+-k * shift`` (``k = 1..shifts``; defaults ``shift = max(G, 2 W, 1 s)``, longer than the
+  meeting scale, and 3 shifts) and replayed against A's: ``null_expected = (M + 1/2) / (|D| +
+  1)`` and ``rho_m`` the share of offsets that still meet at the meeting's place. Two people who
+  stay side by side at one place for longer than the shifts stay together after a shift
+  (explained); two walking through five cells together do not (co-movement is evidence).
 
 **Routines at quiet places are evidence** (crowd-aware expectation). A meeting in a *routine
 slot* (the pair's meetings at one place and stratum within ``G`` of one time of day, ``r_m`` of

@@ -21,7 +21,7 @@ else:
     pd = LazyModule("pandas")  # imported on first use
 
 MODEL = (
-    "day-swap or time-shift Poisson null v2 (crowd-aware routines); "
+    "day-swap or time-shift (step max(G, 2 W)) Poisson null v3 (crowd-aware routines); "
     "score v4 (meetings saturate at 3 sightings, weighted by closeness in time 1 - lag / W, "
     "1/log2 busyness, excess, times 1 - q)"
 )

@@ -77,6 +77,18 @@ def choose_null(null: str, days_per_subject: np.ndarray) -> tuple[str, str]:
     return "time-shift", f"auto: median subject seen on {median:g} days (< {AUTO_MIN_DAYS})"
 
 
+def default_shift_us(window_us: int, gap_us: int) -> int:
+    """The time-shift null's default step: ``max(G, 2 W, 1 s)``.
+
+    Offsets must be longer than the meeting scale: a meeting's events are merged while less than
+    ``G`` apart, so a shift of at least ``G`` moves B out of the meeting it had with A unless the
+    two stayed together at the place for longer than that (explained: a shared long stay), and at
+    least ``2 W`` so that a shifted sighting never matches the one it came from. Chosen over
+    ``2 W`` (the default until 2026-12-06) and ``2 G`` on the Zara scenes (precision at K 0.773
+    against 0.759 and 0.766; ``benchmarks/contacts/RESULTS.md``)."""
+    return max(int(gap_us), 2 * int(window_us), 1_000_000)
+
+
 @_jit
 def _pair_days(pair_a, pair_b, d_off, d_day):
     """Days A, B and both were seen, per pair (sorted day lists per pid)."""
@@ -161,7 +173,7 @@ def _make_context(
 
     ``null`` as :data:`NULLS` (``auto`` is resolved here, :func:`choose_null`); for the
     time-shift null, offsets ``+-k * shift_us`` for ``k = 1..shifts`` (default shift
-    ``max(2 W, 1 s)``).
+    :func:`default_shift_us`).
     """
     pid = pid.astype(np.int64)
     cam = cam.astype(np.int64)
@@ -232,7 +244,7 @@ def _make_context(
     if chosen == "time-shift":
         from sightgraph.analytics.contacts.nulls.time_shift import shift_offsets
 
-        step = shift_us if shift_us is not None else max(2 * window_us, 1_000_000)
+        step = shift_us if shift_us is not None else default_shift_us(window_us, gap_us)
         extra["offsets"] = shift_offsets(int(step), int(shifts))
         o2 = np.lexsort((t, c, p))
         extra["ts_cam"] = c[o2].astype(np.int64)

@@ -493,8 +493,8 @@ def score_contacts(
         ``DataFrame.attrs['null']`` (and the reason in ``attrs['null_reason']``).
     shift_s, shifts
         Time-shift null: offsets ``+-k * shift_s`` for ``k = 1..shifts`` (default shift
-        ``max(2 W, 1 s)``: longer than the co-location window, so two subjects standing
-        together are still together after a shift and two walking together are not).
+        ``max(G, 2 W, 1 s)``: longer than the meeting scale, so two subjects who stayed
+        together at a place are still together after a shift and two walking together are not).
     rank : {'association', 'exposure'}
         Order by ``score`` (association beyond chance) or by ``exposure_s`` (time together).
 

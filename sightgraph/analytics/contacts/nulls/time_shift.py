@@ -5,7 +5,7 @@ day-swap has no other days to swap with.
 *H0: A and B move independently at the scale of the meeting*: each keeps its own places, its
 own order of visits and its own dwell times, but B's timing relative to A is arbitrary at scales
 longer than a meeting. B's sightings are shifted by each offset ``delta`` of ``D = {+-k * shift,
-k = 1..K}`` (``shift`` longer than the co-location window: by default ``max(2 W, 1 s)``, K = 3) and
+k = 1..K}`` (``shift`` longer than the meeting scale: by default ``max(G, 2 W, 1 s)``, K = 3) and
 replayed against A's with the same ``W``, ``R`` and ``G``; ``M`` is the number of meetings all
 the shifted replays produce. Then::
 
