@@ -1009,8 +1009,7 @@ def _keep_in_lake(
     import shutil
     import uuid
 
-    from sightgraph.graph.loader import derived_path
-    from sightgraph.lake import commit_lock
+    from sightgraph.lake import commit_lock, derived_path  # (not graph: it imports pandas)
 
     out = Path(out)
     src = out if staged is None else Path(staged)

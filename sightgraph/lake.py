@@ -620,6 +620,11 @@ def table_path(lake: str | Path, name: str) -> Path:
     return Path(lake) / name
 
 
+def derived_path(lake: str | Path, name: str) -> Path:
+    """The lake's current copy of a derived table, e.g. LAKE/contacts/contacts.parquet."""
+    return table_path(lake, name) / f"{name}.parquet"
+
+
 def _sightings_path(lake: str | Path) -> Path:
     """``LAKE/sightings`` (raises UsageError if the lake has no sightings)."""
     path = table_path(lake, "sightings")

@@ -30,17 +30,12 @@ from rich.progress import (
 
 from sightgraph.errors import StoreUnavailableError, UsageError
 from sightgraph.graph.base import Store
-from sightgraph.lake import read_cameras, sightings_dataset, table_path
+from sightgraph.lake import derived_path, read_cameras, sightings_dataset
 from sightgraph.schema import CONTACT_COLUMNS
 
 __all__ = ["derived_path", "derived_tables", "load_lake"]
 
 _SIGHTING_COLUMNS = ["sighting_id", "pid", "camera_id", "ts", "confidence"]
-
-
-def derived_path(lake: str | Path, name: str) -> Path:
-    """The lake's current copy of a derived table, e.g. LAKE/contacts/contacts.parquet."""
-    return table_path(lake, name) / f"{name}.parquet"
 
 
 def _prefetch(batches: Iterator[Any]) -> Iterator[pd.DataFrame]:

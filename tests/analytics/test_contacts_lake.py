@@ -116,12 +116,51 @@ def test_crowd_cap_is_applied_to_events_and_null_alike(tmp_path, scenario):
 
 
 def test_min_confidence_filters_everything(tmp_path, scenario):
-    lake = write_lake(tmp_path / "lake", scenario)
+    """Rows below the floor are gone for events, null and family alike: subjects seen only
+    below it (``ghost*``, in the same files as everyone) are not subjects, so the q-values'
+    family is that of the kept sightings."""
+    ghosts = scenario.iloc[:40].copy()
+    ghosts["pid"] = [f"ghost{i % 4}" for i in range(len(ghosts))]
+    ghosts["confidence"] = 0.6
+    s = pd.concat([scenario, ghosts], ignore_index=True)
+    lake = write_lake(tmp_path / "lake", s)
     out = tmp_path / "contacts.parquet"
     compute_contacts(lake, out, min_confidence=0.75, progress=False)
-    kept = scenario[scenario["confidence"] >= 0.75]
+    kept = s[s["confidence"] >= 0.75]
+    got = pd.read_parquet(out)
+    pd.testing.assert_frame_equal(got, _in_memory(kept), check_exact=False, rtol=1e-12)
+    assert read_params(out)["subjects"] == kept["pid"].nunique() < s["pid"].nunique()
+    assert not got["pid_a"].str.startswith("ghost").any()
+
+
+def test_contacts_cli_never_imports_pandas(tmp_path, scenario):
+    """`sightgraph contacts` over a lake reads and writes Parquet with pyarrow alone (pandas'
+    import is a third of a second of a small job), and its table is the in-memory one."""
+    import os
+    import subprocess
+    import sys
+
+    lake = write_lake(tmp_path / "lake", scenario)
+    out = tmp_path / "contacts.parquet"
+    code = (
+        "import sys\n"
+        "from sightgraph.cli import app\n"
+        "try:\n"
+        "    app(sys.argv[1:], standalone_mode=False)\n"
+        "finally:\n"
+        "    print('PANDAS' if 'pandas' in sys.modules else 'NO PANDAS')\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code, "contacts", "--lake", str(lake), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SIGHTGRAPH_PURPOSE": "test", "SIGHTGRAPH_ROLE": "admin"},
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip().splitlines()[-1] == "NO PANDAS", run.stdout
     pd.testing.assert_frame_equal(
-        pd.read_parquet(out), _in_memory(kept), check_exact=False, rtol=1e-12
+        pd.read_parquet(out), _in_memory(scenario), check_exact=False, rtol=1e-12
     )
 
 

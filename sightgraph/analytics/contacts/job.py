@@ -12,6 +12,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,16 @@ import pyarrow.parquet as pq
 from dask import delayed
 
 from sightgraph.analytics._kernels import count_others_in_window
-from sightgraph.analytics.colocation import _check_crowd_cap, _pid_buckets, _test_kill
+from sightgraph.analytics.colocation import (
+    _arrow,
+    _check_crowd_cap,
+    _Frag,
+    _frag_from_table,
+    _np,
+    _pid_buckets,
+    _remap,
+    _test_kill,
+)
 from sightgraph.analytics.contacts._common import (
     _DAY_US,
     _US,
@@ -63,7 +73,7 @@ from sightgraph.analytics.contacts.score import (
     _tiebreak,
 )
 from sightgraph.errors import SightgraphError, UsageError
-from sightgraph.lake import PARAMS_KEY, read_cameras, sightings_dataset
+from sightgraph.lake import PARAMS_KEY, read_cameras, sightings_files
 
 # Bounded memory (rows): the biggest events frame one partition may hand over without a crowd
 # cap, and the meetings of one reduction bucket.
@@ -121,33 +131,47 @@ class ContactsResult:
         )
 
 
-def _read_lake_sightings(lake: str | Path, min_confidence: float):
-    """pid and camera dictionaries (sorted) and integer-coded sightings of the lake."""
-    dset = sightings_dataset(lake)
-    flt = None
+def _read_sightings_file(path: str, min_confidence: float) -> _Frag:
+    """One sightings file (pid, camera_id, ts; rows below the confidence floor dropped, as a
+    dataset filter drops them: a missing confidence too) with the file's own dictionaries."""
+    cols = ["pid", "camera_id", "ts"] + (["confidence"] if min_confidence > 0 else [])
+    table = pq.ParquetFile(path, read_dictionary=["pid", "camera_id"]).read(columns=cols)
     if min_confidence > 0:
-        flt = pc.field("confidence") >= min_confidence
-    table = dset.to_table(columns=["pid", "camera_id", "ts"], filter=flt)
+        table = table.filter(pc.greater_equal(table.column("confidence"), min_confidence))
+    return _frag_from_table(table, False)
 
-    def encode(col: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
-        arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
-        if not pa.types.is_string(arr.type):
-            arr = pc.cast(arr, pa.string())
-        enc = pc.dictionary_encode(arr)
-        dictionary = enc.dictionary.cast(pa.string())
-        order = pc.sort_indices(dictionary).to_numpy()
-        rank = np.empty(len(order), np.int32)
-        rank[order] = np.arange(len(order), dtype=np.int32)
-        codes = rank[enc.indices.to_numpy(zero_copy_only=False)]
-        return dictionary.take(pa.array(order)), codes
 
-    pids, pid = encode(table.column("pid"))
-    cams, cam = encode(table.column("camera_id"))
-    ts_col = table.column("ts")
-    if ts_col.type != _TS:
-        ts_col = pc.cast(ts_col, _TS)
-    ts = pc.cast(ts_col, pa.int64()).to_numpy().astype(np.int64, copy=False)
-    del table
+def _read_lake_sightings(lake: str | Path, min_confidence: float):
+    """pid and camera dictionaries (sorted) and integer-coded sightings of the lake.
+
+    The files are read side by side on the machine's cores, each with its own dictionaries,
+    which are then merged and sorted; no ``pyarrow.dataset`` (it imports pandas, which the job
+    does not otherwise need: :func:`sightgraph.lake.sightings_files`)."""
+    files = sightings_files(lake)
+    if len(files) > 1:
+        with ThreadPoolExecutor(min(len(files), os.cpu_count() or 1)) as pool:
+            frags = list(pool.map(lambda f: _read_sightings_file(f, min_confidence), files))
+    else:
+        frags = [_read_sightings_file(f, min_confidence) for f in files]
+
+    def merged(dicts: list[pa.Array], idx: list[np.ndarray]) -> tuple[pa.Array, np.ndarray]:
+        if not dicts:
+            return pa.array([], pa.string()), np.empty(0, np.int32)
+        # a file's dictionary also holds the ids of rows the confidence floor dropped: only
+        # ids with a kept sighting are subjects (their count sets the q-values' family)
+        for k, (d, i) in enumerate(zip(dicts, idx, strict=True)):
+            used = np.bincount(i, minlength=len(d)) > 0
+            if not used.all():
+                dicts[k] = d.take(_arrow(np.flatnonzero(used), pa.int64()))
+                idx[k] = (np.cumsum(used) - 1).astype(np.int32)[i]
+        union = pc.unique(pa.concat_arrays(dicts))
+        values = union.take(pc.sort_indices(union))  # sorted distinct strings: code -> value
+        parts = [_remap(d, values)[i] for d, i in zip(dicts, idx, strict=True)]
+        return values, np.concatenate(parts).astype(np.int32, copy=False)
+
+    pids, pid = merged([f.pid_dict for f in frags], [f.pid_idx for f in frags])
+    cams, cam = merged([f.cam_dict for f in frags], [f.cam_idx for f in frags])
+    ts = np.concatenate([f.ts for f in frags]) if frags else np.empty(0, np.int64)
     return pids, pid, cams, cam, ts
 
 
@@ -156,12 +180,15 @@ def _recode(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Codes ``a``, ``b`` into the string dictionary ``source`` -> codes into ``target`` (the
     contacts job's dictionary of the same lake; it lacks only ids without a sighting it keeps)."""
-    to = pc.index_in(source, value_set=target).fill_null(-1).to_numpy(zero_copy_only=False)
-    to = to.astype(np.int32)
-    a, b = to[a], to[b]
-    if len(a) and min(a.min(), b.min()) < 0:
-        raise RuntimeError(f"an event names {what} that the contacts job does not know")
-    return a, b
+    found = pc.index_in(source, value_set=target)
+    if found.null_count:  # ids only in rows below a confidence floor: no event may name one
+        known = _np(pc.cast(pc.is_valid(found), pa.int8())).astype(bool)
+        if not (known[a].all() and known[b].all()):
+            raise RuntimeError(f"an event names {what} that the contacts job does not know")
+        # (not fill_null: its pa.scalar imports pandas, a third of a second of the job)
+        found = pc.coalesce(found, _arrow(np.zeros(len(found), np.int32), found.type))
+    to = _np(found).astype(np.int32)
+    return to[a], to[b]
 
 
 #: a meeting's columns in the bucket files, and their types
@@ -690,7 +717,7 @@ def _write_contacts(
             for cols in prefetched(iter(chunks), "sightgraph-contacts"):
                 arrays = [_dict_column(cols["a"], pids), _dict_column(cols["b"], pids)]
                 for f in CONTACTS_COLUMNS[2:]:
-                    arrays.append(pa.array(cols[f], schema.field(f).type))
+                    arrays.append(_column(cols[f], schema.field(f).type))
                 writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
                 wrote = True
             if not wrote:
@@ -699,6 +726,13 @@ def _write_contacts(
         tmp.replace(out)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _column(values: np.ndarray, type_: pa.DataType) -> pa.Array:
+    """A table column from NumPy: float64, or int64 (counts, and times in microseconds for a
+    timestamp column), without ``pa.array`` (which imports pandas: a third of a second)."""
+    dtype = np.float64 if pa.types.is_floating(type_) else np.int64
+    return _arrow(np.asarray(values, dtype), type_)
 
 
 def _largest_partition_events(
@@ -832,7 +866,11 @@ def compute_contacts(
         radius_m,
         f"{Path(lake) / 'cameras'}",
     )
-    ctx = _make_context(
+    # the null's context is built while the events are found (it needs only the sightings):
+    # its serial sorts fill the cores the event tasks leave idle
+    ctx_pool = ThreadPoolExecutor(1)
+    ctx_future = ctx_pool.submit(
+        _make_context,
         pid,
         cam,
         ts,
@@ -852,31 +890,6 @@ def compute_contacts(
     pid_counts = np.bincount(pid, minlength=npids)
     n_sightings = len(ts)
     del pid, cam, ts
-    params: dict[str, Any] = {
-        "table": "contacts",
-        "model": MODEL,
-        "window_s": window_us / _US,
-        "radius_m": radius_m,
-        "gap_s": gap_us / _US,
-        "min_confidence": min_confidence,
-        "crowd_cap": crowd_cap,
-        "strata": strata,
-        "null": ctx.null,
-        "null_requested": null,
-        "null_reason": ctx.null_reason,
-        "shift_s": float(ctx.offsets[-1]) / (len(ctx.offsets) // 2) / _US
-        if len(ctx.offsets)
-        else None,
-        "shifts": len(ctx.offsets) // 2 if len(ctx.offsets) else None,
-        "rank": rank,
-        "period_s": period_us / _US,
-        "min_meetings": min_meetings,
-        "sightings": n_sightings,
-        "null_sightings": ctx.kept,
-        "subjects": npids,
-        "family_pairs": npids * (npids - 1) // 2,
-        "lake": str(given_lake),
-    }
     out.parent.mkdir(parents=True, exist_ok=True)
     spill = spill_dir(out.parent, "contacts")
     try:
@@ -910,6 +923,32 @@ def compute_contacts(
             # only the files of the attempts whose results came back are read
             n_events, n_meetings, expected, inputs = _check_sweeps(swept, nbuckets)
             del swept
+            ctx = ctx_future.result()
+            params: dict[str, Any] = {
+                "table": "contacts",
+                "model": MODEL,
+                "window_s": window_us / _US,
+                "radius_m": radius_m,
+                "gap_s": gap_us / _US,
+                "min_confidence": min_confidence,
+                "crowd_cap": crowd_cap,
+                "strata": strata,
+                "null": ctx.null,
+                "null_requested": null,
+                "null_reason": ctx.null_reason,
+                "shift_s": float(ctx.offsets[-1]) / (len(ctx.offsets) // 2) / _US
+                if len(ctx.offsets)
+                else None,
+                "shifts": len(ctx.offsets) // 2 if len(ctx.offsets) else None,
+                "rank": rank,
+                "period_s": period_us / _US,
+                "min_meetings": min_meetings,
+                "sightings": n_sightings,
+                "null_sightings": ctx.kept,
+                "subjects": npids,
+                "family_pairs": npids * (npids - 1) // 2,
+                "lake": str(given_lake),
+            }
             sched.run_everywhere(_warm_up)
             # small jobs keep the scored pairs in memory; large ones wait on disk (bounded)
             keep = n_meetings <= KEEP_IN_MEMORY_MEETINGS
@@ -941,6 +980,7 @@ def compute_contacts(
         )
         _write_contacts(chunks, pids, out, params)
     finally:
+        ctx_pool.shutdown(wait=True)
         shutil.rmtree(spill, ignore_errors=True)
     return ContactsResult(
         pairs=n_pairs,
