@@ -8,8 +8,9 @@ Generates a synthetic city of about ``--sightings`` sightings once
 ``--workdir`` (default ``benchmarks/out/contacts-speed``), then runs, each in a fresh process
 under ``/usr/bin/time -v`` (what a user waits for: interpreter, imports, reading, computing,
 writing), ``sightgraph colocate`` and ``sightgraph contacts`` with the same window (W = 60 s, no
-crowd cap), ``--repeat`` times each, alternating. Prints the best wall time and the peak RSS of
-each and the ratio contacts / colocate (target: at most 3).
+crowd cap), ``--repeat`` times each, alternating. Prints the best wall time, the peak RSS and
+the CPU time (user + system) of each, every run's wall time, and the ratio contacts / colocate
+(target: at most 3).
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ def _lake(work: Path, sightings: int) -> Path:
     return lake
 
 
-def _timed(args: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (GiB) of one process."""
+def _timed(args: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, peak RSS (GiB) and CPU seconds (user + system) of one process."""
     env = dict(
         os.environ,
         SIGHTGRAPH_PSEUDONYM_KEY=KEY,
@@ -59,7 +60,11 @@ def _timed(args: list[str]) -> tuple[float, float]:
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed:\n{proc.stderr[-3000:]}")
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
-    return wall, (int(rss.group(1)) / 2**20 if rss else float("nan"))
+    cpu = sum(
+        float(m.group(1))
+        for m in re.finditer(r"(?:User|System) time \(seconds\): ([\d.]+)", proc.stderr)
+    )
+    return wall, (int(rss.group(1)) / 2**20 if rss else float("nan")), cpu
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -75,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     work.mkdir(parents=True, exist_ok=True)
     lake = _lake(work, args.sightings)
     exe = str(Path(sys.executable).with_name("sightgraph"))
-    runs: dict[str, list[tuple[float, float]]] = {"colocate": [], "contacts": []}
+    runs: dict[str, list[tuple[float, float, float]]] = {"colocate": [], "contacts": []}
     for _ in range(args.repeat):
         runs["colocate"].append(
             _timed([exe, "colocate", "--lake", str(lake), "--out", str(work / "pairs.parquet")])
@@ -87,16 +92,20 @@ def main(argv: list[str] | None = None) -> None:
     report = {
         "sightings": args.sightings,
         "colocate_s": round(best["colocate"][0], 1),
-        "colocate_gib": round(max(r for _, r in runs["colocate"]), 2),
+        "colocate_gib": round(max(r for _, r, _ in runs["colocate"]), 2),
+        "colocate_cpu_s": round(best["colocate"][2], 1),
         "contacts_s": round(best["contacts"][0], 1),
-        "contacts_gib": round(max(r for _, r in runs["contacts"]), 2),
-        "all_runs": {k: [round(w, 1) for w, _ in v] for k, v in runs.items()},
+        "contacts_gib": round(max(r for _, r, _ in runs["contacts"]), 2),
+        "contacts_cpu_s": round(best["contacts"][2], 1),
+        "all_runs": {k: [round(w, 1) for w, _, _ in v] for k, v in runs.items()},
     }
     report["ratio"] = round(report["contacts_s"] / report["colocate_s"], 2)
     print(
         f"{args.sightings:,} sightings: colocate {report['colocate_s']} s "
         f"({report['colocate_gib']} GiB), contacts {report['contacts_s']} s "
-        f"({report['contacts_gib']} GiB): contacts / colocate = {report['ratio']}x (target <= 3)"
+        f"({report['contacts_gib']} GiB): contacts / colocate = {report['ratio']}x (target <= 3); "
+        f"CPU of the best runs {report['colocate_cpu_s']} / {report['contacts_cpu_s']} s; "
+        f"all runs {report['all_runs']}"
     )
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
