@@ -575,42 +575,43 @@ def _ranked_chunks(
     n = len(order)
     significant = int(np.count_nonzero(q_value < 0.05))
 
-    def held_chunks(step: int) -> Iterator[dict[str, np.ndarray]]:
-        # small jobs: one array per column (the derived ones too: scoring made them), then a
-        # plain gather per chunk
-        assert held is not None
-        whole = {
-            f: np.concatenate([h.pop(f) for h in held]) for f in _SPILLED_FIELDS + DERIVED_FIELDS
-        }
-        for s0 in range(0, n, step):
-            idx = order[s0 : s0 + step]
-            chunk = {"q_value": q_value[idx], "score": score[idx]}
-            chunk.update({f: col[idx] for f, col in whole.items()})
-            yield chunk
-
-    def chunks(step: int = _WRITE_ROWS) -> Iterator[dict[str, np.ndarray]]:
-        if held is not None:
-            yield from held_chunks(step)
-            return
-        for s0 in range(0, n, step):  # large jobs: gather from the buckets' files
-            idx = order[s0 : s0 + step]
-            bucket = np.searchsorted(offsets, idx, side="right") - 1
-            by_bucket = np.lexsort((idx, bucket))  # per bucket, increasing rows (locality)
+    def gathered(idx: np.ndarray, fields: tuple[str, ...], column: Any) -> dict[str, np.ndarray]:
+        """Rows ``idx`` (of the concatenated buckets) of ``fields`` from each bucket's column
+        ``column(q, f)``: files are read at increasing rows (locality: memory maps)."""
+        bucket = np.searchsorted(offsets, idx, side="right") - 1
+        reads = []  # (bucket, positions in the chunk, rows of the bucket)
+        if held is not None:  # in memory: any order
+            for q in np.unique(bucket):
+                at = np.flatnonzero(bucket == q)
+                reads.append((q, at, idx[at] - offsets[q]))
+        else:
+            by_bucket = np.lexsort((idx, bucket))
             bounds = np.searchsorted(bucket[by_bucket], np.arange(len(offsets)))
-            reads = []  # (bucket, positions in the chunk, rows of the bucket)
             for q in np.flatnonzero(np.diff(bounds)):
                 at = by_bucket[bounds[q] : bounds[q + 1]]
                 reads.append((q, at, idx[at] - offsets[q]))
-            chunk: dict[str, np.ndarray] = {"q_value": q_value[idx], "score": score[idx]}
-            for f in _SPILLED_FIELDS:
-                cols = [
-                    np.load(Path(spill) / dirs[q] / f"{f}.npy", mmap_mode="r") for q, _, _ in reads
-                ]
-                out = np.empty(len(idx), dtype=np.result_type(*(c.dtype for c in cols)))
-                for col, (_, at, rows) in zip(cols, reads, strict=True):
-                    out[at] = col[rows]
-                chunk[f] = out
-            yield _with_derived(chunk)
+        chunk: dict[str, np.ndarray] = {"q_value": q_value[idx], "score": score[idx]}
+        for f in fields:
+            cols = [column(q, f) for q, _, _ in reads]
+            out = np.empty(len(idx), dtype=np.result_type(*(c.dtype for c in cols)))
+            for col, (_, at, rows) in zip(cols, reads, strict=True):
+                out[at] = col[rows]
+            chunk[f] = out
+        return chunk
+
+    def chunks(step: int = _WRITE_ROWS) -> Iterator[dict[str, np.ndarray]]:
+        for s0 in range(0, n, step):
+            idx = order[s0 : s0 + step]
+            if held is not None:  # small jobs: every column in memory (the derived ones too)
+                yield gathered(idx, _SPILLED_FIELDS + DERIVED_FIELDS, lambda q, f: held[q][f])
+            else:  # large jobs: from the buckets' files
+                yield _with_derived(
+                    gathered(
+                        idx,
+                        _SPILLED_FIELDS,
+                        lambda q, f: np.load(Path(spill) / dirs[q] / f"{f}.npy", mmap_mode="r"),
+                    )
+                )
 
     return n, significant, chunks()
 
