@@ -28,6 +28,7 @@ from sightgraph.errors import UsageError
 from sightgraph.lake import read_params, read_sightings
 from sightgraph.schema import COLOCATION_PAIR_COLUMNS
 
+from .cli_imports import imports_pandas
 from .colocation_oracle import (
     WINDOWS,
     camera_tables,
@@ -301,27 +302,7 @@ def test_sightings_files_are_the_datasets_files(city_lake, tmp_path):
 def test_colocate_cli_never_imports_pandas(city_lake, tmp_path):
     """`sightgraph colocate` reads and writes Parquet with pyarrow alone: importing pandas
     (0.3-0.5 s) would be a third of a small job's start-up."""
-    import os
-    import subprocess
-    import sys
-
     out = tmp_path / "pairs.parquet"
-    code = (
-        "import sys\n"
-        "from sightgraph.cli import app\n"
-        "try:\n"
-        "    app(sys.argv[1:], standalone_mode=False)\n"
-        "finally:\n"
-        "    print('PANDAS' if 'pandas' in sys.modules else 'NO PANDAS')\n"
-    )
     args = ["colocate", "--lake", str(city_lake[0]), "--out", str(out), "--window", "120s"]
-    run = subprocess.run(
-        [sys.executable, "-c", code, *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "SIGHTGRAPH_PURPOSE": "test"},
-        timeout=120,
-    )
-    assert run.returncode == 0, run.stderr
-    assert run.stdout.strip().splitlines()[-1] == "NO PANDAS", run.stdout
+    assert not imports_pandas(args, timeout=120)
     pd.testing.assert_frame_equal(pd.read_parquet(out), find_colocations(city_lake[1], 120))

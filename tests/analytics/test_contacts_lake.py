@@ -21,6 +21,7 @@ from sightgraph.errors import UsageError
 from sightgraph.lake import read_params
 from sightgraph.synthetic.evaluation import evaluate_contacts, evaluate_contacts_dir
 
+from .cli_imports import imports_pandas
 from .contacts_oracle import friends_and_strangers, write_lake
 
 KEY = "test-key"
@@ -136,29 +137,9 @@ def test_min_confidence_filters_everything(tmp_path, scenario):
 def test_contacts_cli_never_imports_pandas(tmp_path, scenario):
     """`sightgraph contacts` over a lake reads and writes Parquet with pyarrow alone (pandas'
     import is a third of a second of a small job), and its table is the in-memory one."""
-    import os
-    import subprocess
-    import sys
-
     lake = write_lake(tmp_path / "lake", scenario)
     out = tmp_path / "contacts.parquet"
-    code = (
-        "import sys\n"
-        "from sightgraph.cli import app\n"
-        "try:\n"
-        "    app(sys.argv[1:], standalone_mode=False)\n"
-        "finally:\n"
-        "    print('PANDAS' if 'pandas' in sys.modules else 'NO PANDAS')\n"
-    )
-    run = subprocess.run(
-        [sys.executable, "-c", code, "contacts", "--lake", str(lake), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "SIGHTGRAPH_PURPOSE": "test", "SIGHTGRAPH_ROLE": "admin"},
-        timeout=300,
-    )
-    assert run.returncode == 0, run.stderr
-    assert run.stdout.strip().splitlines()[-1] == "NO PANDAS", run.stdout
+    assert not imports_pandas(["contacts", "--lake", str(lake), "--out", str(out)])
     pd.testing.assert_frame_equal(
         pd.read_parquet(out), _in_memory(scenario), check_exact=False, rtol=1e-12
     )
