@@ -11,7 +11,12 @@ from hypothesis import strategies as st
 
 from sightgraph.analytics.colocation import find_colocations
 from sightgraph.analytics.contacts import build_meetings, score_contacts
-from sightgraph.analytics.contacts.context import AUTO_MIN_DAYS, choose_null, default_shift_us
+from sightgraph.analytics.contacts.context import (
+    AUTO_MIN_DAYS,
+    choose_null,
+    clock_tick_us,
+    default_shift_us,
+)
 from sightgraph.analytics.contacts.nulls.time_shift import shift_offsets
 from sightgraph.errors import UsageError
 
@@ -172,3 +177,46 @@ def test_bad_null_rank_and_shift():
         score_contacts(m, None, s, shift_s=0)
     with pytest.raises(UsageError, match="shifts"):
         score_contacts(m, None, s, shifts=0)
+
+
+def test_a_coarse_clock_keeps_one_tick_apart_as_evidence():
+    """Badges that report every 20 s with W = 20 s: (a, b) walk through eight cells, b always
+    one tick (20 s = W) after a: significant (no shifted replay meets). A crowd of 12 stands at
+    Q for ten minutes (explained: every shift still meets, and the crowd shares the slot). On a
+    clock this coarse the proximity weight reaches 0 at W + tick, so one tick apart weighs 1/2
+    and (a, b) ranks first: no pair with q >= 0.5 above a significant one. On a 1-s clock the
+    same lags are a whole window (weight 0, score v4): (a, b) then sits below them."""
+    rows = []
+    for i in range(8):
+        rows += [("a", f"c{i}", T0 + 60 * i * S), ("b", f"c{i}", T0 + (60 * i + 20) * S)]
+    for k in range(30):  # ten minutes at Q, one report each per tick
+        rows += [(f"s{j:02d}", "Q", T0 + 20 * k * S) for j in range(12)]
+
+    def first_significant_below_explained(c: pd.DataFrame) -> bool:
+        q = c["q_value"].to_numpy()
+        last = np.flatnonzero(q < 0.05)[-1]
+        return bool((q[:last] >= 0.5).any())
+
+    coarse = _contacts(_sightings(rows), window_s=20, gap_s=120)
+    walk = _row(coarse, "a", "b")
+    assert (walk["meetings"], walk["places"]) == (8, 8) and walk["q_value"] < 0.05
+    assert (coarse["q_value"] >= 0.5).sum() == 66 and (coarse["score"] > 0).all()
+    assert coarse.iloc[0][["pid_a", "pid_b"]].tolist() == ["a", "b"]
+    assert not first_significant_below_explained(coarse)
+    # the same scene on a 1-s clock (one report a second off the grid)
+    fine = _contacts(_sightings(rows + [("s00", "Q", T0 + 1 * S)]), window_s=20, gap_s=120)
+    assert _row(fine, "a", "b")["evidence"] == 0.0 and _row(fine, "a", "b")["q_value"] < 0.05
+    assert first_significant_below_explained(fine)
+
+
+def test_clock_tick():
+    """The clock's resolution is the gcd of the times (0 below the threshold asked about, or
+    when every time is equal), read in chunks (1M times with a 20 s grid and one stray)."""
+    us = 1_000_000
+    grid = np.arange(0, 3_000_000, 3, dtype=np.int64) * 20 * us + 7
+    assert clock_tick_us(grid) == 60 * us
+    assert clock_tick_us(grid, at_least=10 * us) == 60 * us
+    stray = np.append(grid, grid[-1] + us)
+    assert clock_tick_us(stray) == us and clock_tick_us(stray, at_least=10 * us) == 0
+    assert clock_tick_us(np.array([5, 5], np.int64)) == 0
+    assert clock_tick_us(np.array([], np.int64)) == 0

@@ -74,8 +74,11 @@ Score (ranking: association beyond chance)
   ``confidence_a * confidence_b`` (1 when unknown); ``k_m = 1 - lag_m / W`` (1 when ``W = 0``)
   is how close in time the two were seen, ``lag_m`` the mean over its events of ``|ts_a -
   ts_b|``: companions pass a camera together (lag ~0), a passer-by within the window is as
-  likely a second later as a window later (the meetings table's ``lag_s``). It weighs evidence,
-  not significance: the null counts meetings;
+  likely a second later as a window later (the meetings table's ``lag_s``). On a clock at least
+  half as coarse as the window (its tick, the gcd of the sightings' times, ``>= W / 2``: badges
+  reporting every 20 s with W = 20 s) one tick apart is the closest the data can tell from the
+  same instant, and ``k_m = 1 - lag_m / (W + tick)``. It weighs evidence, not significance: the
+  null counts meetings;
 - ``beta_m = 1 / log2(N_m)`` (busyness, Adamic-Adar): a meeting where the camera saw only the two
   of them weighs 1, one at a hub that saw 200 subjects that hour 0.13;
 - ``u_m = (1 - x_m) + x_m / r_m`` with ``x_m = s_m kappa_m``: the part of a routine slot that the

@@ -23,6 +23,7 @@ else:
 MODEL = (
     "day-swap or time-shift (step max(G, 2 W)) Poisson null v3 (crowd-aware routines); "
     "score v4 (meetings saturate at 3 sightings, weighted by closeness in time 1 - lag / W, "
+    "or 1 - lag / (W + tick) on a clock as coarse as W / 2, "
     "1/log2 busyness, excess, times 1 - q)"
 )
 STRATA = ("weekpart", "none")

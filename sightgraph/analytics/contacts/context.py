@@ -48,6 +48,7 @@ class _Context:
     r_lo: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     r_hi: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     identity: bool = False  # R = 0: every camera's only neighbour is itself
+    tick_us: int = 0  # the clock's resolution: gcd of the sightings' times (clock_tick_us)
     null: str = "day-swap"  # the null model in use (never "auto" here)
     null_reason: str = ""  # why (for auto: the median days a subject was seen)
     offsets: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # time-shift
@@ -75,6 +76,23 @@ def choose_null(null: str, days_per_subject: np.ndarray) -> tuple[str, str]:
     if median >= AUTO_MIN_DAYS:
         return "day-swap", f"auto: median subject seen on {median:g} days (>= {AUTO_MIN_DAYS})"
     return "time-shift", f"auto: median subject seen on {median:g} days (< {AUTO_MIN_DAYS})"
+
+
+def clock_tick_us(ts: np.ndarray, at_least: int = 1) -> int:
+    """The resolution of the sightings' clock: the greatest common divisor of their times
+    (microseconds; 20 s for badges that report every 20 s, 1 s for whole-second times), or
+    ``0`` when it is below ``at_least`` (the only question the score asks: read in chunks, it
+    stops as soon as the answer is "finer than that") or all times are equal."""
+    ts = np.asarray(ts, np.int64)
+    if len(ts) == 0:
+        return 0
+    g = np.int64(0)
+    step = 1 << 20
+    for lo in range(0, len(ts), step):
+        g = np.gcd(g, np.gcd.reduce(ts[lo : lo + step] - ts[0]))
+        if 0 < g < at_least:
+            return 0
+    return int(g) if g >= at_least else 0
 
 
 def default_shift_us(window_us: int, gap_us: int) -> int:
@@ -233,6 +251,8 @@ def _make_context(
     np.add.at(r_off, ps[r_lo] + 1, 1)
     identity = bool(len(n_cam) == len(n_off) - 1 and np.array_equal(n_cam, np.arange(len(n_cam))))
     extra_runs: dict[str, Any] = {
+        # a clock at least half as coarse as the window (score._proximity)
+        "tick_us": clock_tick_us(ts, max(1, (window_us + 1) // 2)) if window_us > 0 else 0,
         "r_off": np.cumsum(r_off),
         "r_cam": cs[r_lo].astype(np.int64),
         "r_lo": r_lo,

@@ -941,6 +941,7 @@ def compute_contacts(
                 if len(ctx.offsets)
                 else None,
                 "shifts": len(ctx.offsets) // 2 if len(ctx.offsets) else None,
+                "clock_tick_s": ctx.tick_us / _US if ctx.tick_us else None,
                 "rank": rank,
                 "period_s": period_us / _US,
                 "min_meetings": min_meetings,

@@ -167,13 +167,23 @@ def _busyness_weight(busy: np.ndarray) -> np.ndarray:
     return 1.0 / np.log2(busy)
 
 
-def _proximity(lag_us: np.ndarray, window_us: int) -> np.ndarray:
+def _proximity(lag_us: np.ndarray, window_us: int, tick_us: int = 0) -> np.ndarray:
     """``k_m = 1 - lag_m / W``: how close in time a meeting's two subjects were seen (``lag_m``
     the mean over its events of ``|ts_a - ts_b|``), from 1 (the same instant) to 0 (a whole
-    window apart: chance passers-by are as likely there as companions); 1 with ``W = 0``."""
+    window apart: chance passers-by are as likely there as companions); 1 with ``W = 0``.
+
+    On a clock at least half as coarse as the window (``tick_us >= W / 2``: badges that report
+    every 20 s with W = 20 s), lags can only be 0, one tick or two, and one tick apart is the
+    closest the data can tell from the same instant: the weight falls to 0 at ``W + tick``
+    instead (``k = 1 - lag / (W + tick)``). Without it a pair seen one tick apart in every
+    meeting has evidence 0 and, however significant, sits below pairs with q ~ 1 (the primary
+    school's 10 such pairs did). Finer clocks (every tuning source) are unchanged."""
     if window_us <= 0:
         return np.ones(len(lag_us))
-    return 1.0 - np.clip(lag_us / (PROXIMITY_SPAN * window_us), 0.0, 1.0)
+    span = PROXIMITY_SPAN * window_us
+    if 2 * tick_us >= window_us:
+        span += tick_us
+    return 1.0 - np.clip(lag_us / span, 0.0, 1.0)
 
 
 def _meeting_weight(n_events: np.ndarray, conf: np.ndarray, proximity: np.ndarray) -> np.ndarray:
@@ -331,7 +341,7 @@ def _score_meetings(
     # crowd-aware expectation: routine meetings few others share are not chance
     adjusted = np.maximum(expected - total(routine * (1.0 - kappa)), floor)
     p_value = np.clip(pdtrc(meetings - 1, adjusted), 0.0, 1.0)  # P(Poisson(adjusted) >= meetings)
-    proximity = _proximity(m["lag"], ctx.window_us)
+    proximity = _proximity(m["lag"], ctx.window_us, ctx.tick_us)
     contrib = _meeting_weight(m["n"].astype(np.float64), c, proximity) * beta * u
     # the score is this evidence times 1 - q, once the q-values over all pairs are known
     evidence = total(contrib) * _excess_share(adjusted, meetings)
