@@ -6,6 +6,7 @@ table is written in chunks. The model: :mod:`sightgraph.analytics.contacts`."""
 from __future__ import annotations
 
 import functools
+import importlib
 import math
 import os
 import shutil
@@ -870,6 +871,7 @@ def compute_contacts(
     # the null's context is built while the events are found (it needs only the sightings):
     # its serial sorts fill the cores the event tasks leave idle
     ctx_pool = ThreadPoolExecutor(1)
+    ctx_pool.submit(importlib.import_module, "scipy.special")  # for the p-values, meanwhile
     ctx_future = ctx_pool.submit(
         _make_context,
         pid,

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
-from scipy.special import pdtrc
 
 from sightgraph._lazy import LazyModule
 from sightgraph.analytics.colocation import _check_crowd_cap
@@ -340,7 +339,11 @@ def _score_meetings(
     u = _novelty(rr, explained)
     # crowd-aware expectation: routine meetings few others share are not chance
     adjusted = np.maximum(expected - total(routine * (1.0 - kappa)), floor)
-    p_value = np.clip(pdtrc(meetings - 1, adjusted), 0.0, 1.0)  # P(Poisson(adjusted) >= meetings)
+    # P(Poisson(adjusted) >= meetings); scipy.special is imported here, on first use (0.2 s:
+    # the lake job imports it in a thread while it reads, see job.compute_contacts)
+    from scipy.special import pdtrc
+
+    p_value = np.clip(pdtrc(meetings - 1, adjusted), 0.0, 1.0)
     proximity = _proximity(m["lag"], ctx.window_us, ctx.tick_us)
     contrib = _meeting_weight(m["n"].astype(np.float64), c, proximity) * beta * u
     # the score is this evidence times 1 - q, once the q-values over all pairs are known
