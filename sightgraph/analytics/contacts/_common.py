@@ -139,3 +139,37 @@ def _sightings_arrays(
     cam = _require_strings(sightings, "camera_id", what)
     ts = _require_ts(sightings, "ts", what)
     return pid, cam, ts
+
+
+@_jit
+def _sorted_within(key, t, order):
+    """Whether ``t`` never decreases along ``order`` within runs of equal ``key``."""
+    for i in range(1, len(order)):
+        if key[order[i]] == key[order[i - 1]] and t[order[i]] < t[order[i - 1]]:
+            return False
+    return True
+
+
+def pair_place_time_order(
+    a: np.ndarray, b: np.ndarray, place: np.ndarray, t: np.ndarray
+) -> np.ndarray:
+    """``np.lexsort((t, place, b, a))``, the order of meetings and of a pair's events, faster.
+
+    With codes below 2^21, (a, b, place) is one int64 key: a stable sort of it is the order
+    when ``t`` already rises within each (a, b, place) in the input (a bucket's meetings: the
+    meetings of one pair at one place come from one partition, in time order, and the stable
+    sort of a nearly sorted key is a fraction of a four-key lexsort: 0.01 against 0.12-0.27 s
+    for 580k meetings), else a two-key lexsort of (t, key); other codes: the four-key one.
+    Equal rows keep their input order in every case, as in ``np.lexsort``."""
+    n = len(a)
+    if n == 0:
+        return np.empty(0, np.intp)
+    lo = min(int(a.min()), int(b.min()), int(place.min()))
+    hi = max(int(a.max()), int(b.max()), int(place.max()))
+    if lo < 0 or hi >= 1 << 21:
+        return np.lexsort((t, place, b, a))
+    key = (a.astype(np.int64) << 42) | (b.astype(np.int64) << 21) | place.astype(np.int64)
+    order = np.argsort(key, kind="stable")
+    if _sorted_within(key, t, order):
+        return order
+    return np.lexsort((t, key))
