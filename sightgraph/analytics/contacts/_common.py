@@ -151,16 +151,17 @@ def _sorted_within(key, t, order):
 
 
 def pair_place_time_order(
-    a: np.ndarray, b: np.ndarray, place: np.ndarray, t: np.ndarray
+    a: np.ndarray, b: np.ndarray, place: np.ndarray, t: np.ndarray, time_sorted: bool = False
 ) -> np.ndarray:
     """``np.lexsort((t, place, b, a))``, the order of meetings and of a pair's events, faster.
 
-    With codes below 2^21, (a, b, place) is one int64 key: a stable sort of it is the order
-    when ``t`` already rises within each (a, b, place) in the input (a bucket's meetings: the
-    meetings of one pair at one place come from one partition, in time order, and the stable
-    sort of a nearly sorted key is a fraction of a four-key lexsort: 0.01 against 0.12-0.27 s
-    for 580k meetings), else a two-key lexsort of (t, key); other codes: the four-key one.
-    Equal rows keep their input order in every case, as in ``np.lexsort``."""
+    With codes below 2^21, (a, b, place) is one int64 key and the order is a two-key lexsort of
+    (t, key) (0.10 against 0.15 s for 580k rows). With ``time_sorted`` (the caller expects
+    ``t`` to rise within each (a, b, place) already: a bucket's meetings, where those of one
+    pair at one place come from one partition in time order) a stable sort of the key alone is
+    tried first and kept if that holds (checked): 0.01-0.02 against 0.12-0.27 s for a 580k-
+    meeting bucket. Other codes: the four-key lexsort. Equal rows keep their input order in
+    every case, as in ``np.lexsort``."""
     n = len(a)
     if n == 0:
         return np.empty(0, np.intp)
@@ -169,7 +170,9 @@ def pair_place_time_order(
     if lo < 0 or hi >= 1 << 21:
         return np.lexsort((t, place, b, a))
     key = (a.astype(np.int64) << 42) | (b.astype(np.int64) << 21) | place.astype(np.int64)
-    order = np.argsort(key, kind="stable")
-    if _sorted_within(key, t, order):
-        return order
+    if time_sorted:
+        order = np.argsort(key, kind="stable")
+        if _sorted_within(key, t, order):
+            return order
+        del order
     return np.lexsort((t, key))

@@ -331,7 +331,7 @@ def _load_bucket(spill: str, q: int, inputs: list[str], expected: int) -> dict[s
         for k, t in zip(_MEETING_FIELDS, _MEETING_DTYPES, strict=True)
     }
     _check_meetings(q, len(m["a"]), expected)
-    order = pair_place_time_order(m["a"], m["b"], m["place"], m["start"])
+    order = pair_place_time_order(m["a"], m["b"], m["place"], m["start"], time_sorted=True)
     return {k: v[order] for k, v in m.items()}
 
 
