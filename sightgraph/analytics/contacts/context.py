@@ -252,7 +252,7 @@ def _make_context(
     identity = bool(len(n_cam) == len(n_off) - 1 and np.array_equal(n_cam, np.arange(len(n_cam))))
     extra_runs: dict[str, Any] = {
         # a clock at least half as coarse as the window (score._proximity)
-        "tick_us": clock_tick_us(ts, max(1, (window_us + 1) // 2)) if window_us > 0 else 0,
+        "tick_us": clock_tick_us(ts, (window_us + 1) // 2) if window_us > 0 else 0,
         "r_off": np.cumsum(r_off),
         "r_cam": cs[r_lo].astype(np.int64),
         "r_lo": r_lo,

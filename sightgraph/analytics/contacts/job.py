@@ -33,6 +33,7 @@ from sightgraph.analytics.colocation import (
     _np,
     _pid_buckets,
     _remap,
+    _sorted_union,
     _test_kill,
 )
 from sightgraph.analytics.contacts._common import (
@@ -157,8 +158,6 @@ def _read_lake_sightings(lake: str | Path, min_confidence: float):
         frags = [_read_sightings_file(f, min_confidence) for f in files]
 
     def merged(dicts: list[pa.Array], idx: list[np.ndarray]) -> tuple[pa.Array, np.ndarray]:
-        if not dicts:
-            return pa.array([], pa.string()), np.empty(0, np.int32)
         # a file's dictionary also holds the ids of rows the confidence floor dropped: only
         # ids with a kept sighting are subjects (their count sets the q-values' family)
         for k, (d, i) in enumerate(zip(dicts, idx, strict=True)):
@@ -166,10 +165,10 @@ def _read_lake_sightings(lake: str | Path, min_confidence: float):
             if not used.all():
                 dicts[k] = d.take(_arrow(np.flatnonzero(used), pa.int64()))
                 idx[k] = (np.cumsum(used) - 1).astype(np.int32)[i]
-        union = pc.unique(pa.concat_arrays(dicts))
-        values = union.take(pc.sort_indices(union))  # sorted distinct strings: code -> value
+        values = _sorted_union(dicts)  # sorted distinct strings: code -> value
         parts = [_remap(d, values)[i] for d, i in zip(dicts, idx, strict=True)]
-        return values, np.concatenate(parts).astype(np.int32, copy=False)
+        codes = np.concatenate(parts) if parts else np.empty(0, np.int32)
+        return values, codes.astype(np.int32, copy=False)
 
     pids, pid = merged([f.pid_dict for f in frags], [f.pid_idx for f in frags])
     cams, cam = merged([f.cam_dict for f in frags], [f.cam_idx for f in frags])
@@ -331,7 +330,7 @@ def _load_bucket(spill: str, q: int, inputs: list[str], expected: int) -> dict[s
         for k, t in zip(_MEETING_FIELDS, _MEETING_DTYPES, strict=True)
     }
     _check_meetings(q, len(m["a"]), expected)
-    order = pair_place_time_order(m["a"], m["b"], m["place"], m["start"], time_sorted=True)
+    order = pair_place_time_order(m["a"], m["b"], m["place"], m["start"])
     return {k: v[order] for k, v in m.items()}
 
 

@@ -15,7 +15,6 @@ from sightgraph.analytics.contacts._common import (
     _require_ts,
     _sorted_codes,
     _to_us,
-    pair_place_time_order,
 )
 from sightgraph.errors import UsageError
 from sightgraph.schema import epoch_us_to_ts, require_columns
@@ -68,7 +67,7 @@ def _merge_events(
             "conf_n": e64.copy(),
             "lag": np.empty(0, np.float64),
         }
-    order = pair_place_time_order(a, b, place, t0)
+    order = np.lexsort((t0, place, b, a))
     a, b, place, t0, t1, conf = a[order], b[order], place[order], t0[order], t1[order], conf[order]
     new = np.ones(n, bool)
     new[1:] = (

@@ -29,7 +29,6 @@ from sightgraph.analytics.contacts._common import (
     _sightings_arrays,
     _sorted_codes,
     _to_us,
-    pair_place_time_order,
 )
 from sightgraph.analytics.contacts.busyness import BUSYNESS_COLUMNS
 from sightgraph.analytics.contacts.context import (
@@ -622,7 +621,7 @@ def score_contacts(
     if np.isnan(m["lag"]).any():
         row = meetings.index[int(np.flatnonzero(np.isnan(m["lag"]))[0])]
         raise UsageError(f"meetings row {row!r}: lag_s is missing or not a number")
-    order = pair_place_time_order(m["a"], m["b"], m["place"], m["start"])
+    order = np.lexsort((m["start"], m["place"], m["b"], m["a"]))
     m = {k: v[order] for k, v in m.items()}
     cols, _ = _finish(
         [_score_meetings(m, ctx, min_meetings)],
