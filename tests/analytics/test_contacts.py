@@ -564,8 +564,10 @@ def test_rank_and_significance_agree():
 
 @settings(max_examples=60, deadline=None)
 @given(
-    st.lists(st.floats(0.0, 1.0, allow_nan=False), max_size=60),
-    st.integers(0, 10_000),
+    st.lists(
+        st.floats(0.0, 1.0, allow_nan=False) | st.sampled_from([0.0, 0.25, 0.5, 1.0]), max_size=60
+    ),
+    st.integers(0, 3) | st.integers(0, 10_000),
 )
 def test_bh_qvalues_match_the_textbook_step_up(ps: list[float], extra: int) -> None:
     """Benjamini-Hochberg by its definition: q_(i) = min over k >= i of p_(k) m / k, at most 1,
@@ -580,6 +582,46 @@ def test_bh_qvalues_match_the_textbook_step_up(ps: list[float], extra: int) -> N
         rank = int(np.searchsorted(srt, v, side="right"))  # ties share the largest rank
         want = min(1.0, min(srt[k - 1] * m / k for k in range(rank, len(p) + 1)))
         assert q[i] == pytest.approx(max(want, v), rel=1e-12, abs=0)
+
+
+_FLOATS = st.floats(allow_nan=False, width=64) | st.sampled_from(
+    [0.0, -0.0, 1.0, -1.0, 5e-324, -5e-324, float("inf"), float("-inf")]
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(_FLOATS, max_size=300), st.booleans())
+def test_stable_argsort_is_numpys_stable_argsort(xs: list[float], subset: bool) -> None:
+    """The compiled radix sort orders floats as ``np.argsort(kind="stable")`` (equal keys, -0.0
+    and 0.0 included, in input order), over all rows or a subset of them."""
+    from sightgraph.analytics.contacts._common import stable_argsort
+
+    x = np.array(xs, np.float64)
+    if subset:
+        rows = np.flatnonzero(np.arange(len(x)) % 3 != 1).astype(np.int32)
+        assert np.array_equal(stable_argsort(x, rows), rows[np.argsort(x[rows], kind="stable")])
+    else:
+        assert np.array_equal(stable_argsort(x), np.argsort(x, kind="stable"))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([0.0, -0.0, -0.5, -1e-9, -3.0]) | st.floats(-5, 0),
+            st.sampled_from([0.0, -0.0, -1.0]) | st.floats(-5, 5),
+        ),
+        max_size=200,
+    )
+)
+def test_rank_order_is_the_two_key_lexsort(rows: list[tuple[float, float]]) -> None:
+    """The table's order (minus score, then the tie-break, then position) equals
+    ``np.lexsort((tie, neg))``: mostly zero scores, ties, -0.0."""
+    from sightgraph.analytics.contacts._common import rank_order
+
+    neg = np.array([r[0] for r in rows], np.float64)
+    tie = np.array([r[1] for r in rows], np.float64)
+    assert np.array_equal(rank_order(neg, tie), np.lexsort((tie, neg)))
 
 
 def test_the_table_order_check_finds_pairs_out_of_order() -> None:

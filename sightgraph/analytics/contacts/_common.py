@@ -173,3 +173,79 @@ def pair_place_time_order(
                 return order
             del key, order
     return np.lexsort((t, place, b, a))
+
+
+# ---------------------------------------------------------------------------------------------
+# ordering ~70M pairs: a compiled stable argsort of floats
+
+#: bits per pass of :func:`_radix_argsort` (8 passes over 64-bit keys: 256 counters stay in the
+#: first-level cache, 3.8 s for 62M floats where 16 bits took 7.3 s; a pass whose digit is the
+#: same for every key is skipped)
+_RADIX_BITS = 8
+
+
+@_jit
+def _radix_argsort(x, rows):
+    """``rows`` (int32 or int64 positions into ``x``) reordered by ``x[rows]`` ascending, equal
+    keys in the order they come in (a stable sort; ``-0.0 == 0.0``; no NaN). Least significant
+    digit first over the floats as order-preserving unsigned 64-bit keys: ~8 bytes read and
+    written per row and pass, where a comparison sort of 70M floats takes 11-17 s."""
+    n = len(rows)
+    nb = 1 << _RADIX_BITS
+    npass = (64 + _RADIX_BITS - 1) // _RADIX_BITS
+    mask = np.uint64(nb - 1)
+    sign = np.uint64(1) << np.uint64(63)
+    keys = np.empty(n, np.uint64)
+    count = np.zeros((npass, nb), np.int64)  # every pass's digits, counted in one read
+    for i in range(n):
+        v = x[rows[i]] + 0.0  # -0.0 -> 0.0
+        u = np.float64(v).view(np.uint64)
+        k = ~u if u & sign else u | sign
+        keys[i] = k
+        for p in range(npass):
+            count[p, (k >> np.uint64(p * _RADIX_BITS)) & mask] += 1
+    out = rows.copy()
+    keys2 = np.empty_like(keys)
+    out2 = np.empty_like(out)
+    for p in range(npass):
+        shift = np.uint64(p * _RADIX_BITS)
+        if n == 0 or count[p, (keys[0] >> shift) & mask] == n:
+            continue  # every key has this digit: the pass would not move anything
+        total = 0
+        for d in range(nb):
+            c = count[p, d]
+            count[p, d] = total
+            total += c
+        for i in range(n):
+            d = (keys[i] >> shift) & mask
+            j = count[p, d]
+            count[p, d] = j + 1
+            keys2[j] = keys[i]
+            out2[j] = out[i]
+        keys, keys2 = keys2, keys
+        out, out2 = out2, out
+    return out
+
+
+def stable_argsort(x: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """``rows[np.argsort(x[rows], kind="stable")]`` (all of ``x`` without ``rows``) for float64
+    ``x`` without NaN, as int32 positions when they fit (else int64), by
+    :func:`_radix_argsort`."""
+    x = np.ascontiguousarray(x, np.float64)
+    if rows is None:
+        rows = np.arange(len(x), dtype=np.int32 if len(x) < 2**31 else np.int64)
+    return _radix_argsort(x, rows)
+
+
+def rank_order(neg: np.ndarray, tie: np.ndarray) -> np.ndarray:
+    """``np.lexsort((tie, neg))`` (by ``neg``, then ``tie``, then position) for float64 keys
+    without NaN where ``neg <= 0`` (minus a score that is never negative) and most rows have
+    ``neg == 0`` (pairs with q = 1 score 0): those follow the few others, ordered by ``tie``
+    alone with :func:`stable_argsort`; the others by ``np.lexsort``. Other keys: ``np.lexsort``."""
+    if len(neg) == 0 or np.isnan(neg).any() or np.isnan(tie).any() or neg.max() > 0:
+        return np.lexsort((tie, neg))
+    idx = np.int32 if len(neg) < 2**31 else np.int64
+    top = np.flatnonzero(neg < 0).astype(idx)
+    zero = np.flatnonzero(neg == 0).astype(idx)
+    head = top[np.lexsort((tie[top], neg[top]))]
+    return np.concatenate([head, stable_argsort(tie, zero)])

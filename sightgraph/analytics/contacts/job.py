@@ -50,6 +50,8 @@ from sightgraph.analytics.contacts._common import (
     _jit,
     _to_us,
     pair_place_time_order,
+    rank_order,
+    stable_argsort,
 )
 from sightgraph.analytics.contacts.context import (
     NULLS,
@@ -563,12 +565,12 @@ def _ranked_chunks(
         tie = np.negative(_tiebreak(evidence, p_value, out=p_value), out=p_value)
         del evidence, p_value
         neg = -score
-        order = np.lexsort((tie, neg))
+        order = rank_order(neg, tie)  # np.lexsort((tie, neg)), compiled
     else:
         del evidence, p_value
         neg = -rank.pop(rank_col)
         tie = neg
-        order = np.argsort(neg, kind="stable")
+        order = stable_argsort(neg)
     if not _in_pid_order(order, neg, tie, rank.pop("a"), rank.pop("b")):
         raise RuntimeError("contacts buckets are not in pid order")
     del neg, tie, rank

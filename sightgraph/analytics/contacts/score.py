@@ -29,6 +29,7 @@ from sightgraph.analytics.contacts._common import (
     _sightings_arrays,
     _sorted_codes,
     _to_us,
+    stable_argsort,
 )
 from sightgraph.analytics.contacts.busyness import BUSYNESS_COLUMNS
 from sightgraph.analytics.contacts.context import (
@@ -399,15 +400,22 @@ def _bh_fill(p, order, m_total, q):
 def _bh_qvalues(p: np.ndarray, m_total: int) -> np.ndarray:
     """Benjamini-Hochberg q-values of ``p`` within a family of ``m_total >= len(p)`` tests whose
     other members have p = 1 (one sort and one compiled pass: at 10M sightings there are ~70M
-    pairs, and the vectorised form's five temporaries cost gigabytes)."""
+    pairs, and the vectorised form's five temporaries cost gigabytes).
+
+    Only p-values below ``n / m_total`` are sorted: a q-value is the least of ``p_(k) m_total /
+    k`` over the ranks ``k`` at or after its own, and every such term of a p-value at least ``n
+    / m_total`` is at least 1 (``k <= n``; the ``m_total - n`` others have p = 1), so its q is 1.
+    The smaller ones rank first, as in the whole family. (Equal p-values get equal q-values in
+    any order of the sort.)"""
     n = len(p)
     if n == 0:
         return np.empty(0, np.float64)
     m_total = max(int(m_total), n)
     p = np.ascontiguousarray(p, np.float64)
-    order = np.argsort(p, kind="stable")
-    q = np.empty(n, np.float64)
-    _bh_fill(p, order, np.float64(m_total), q)
+    q = np.ones(n, np.float64)
+    idx = np.int32 if n < 2**31 else np.int64
+    small = np.flatnonzero(p < n / m_total).astype(idx)
+    _bh_fill(p, stable_argsort(p, small), np.float64(m_total), q)
     return q
 
 
