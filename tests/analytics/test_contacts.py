@@ -593,13 +593,15 @@ _FLOATS = st.floats(allow_nan=False, width=64) | st.sampled_from(
 @given(st.lists(_FLOATS, max_size=300), st.booleans())
 def test_stable_argsort_is_numpys_stable_argsort(xs: list[float], subset: bool) -> None:
     """The compiled radix sort orders floats as ``np.argsort(kind="stable")`` (equal keys, -0.0
-    and 0.0 included, in input order), over all rows or a subset of them."""
-    from sightgraph.analytics.contacts._common import stable_argsort
+    and 0.0 included, in input order), over all rows or, in place, a subset of them."""
+    from sightgraph.analytics.contacts._common import _radix_argsort, stable_argsort
 
     x = np.array(xs, np.float64)
     if subset:
-        rows = np.flatnonzero(np.arange(len(x)) % 3 != 1).astype(np.int32)
-        assert np.array_equal(stable_argsort(x, rows), rows[np.argsort(x[rows], kind="stable")])
+        rows = np.flatnonzero(np.arange(len(x)) % 3 != 1)
+        want = rows[np.argsort(x[rows], kind="stable")]
+        _radix_argsort(x, rows, np.empty_like(rows))
+        assert np.array_equal(rows, want)
     else:
         assert np.array_equal(stable_argsort(x), np.argsort(x, kind="stable"))
 
@@ -608,32 +610,35 @@ def test_stable_argsort_is_numpys_stable_argsort(xs: list[float], subset: bool) 
 @given(
     st.lists(
         st.tuples(
-            st.sampled_from([0.0, -0.0, -0.5, -1e-9, -3.0]) | st.floats(-5, 0),
+            st.sampled_from([0.0, -0.0, 0.5, 1e-9, 3.0]) | st.floats(0, 5),
             st.sampled_from([0.0, -0.0, -1.0]) | st.floats(-5, 5),
         ),
         max_size=200,
     )
 )
 def test_rank_order_is_the_two_key_lexsort(rows: list[tuple[float, float]]) -> None:
-    """The table's order (minus score, then the tie-break, then position) equals
-    ``np.lexsort((tie, neg))``: mostly zero scores, ties, -0.0."""
+    """The table's order (score descending, then the tie-break, then position) equals
+    ``np.lexsort((tie, -score))``: mostly zero scores, ties, -0.0, and a negative score (the
+    general sort)."""
     from sightgraph.analytics.contacts._common import rank_order
 
-    neg = np.array([r[0] for r in rows], np.float64)
+    score = np.array([r[0] for r in rows], np.float64)
     tie = np.array([r[1] for r in rows], np.float64)
-    assert np.array_equal(rank_order(neg, tie), np.lexsort((tie, neg)))
+    assert np.array_equal(rank_order(score, tie), np.lexsort((tie, -score)))
+    if len(score):
+        score[0] = -1.0
+        assert np.array_equal(rank_order(score, tie), np.lexsort((tie, -score)))
 
 
 def test_the_table_order_check_finds_pairs_out_of_order() -> None:
-    from sightgraph.analytics.contacts.job import _in_pid_order
+    from sightgraph.analytics.contacts.job import _pairs_in_order
 
-    neg = np.array([-2.0, -1.0, -1.0, -1.0])
-    tie = np.zeros(4)
     a = np.array([0, 1, 1, 2], np.int32)
-    b = np.array([5, 2, 3, 0], np.int32)
-    assert _in_pid_order(np.arange(4), neg, tie, a, b)
-    assert not _in_pid_order(np.array([0, 2, 1, 3]), neg, tie, a, b)
-    assert _in_pid_order(np.array([1, 0, 2, 3]), np.array([-1.0, -2.0, -1.0, -1.0]), tie, a, b)
+    assert _pairs_in_order(a, np.array([5, 2, 3, 0], np.int32))
+    assert not _pairs_in_order(a, np.array([5, 3, 2, 0], np.int32))  # b falls within a = 1
+    assert not _pairs_in_order(a, np.array([5, 2, 2, 0], np.int32))  # a pair twice
+    assert not _pairs_in_order(a[::-1].copy(), np.array([5, 2, 3, 0], np.int32))
+    assert _pairs_in_order(a[:0], a[:0])
 
 
 def test_day_swap_null_does_not_depend_on_how_pairs_are_grouped(monkeypatch) -> None:

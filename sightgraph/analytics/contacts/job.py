@@ -515,14 +515,11 @@ def _check_scored(
 
 
 @_jit
-def _in_pid_order(order, neg, tie, a, b):
-    """Whether rows with equal rank keys (``neg``, ``tie``) follow each other in ``order`` by
-    increasing (a, b): the table's order then needs no pid keys (checked without temporaries)."""
-    for k in range(1, len(order)):
-        i = order[k - 1]
-        j = order[k]
-        same = neg[i] == neg[j] and tie[i] == tie[j]
-        if same and (a[j] < a[i] or (a[j] == a[i] and b[j] <= b[i])):
+def _pairs_in_order(a, b):
+    """Whether the pairs (a, b) strictly increase along the rows: then a stable sort by the
+    rank keys alone leaves equal keys in pid order (no pid keys to sort by)."""
+    for k in range(1, len(a)):
+        if a[k] < a[k - 1] or (a[k] == a[k - 1] and b[k] <= b[k - 1]):
             return False
     return True
 
@@ -552,28 +549,26 @@ def _ranked_chunks(
     rank = {f: np.concatenate([p.pop(f) for p in parts]) if parts else _empty_pairs()[f]
             for f in _rank_fields(rank_col)}  # fmt: skip
     parts.clear()
+    # Each bucket is in (a, b) order and buckets hold increasing ranges of pid_a codes
+    # (_buckets), so the concatenation is in (a, b) order (checked): a stable sort by the rank
+    # keys alone is the table's order.
+    if not _pairs_in_order(rank.pop("a"), rank.pop("b")):
+        raise RuntimeError("contacts buckets are not in pid order")
     p_value = rank.pop("p_value")
     q_value = _bh_qvalues(p_value, npids * (npids - 1) // 2)
     evidence = rank.pop("evidence")
     score = _final_score(evidence, q_value)
-    # Each bucket is in (a, b) order and buckets hold increasing ranges of pid_a codes
-    # (_buckets), so the concatenation is in (a, b) order: a stable sort by the rank keys alone
-    # is the table's order (no pid keys to sort by).
     if rank_col == "score":  # equal scores (q = 1: score 0) by evidence * (1 - p)
         # -(evidence * (1 - p)) in p's array (the table's p-values wait in the buckets' files
         # or in ``held``), so ~70M pairs need no temporaries here
         tie = np.negative(_tiebreak(evidence, p_value, out=p_value), out=p_value)
         del evidence, p_value
-        neg = -score
-        order = rank_order(neg, tie)  # np.lexsort((tie, neg)), compiled
+        order = rank_order(score, tie)  # np.lexsort((tie, -score)), compiled
+        del tie
     else:
         del evidence, p_value
-        neg = -rank.pop(rank_col)
-        tie = neg
-        order = stable_argsort(neg)
-    if not _in_pid_order(order, neg, tie, rank.pop("a"), rank.pop("b")):
-        raise RuntimeError("contacts buckets are not in pid order")
-    del neg, tie, rank
+        order = stable_argsort(-rank.pop(rank_col))
+    del rank
     n = len(order)
     significant = int(np.count_nonzero(q_value < 0.05))
 

@@ -22,14 +22,15 @@ from sightgraph.analytics.contacts._common import (
     _check_seconds,
     _check_shifts,
     _check_strata,
+    _index_dtype,
     _jit,
+    _radix_argsort,
     _require_frame,
     _require_strings,
     _require_ts,
     _sightings_arrays,
     _sorted_codes,
     _to_us,
-    stable_argsort,
 )
 from sightgraph.analytics.contacts.busyness import BUSYNESS_COLUMNS
 from sightgraph.analytics.contacts.context import (
@@ -413,9 +414,9 @@ def _bh_qvalues(p: np.ndarray, m_total: int) -> np.ndarray:
     m_total = max(int(m_total), n)
     p = np.ascontiguousarray(p, np.float64)
     q = np.ones(n, np.float64)
-    idx = np.int32 if n < 2**31 else np.int64
-    small = np.flatnonzero(p < n / m_total).astype(idx)
-    _bh_fill(p, stable_argsort(p, small), np.float64(m_total), q)
+    small = np.flatnonzero(p < n / m_total).astype(_index_dtype(n))
+    _radix_argsort(p, small, np.empty_like(small))
+    _bh_fill(p, small, np.float64(m_total), q)
     return q
 
 
