@@ -524,6 +524,67 @@ def _pairs_in_order(a, b):
     return True
 
 
+def _npy_header(fh: Any) -> tuple[tuple[int, ...], np.dtype[Any]]:
+    """Shape and dtype of the .npy file open at its start (left at its data)."""
+    major, _ = np.lib.format.read_magic(fh)
+    read = (
+        np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+    )
+    shape, fortran, dtype = read(fh)
+    if fortran or len(shape) != 1:
+        raise ValueError("not a one-dimensional array")
+    return shape, dtype
+
+
+def _read_npy_into(path: Path, out: np.ndarray) -> None:
+    """The one-dimensional array of an .npy file into ``out`` (as long), read in one call
+    (cast when its dtype differs: a bucket whose counts did not fit int32)."""
+    with open(path, "rb") as fh:
+        shape, dtype = _npy_header(fh)
+        if shape != (len(out),):
+            raise ValueError(f"{len(out):,} values expected, found {shape[0]:,}")
+        if dtype == out.dtype:
+            if fh.readinto(out.data.cast("B")) != out.nbytes:
+                raise EOFError("the file ends early")
+        else:
+            out[:] = np.fromfile(fh, dtype=dtype, count=len(out))
+
+
+def _ordered_columns(
+    spill: str, dirs: list[str], offsets: np.ndarray, order: np.ndarray, fields: tuple[str, ...]
+) -> Path:
+    """Each of ``fields``, read whole from the buckets' files (in order, one read a file),
+    permuted to the table's ``order`` in memory and saved to ``spill/ordered/<field>.npy``
+    (the buckets' files of a field go once it is saved), two fields at a time.
+
+    Gathering rows in the table's order straight from the buckets' memory maps touched every
+    page of every column for each chunk written (~70M rows in score order are in no pid
+    order): that was most of writing a 10M table."""
+    dest = Path(spill) / "ordered"
+    dest.mkdir()
+    n = int(offsets[-1])
+
+    def one(f: str) -> None:
+        paths = [Path(spill) / d / f"{f}.npy" for d in dirs]
+        dtypes = []
+        for path in paths:
+            with open(path, "rb") as fh:
+                dtypes.append(_npy_header(fh)[1])
+        col = np.empty(n, np.result_type(*dtypes) if dtypes else np.float64)
+        for q, path in enumerate(paths):
+            _read_npy_into(path, col[offsets[q] : offsets[q + 1]])
+        ordered = col[order]
+        del col
+        np.save(dest / f"{f}.npy", ordered, allow_pickle=False)
+        del ordered
+        for path in paths:
+            path.unlink()
+
+    with ThreadPoolExecutor(2, thread_name_prefix="sightgraph-order") as pool:
+        list(pool.map(one, fields))
+    return dest
+
+
 def _ranked_chunks(
     spill: str,
     parts: list[dict[str, np.ndarray]],
@@ -535,9 +596,10 @@ def _ranked_chunks(
     rows at a time, from the per-bucket pairs of :func:`_reduce_bucket`: q-values over all
     pairs, then the score (evidence times 1 - q), then the order.
 
-    Memory holds the rank fields of all pairs and one chunk of the others, which each chunk
-    gathers through memory maps from the buckets' ``folders`` (those :func:`_check_scored`
-    returned), or, without ``folders`` (small jobs), from ``parts`` (every column).
+    Memory holds the rank fields of all pairs and then, with ``folders`` (the buckets' files
+    that :func:`_check_scored` returned), two whole columns at a time while each is put in the
+    table's order on disk (:func:`_ordered_columns`), and one chunk of every column as they are
+    written; without ``folders`` (small jobs), ``parts`` hold every column in memory.
     Returns the number of pairs, of pairs with q < 0.05, and the chunks (the spill directory
     must live until they are consumed).
     """
@@ -572,24 +634,20 @@ def _ranked_chunks(
     n = len(order)
     significant = int(np.count_nonzero(q_value < 0.05))
 
-    def gathered(idx: np.ndarray, fields: tuple[str, ...], column: Any) -> dict[str, np.ndarray]:
-        """Rows ``idx`` (of the concatenated buckets) of ``fields`` from each bucket's column
-        ``column(q, f)``: files are read at increasing rows (locality: memory maps)."""
+    if held is None:  # large jobs: the buckets' files, each column put in the table's order
+        dest = _ordered_columns(spill, dirs, offsets, order, _SPILLED_FIELDS)
+        return n, significant, _ordered_chunks(dest, n, q_value[order], score[order], _WRITE_ROWS)
+
+    def gathered(idx: np.ndarray) -> dict[str, np.ndarray]:
+        """Rows ``idx`` (of the concatenated buckets) of every column, from the buckets."""
         bucket = np.searchsorted(offsets, idx, side="right") - 1
-        reads = []  # (bucket, positions in the chunk, rows of the bucket)
-        if held is not None:  # in memory: any order
-            for q in np.unique(bucket):
-                at = np.flatnonzero(bucket == q)
-                reads.append((q, at, idx[at] - offsets[q]))
-        else:
-            by_bucket = np.lexsort((idx, bucket))
-            bounds = np.searchsorted(bucket[by_bucket], np.arange(len(offsets)))
-            for q in np.flatnonzero(np.diff(bounds)):
-                at = by_bucket[bounds[q] : bounds[q + 1]]
-                reads.append((q, at, idx[at] - offsets[q]))
         chunk: dict[str, np.ndarray] = {"q_value": q_value[idx], "score": score[idx]}
-        for f in fields:
-            cols = [column(q, f) for q, _, _ in reads]
+        reads = []  # (bucket, positions in the chunk, rows of the bucket)
+        for q in np.unique(bucket):
+            at = np.flatnonzero(bucket == q)
+            reads.append((q, at, idx[at] - offsets[q]))
+        for f in _SPILLED_FIELDS + DERIVED_FIELDS:
+            cols = [held[q][f] for q, _, _ in reads]
             out = np.empty(len(idx), dtype=np.result_type(*(c.dtype for c in cols)))
             for col, (_, at, rows) in zip(cols, reads, strict=True):
                 out[at] = col[rows]
@@ -598,19 +656,21 @@ def _ranked_chunks(
 
     def chunks(step: int = _WRITE_ROWS) -> Iterator[dict[str, np.ndarray]]:
         for s0 in range(0, n, step):
-            idx = order[s0 : s0 + step]
-            if held is not None:  # small jobs: every column in memory (the derived ones too)
-                yield gathered(idx, _SPILLED_FIELDS + DERIVED_FIELDS, lambda q, f: held[q][f])
-            else:  # large jobs: from the buckets' files
-                yield _with_derived(
-                    gathered(
-                        idx,
-                        _SPILLED_FIELDS,
-                        lambda q, f: np.load(Path(spill) / dirs[q] / f"{f}.npy", mmap_mode="r"),
-                    )
-                )
+            yield gathered(order[s0 : s0 + step])
 
     return n, significant, chunks()
+
+
+def _ordered_chunks(
+    dest: Path, n: int, q_value: np.ndarray, score: np.ndarray, step: int
+) -> Iterator[dict[str, np.ndarray]]:
+    """The table's rows ``step`` at a time from the ordered columns of
+    :func:`_ordered_columns` (read in slices) and the q-values and scores in table order."""
+    for s0 in range(0, n, step):
+        chunk = {"q_value": q_value[s0 : s0 + step], "score": score[s0 : s0 + step]}
+        for f in _SPILLED_FIELDS:
+            chunk[f] = np.array(np.load(dest / f"{f}.npy", mmap_mode="r")[s0 : s0 + step])
+        yield _with_derived(chunk)
 
 
 def _warm_up() -> None:
@@ -965,6 +1025,7 @@ def compute_contacts(
                 "scoring pairs",
                 progress,
             )
+        del ctx, shared  # the null's context (the sightings, sorted) is not needed any more
         folders = _check_scored(spill, results, expected, keep, fields)
         pairs_met = int(sum(r.met for r in results))
         n_pairs, significant, chunks = _ranked_chunks(
