@@ -695,3 +695,14 @@ def test_pair_place_time_order_is_the_four_key_lexsort(rows, presort):
     a, b, place, t = (arr[:, i].copy() for i in range(4))
     got = pair_place_time_order(a.astype(np.int32), b.astype(np.int32), place, t)
     assert np.array_equal(got, np.lexsort((t, place, b, a)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 49), max_size=120), st.booleans())
+def test_take_is_fancy_indexing(rows: list[int], wide: bool) -> None:
+    from sightgraph.analytics.contacts._common import take
+
+    col = np.arange(50, dtype=np.float64) * 1.5
+    idx = np.array(rows, np.int64 if wide else np.int32)
+    assert np.array_equal(take(col, idx), col[idx])
+    assert np.array_equal(take(col.astype(np.int32), idx), col.astype(np.int32)[idx])

@@ -251,6 +251,20 @@ def _split_rows(score, order):
     return t
 
 
+@_jit
+def _take_into(col, rows, out):
+    for i in range(len(rows)):
+        out[i] = col[rows[i]]
+
+
+def take(col: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``col[rows]`` for int32 or int64 ``rows``, compiled: NumPy turns int32 positions into a
+    new int64 array first (70M rows: 550 MB and 1.4-1.9 s a column against 0.6-1.2 s)."""
+    out = np.empty(len(rows), col.dtype)
+    _take_into(col, rows, out)
+    return out
+
+
 def _index_dtype(n: int) -> type[np.signedinteger[Any]]:
     return np.int32 if n < 2**31 else np.int64
 

@@ -52,6 +52,7 @@ from sightgraph.analytics.contacts._common import (
     pair_place_time_order,
     rank_order,
     stable_argsort,
+    take,
 )
 from sightgraph.analytics.contacts.context import (
     NULLS,
@@ -573,7 +574,7 @@ def _ordered_columns(
         col = np.empty(n, np.result_type(*dtypes) if dtypes else np.float64)
         for q, path in enumerate(paths):
             _read_npy_into(path, col[offsets[q] : offsets[q + 1]])
-        ordered = col[order]
+        ordered = take(col, order)
         del col
         np.save(dest / f"{f}.npy", ordered, allow_pickle=False)
         del ordered
@@ -636,7 +637,11 @@ def _ranked_chunks(
 
     if held is None:  # large jobs: the buckets' files, each column put in the table's order
         dest = _ordered_columns(spill, dirs, offsets, order, _SPILLED_FIELDS)
-        return n, significant, _ordered_chunks(dest, n, q_value[order], score[order], _WRITE_ROWS)
+        return (
+            n,
+            significant,
+            _ordered_chunks(dest, n, take(q_value, order), take(score, order), _WRITE_ROWS),
+        )
 
     def gathered(idx: np.ndarray) -> dict[str, np.ndarray]:
         """Rows ``idx`` (of the concatenated buckets) of every column, from the buckets."""
