@@ -706,3 +706,22 @@ def test_take_is_fancy_indexing(rows: list[int], wide: bool) -> None:
     idx = np.array(rows, np.int64 if wide else np.int32)
     assert np.array_equal(take(col, idx), col[idx])
     assert np.array_equal(take(col.astype(np.int32), idx), col.astype(np.int32)[idx])
+
+
+def test_days_as_bits_give_the_merged_day_lists(monkeypatch) -> None:
+    """With at most 64 days the day-swap kernel counts the days each subject was seen (per
+    stratum: weekdays, weekend) from bit masks; beyond, it merges the sorted day lists. Both
+    give the same table (the lists forced here)."""
+    from sightgraph.analytics.contacts import context as context_module
+
+    s = friends_and_strangers(commuters=12, weekdays=10)
+    day = s["ts"].dt.floor("D")
+    rng = np.random.default_rng(3)
+    absent = {k: rng.random() < 0.3 for k in set(zip(s["pid"], day, strict=True))}
+    s = s[[not absent[k] for k in zip(s["pid"], day, strict=True)]].reset_index(drop=True)
+    bits = _contacts(s)
+    assert (bits["days_both"] < bits["days_a"]).any() and (bits["days_a"] != bits["days_b"]).any()
+    empty = np.empty(0, np.uint64)
+    monkeypatch.setattr(context_module, "_day_masks", lambda *args: (empty, empty))
+    lists = _contacts(s)
+    pd.testing.assert_frame_equal(bits, lists, check_exact=True)

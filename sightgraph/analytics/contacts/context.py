@@ -31,10 +31,11 @@ class _Context:
     nstrata: int
     s_off: np.ndarray
     s_cam: np.ndarray
-    s_tod: np.ndarray
-    s_day: np.ndarray
+    s_td: np.ndarray  # (n, 2): each sighting's time of day and relative day, side by side
     d_off: np.ndarray
     d_day: np.ndarray
+    d_mask: np.ndarray  # per pid, its days as bits (at most 64 days; else empty)
+    st_mask: np.ndarray  # per stratum, its days as bits (idem)
     n_off: np.ndarray
     n_cam: np.ndarray
     busy_key: np.ndarray  # sorted cam * 2^32 + period
@@ -45,8 +46,7 @@ class _Context:
     kept: int  # sightings used by the null (after the crowd cap)
     r_off: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))  # camera runs
     r_cam: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # per pid (CSR)
-    r_lo: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
-    r_hi: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    r_lh: np.ndarray = field(default_factory=lambda: np.empty((0, 2), np.int64))  # [lo, hi)
     identity: bool = False  # R = 0: every camera's only neighbour is itself
     tick_us: int = 0  # the clock's resolution: gcd of the sightings' times (clock_tick_us)
     null: str = "day-swap"  # the null model in use (never "auto" here)
@@ -60,6 +60,21 @@ class _Context:
 NULLS = ("auto", "day-swap", "time-shift")
 #: ``auto`` uses the day-swap when the median subject was seen on at least this many days.
 AUTO_MIN_DAYS = 3
+
+
+def _day_masks(
+    d_pid: np.ndarray, d_day: np.ndarray, npids: int, stratum: np.ndarray, nstrata: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each pid's days (``d_mask``) and each stratum's days (``st_mask``) as bits of a uint64,
+    when there are at most 64 days (else both empty: the day-swap kernel merges day lists)."""
+    if len(stratum) > 64:
+        return np.empty(0, np.uint64), np.empty(0, np.uint64)
+    bits = np.left_shift(np.uint64(1), np.arange(len(stratum), dtype=np.uint64))
+    d_mask = np.zeros(npids, np.uint64)
+    np.bitwise_or.at(d_mask, d_pid, bits[d_day])
+    st_mask = np.zeros(nstrata, np.uint64)
+    np.bitwise_or.at(st_mask, np.asarray(stratum, np.int64), bits)
+    return d_mask, st_mask
 
 
 def choose_null(null: str, days_per_subject: np.ndarray) -> tuple[str, str]:
@@ -255,10 +270,10 @@ def _make_context(
         "tick_us": clock_tick_us(ts, (window_us + 1) // 2) if window_us > 0 else 0,
         "r_off": np.cumsum(r_off),
         "r_cam": cs[r_lo].astype(np.int64),
-        "r_lo": r_lo,
-        "r_hi": r_hi,
+        "r_lh": np.ascontiguousarray(np.column_stack([r_lo, r_hi])),
         "identity": identity,
     }
+    d_mask, st_mask = _day_masks(d_pid, d_day, npids, stratum, nstrata)
     chosen, reason = choose_null(null, np.diff(np.cumsum(d_off)))
     extra: dict[str, Any] = {"null": chosen, "null_reason": reason}
     if chosen == "time-shift":
@@ -278,10 +293,13 @@ def _make_context(
         nstrata=nstrata,
         s_off=s_off,
         s_cam=c[order].astype(np.int64),
-        s_tod=tod[order].astype(np.int64),
-        s_day=r[order].astype(np.int64),
+        s_td=np.ascontiguousarray(
+            np.column_stack([tod[order].astype(np.int64), r[order].astype(np.int64)])
+        ),
         d_off=np.cumsum(d_off),
         d_day=d_day.astype(np.int64),
+        d_mask=d_mask,
+        st_mask=st_mask,
         n_off=n_off,
         n_cam=n_cam,
         busy_key=busy_key,

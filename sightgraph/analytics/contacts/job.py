@@ -685,31 +685,26 @@ def _warm_up() -> None:
     count_others_in_window(
         np.zeros(1, np.int64), np.zeros(0, np.int32), e, np.int64(0), np.zeros(1, np.int64)
     )
+    e2 = np.zeros((0, 2), np.int64)
+    u = np.zeros(1, np.uint64)
     _day_swap_null(
+        *(e,) * 8,
+        np.zeros(2, np.int64),  # s_off
         e,
-        e,
-        e,
-        e,
-        e,
-        e,
-        e,
-        e,
-        np.zeros(2, np.int64),
-        e,
-        e,
-        e,
-        np.zeros(2, np.int64),
+        e2,  # s_td
+        np.zeros(2, np.int64),  # n_off
         one,
-        np.zeros(2, np.int64),
+        np.zeros(2, np.int64),  # d_off
         e,
+        u,  # d_mask
+        u,  # st_mask
         one,
         1,
         np.int64(0),
         np.int64(0),
-        np.zeros(2, np.int64),
+        np.zeros(2, np.int64),  # r_off
         e,
-        e,
-        e,
+        e2,  # r_lh
         True,
     )
     _time_shift_null(
