@@ -674,26 +674,29 @@ def test_day_swap_null_does_not_depend_on_how_pairs_are_grouped(monkeypatch) -> 
 @given(
     rows=st.lists(
         st.tuples(
+            st.integers(0, 3) | st.sampled_from([(1 << 21) + 1, 1 << 30]),
             st.integers(0, 3),
-            st.integers(0, 3),
-            st.sampled_from([0, 1, 2, (1 << 21) - 1, 1 << 21]),
-            st.integers(-5, 5),
+            st.sampled_from([0, 1, 2, (1 << 21) - 1, 1 << 21, (1 << 40) + 3]),
+            st.integers(-5, 5) | st.sampled_from([-(1 << 62), 1 << 62, 123_456_789_012]),
         ),
         max_size=60,
     ),
     presort=st.booleans(),
+    time_sorted=st.booleans(),
 )
-def test_pair_place_time_order_is_the_four_key_lexsort(rows, presort):
-    """The fast order of meetings and events equals np.lexsort((t, place, b, a)) exactly (ties
-    in input order): time-sorted input (a bucket's meetings), shuffled input, codes at and
-    beyond the 21 bits a packed key holds."""
+def test_pair_place_time_order_is_the_four_key_lexsort(rows, presort, time_sorted):
+    """The radix order of meetings and events equals np.lexsort((t, place, b, a)) exactly (ties
+    in input order): time-sorted input (a bucket's meetings), shuffled input, times far apart,
+    codes that fit 64 bits together and codes that do not (the lexsort itself)."""
     from sightgraph.analytics.contacts._common import pair_place_time_order
 
     arr = np.array(rows, dtype=np.int64).reshape(-1, 4)
     if presort:
         arr = arr[np.argsort(arr[:, 3], kind="stable")]
     a, b, place, t = (arr[:, i].copy() for i in range(4))
-    got = pair_place_time_order(a.astype(np.int32), b.astype(np.int32), place, t)
+    got = pair_place_time_order(
+        a.astype(np.int32), b.astype(np.int32), place, t, time_sorted=time_sorted
+    )
     assert np.array_equal(got, np.lexsort((t, place, b, a)))
 
 

@@ -15,6 +15,7 @@ from sightgraph.analytics.contacts._common import (
     _require_ts,
     _sorted_codes,
     _to_us,
+    pair_place_time_order,
 )
 from sightgraph.errors import UsageError
 from sightgraph.schema import epoch_us_to_ts, require_columns
@@ -67,7 +68,8 @@ def _merge_events(
             "conf_n": e64.copy(),
             "lag": np.empty(0, np.float64),
         }
-    order = np.lexsort((t0, place, b, a))
+    # np.lexsort((t0, place, b, a)): a partition's events are not in time order within a pair
+    order = pair_place_time_order(a, b, place, t0, time_sorted=False)
     a, b, place, t0, t1, conf = a[order], b[order], place[order], t0[order], t1[order], conf[order]
     new = np.ones(n, bool)
     new[1:] = (
