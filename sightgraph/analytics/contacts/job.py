@@ -954,7 +954,11 @@ def compute_contacts(
     try:
         with resolve_scheduler(scheduler) as sched:
             nbuckets = max(2 * sched.num_workers, math.ceil(n_sightings / 500_000))
-            bucket_of = _buckets(pid_counts, nbuckets)
+            # int16 when it fits: NumPy's stable sort of 16-bit keys (the events by bucket, in
+            # each partition) is a radix sort, 7x faster than of int64 keys
+            bucket_of = _buckets(pid_counts, nbuckets).astype(
+                np.int16 if nbuckets < 2**15 else np.int64
+            )
             for q in range(nbuckets):
                 (Path(spill) / f"b{q:05d}").mkdir()
             func = functools.partial(
