@@ -340,10 +340,11 @@ def test_columns_computed_at_write_time_follow_their_definitions(tmp_path, scena
 
 
 def test_counts_wait_on_disk_as_int32_only_when_they_fit():
-    big = np.array([1, 2**31], np.int64)
-    assert contacts_job._narrow("n_events", big).dtype == np.int64
-    assert contacts_job._narrow("n_events", big - 1).dtype == np.int32
-    assert contacts_job._narrow("first_ts", big - 1).dtype == np.int64  # not a count
+    assert contacts_job._spill_dtype("n_events", 2**31) == np.int64
+    assert contacts_job._spill_dtype("n_events", 2**31 - 1) == np.int32
+    assert contacts_job._spill_dtype("days_both", 5) == np.int32
+    assert contacts_job._spill_dtype("first_ts", 5) == np.int64  # not a count
+    assert contacts_job._spill_dtype("expected", 5) == np.float64
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -364,10 +364,12 @@ _SPILLED_FIELDS = tuple(f for f in _PAIR_FIELDS if f != "score" and f not in DER
 _NARROW_FIELDS = ("meetings", "days", "places", "n_events", "days_a", "days_b", "days_both")
 
 
-def _narrow(f: str, col: np.ndarray) -> np.ndarray:
-    if f in _NARROW_FIELDS and len(col) and int(col.max()) < 2**31 and int(col.min()) >= -(2**31):
-        return col.astype(np.int32)
-    return col
+def _spill_dtype(f: str, bound: int) -> np.dtype[Any]:
+    """The type field ``f`` waits on disk with: counts as int32 when ``bound`` (at least any
+    count of the bucket: its events, its days) fits, else as in the table."""
+    if f in _NARROW_FIELDS and bound < 2**31:
+        return np.dtype(np.int32)
+    return _empty_pairs()[f].dtype
 
 
 def _with_derived(chunk: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -406,25 +408,46 @@ class _Scored:
 _SCORE_CHUNK_MEETINGS = 1_000_000
 
 
+def _pair_starts(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Where each pair's rows start, in rows sorted by (a, b)."""
+    if len(a) == 0:
+        return np.empty(0, np.int64)
+    return np.flatnonzero(np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1])])
+
+
+def _scored_chunks(
+    m: dict[str, np.ndarray], ctx: _Context, min_meetings: int
+) -> Iterator[dict[str, np.ndarray]]:
+    """:func:`_score_meetings` on consecutive runs of whole pairs of at most about
+    :data:`_SCORE_CHUNK_MEETINGS` meetings: pairs are scored independently of each other, so
+    the chunks are the pairs of scoring all at once, with bounded temporaries."""
+    n = len(m["a"])
+    if n <= _SCORE_CHUNK_MEETINGS:
+        yield _score_meetings(m, ctx, min_meetings)
+        return
+    bounds = np.append(
+        _pair_starts(m["a"], m["b"]), n
+    )  # a cut at the first pair start at or after each step
+    cuts = np.unique(bounds[np.searchsorted(bounds, np.arange(0, n, _SCORE_CHUNK_MEETINGS))])
+    cuts = np.unique(np.append(cuts, n))
+    for lo, hi in zip(cuts[:-1], cuts[1:], strict=True):
+        yield _score_meetings({k: v[lo:hi] for k, v in m.items()}, ctx, min_meetings)
+
+
 def _score_in_chunks(
     m: dict[str, np.ndarray], ctx: _Context, min_meetings: int
 ) -> dict[str, np.ndarray]:
-    """:func:`_score_meetings` on consecutive runs of whole pairs of at most about
-    :data:`_SCORE_CHUNK_MEETINGS` meetings, concatenated: pairs are scored independently of
-    each other, so the result is the same as scoring all at once, with bounded temporaries."""
-    n = len(m["a"])
-    if n <= _SCORE_CHUNK_MEETINGS:
-        return _score_meetings(m, ctx, min_meetings)
-    a, b = m["a"], m["b"]
-    pair_start = np.flatnonzero(np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1])])
-    bounds = np.append(pair_start, n)  # a cut at the first pair start at or after each step
-    cuts = np.unique(bounds[np.searchsorted(bounds, np.arange(0, n, _SCORE_CHUNK_MEETINGS))])
-    cuts = np.unique(np.append(cuts, n))
-    parts = [
-        _score_meetings({k: v[lo:hi] for k, v in m.items()}, ctx, min_meetings)
-        for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)
-    ]
+    """Every column of :func:`_scored_chunks`, concatenated."""
+    parts = list(_scored_chunks(m, ctx, min_meetings))
+    if len(parts) == 1:
+        return parts[0]
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _write_npy_header(fh: Any, dtype: np.dtype[Any], n: int) -> None:
+    np.lib.format.write_array_header_1_0(
+        fh, {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (n,)}
+    )
 
 
 def _reduce_bucket(
@@ -443,27 +466,44 @@ def _reduce_bucket(
     is written and every column comes back. The inputs are left in place."""
     m = _load_bucket(spill, q, inputs, expected)
     n = len(m["a"])
-    met = (
-        int(
-            np.count_nonzero(np.r_[True, (m["a"][1:] != m["a"][:-1]) | (m["b"][1:] != m["b"][:-1])])
-        )
-        if n
-        else 0
-    )
-    cols = _score_in_chunks(m, ctx, min_meetings)  # meetings in (a, b) order: so are pairs
-    del m
+    pair_start = _pair_starts(m["a"], m["b"])
+    met = len(pair_start)
     if keep:
+        cols = _score_in_chunks(m, ctx, min_meetings)  # meetings in (a, b) order: so are pairs
+        del m
         _test_kill("contacts-reduce", q)
         return _Scored(q, cols, met, n, None)
     name = f"s{q:05d}-{uuid.uuid4().hex[:12]}"
     folder = Path(spill) / name
     folder.mkdir()
-    rank: dict[str, np.ndarray] = {}
-    for f in _SPILLED_FIELDS:
-        col = cols.pop(f)
-        if f in rank_fields:
-            rank[f] = col
-        np.save(folder / f"{f}.npy", _narrow(f, col), allow_pickle=False)
+    # Each chunk's columns are appended to the files as it is scored (no whole-bucket copy of
+    # every column): the headers need the number of pairs and the types, known beforehand.
+    kept = int(np.count_nonzero(np.diff(np.append(pair_start, n)) >= min_meetings))
+    bound = max(int(m["n"].sum()) if n else 0, len(ctx.stratum))
+    dtypes = {f: _spill_dtype(f, bound) for f in _SPILLED_FIELDS}
+    parts: dict[str, list[np.ndarray]] = {f: [] for f in _SPILLED_FIELDS if f in rank_fields}
+    files = {f: open(folder / f"{f}.npy", "wb") for f in _SPILLED_FIELDS}  # noqa: SIM115
+    try:
+        for f, fh in files.items():
+            _write_npy_header(fh, dtypes[f], kept)
+        wrote = 0
+        for chunk in _scored_chunks(m, ctx, min_meetings):  # in (a, b) order
+            for f, fh in files.items():
+                col = chunk.pop(f)
+                np.ascontiguousarray(col, dtypes[f]).tofile(fh)
+                if f in parts:
+                    parts[f].append(col)
+            wrote += len(chunk["score"])
+    finally:
+        for fh in files.values():
+            fh.close()
+    del m
+    if wrote != kept:
+        raise SightgraphError(
+            f"meeting bucket {q}: scored {wrote:,} pairs where {kept:,} were expected; "
+            "no output was written"
+        )
+    rank = {f: np.concatenate(v) if v else _empty_pairs()[f] for f, v in parts.items()}
     _test_kill("contacts-reduce", q)
     return _Scored(q, rank, met, n, name)
 
