@@ -640,7 +640,8 @@ def _ranked_chunks(
     Memory holds the rank fields of all pairs and then, with ``folders`` (the buckets' files
     that :func:`_check_scored` returned), two whole columns at a time while each is put in the
     table's order on disk (:func:`_ordered_columns`), and one chunk of every column as they are
-    written; without ``folders`` (small jobs), ``parts`` hold every column in memory.
+    written; without ``folders`` (small jobs), ``parts`` hold every column in memory, and each
+    is put in the table's order in turn (one more column at a time).
     Returns the number of pairs, of pairs with q < 0.05, and the chunks (the spill directory
     must live until they are consumed).
     """
@@ -675,46 +676,37 @@ def _ranked_chunks(
     n = len(order)
     significant = int(np.count_nonzero(q_value < 0.05))
 
+    ordered_q, ordered_score = take(q_value, order), take(score, order)
+    del q_value, score
     if held is None:  # large jobs: the buckets' files, each column put in the table's order
         dest = _ordered_columns(spill, dirs, offsets, order, _SPILLED_FIELDS)
-        return (
-            n,
-            significant,
-            _ordered_chunks(dest, n, take(q_value, order), take(score, order), _WRITE_ROWS),
-        )
 
-    def gathered(idx: np.ndarray) -> dict[str, np.ndarray]:
-        """Rows ``idx`` (of the concatenated buckets) of every column, from the buckets."""
-        bucket = np.searchsorted(offsets, idx, side="right") - 1
-        chunk: dict[str, np.ndarray] = {"q_value": q_value[idx], "score": score[idx]}
-        reads = []  # (bucket, positions in the chunk, rows of the bucket)
-        for q in np.unique(bucket):
-            at = np.flatnonzero(bucket == q)
-            reads.append((q, at, idx[at] - offsets[q]))
-        for f in _SPILLED_FIELDS + DERIVED_FIELDS:
-            cols = [held[q][f] for q, _, _ in reads]
-            out = np.empty(len(idx), dtype=np.result_type(*(c.dtype for c in cols)))
-            for col, (_, at, rows) in zip(cols, reads, strict=True):
-                out[at] = col[rows]
-            chunk[f] = out
-        return chunk
+        def column(f: str, s0: int, s1: int) -> np.ndarray:
+            return np.array(np.load(dest / f"{f}.npy", mmap_mode="r")[s0:s1])
 
-    def chunks(step: int = _WRITE_ROWS) -> Iterator[dict[str, np.ndarray]]:
-        for s0 in range(0, n, step):
-            yield gathered(order[s0 : s0 + step])
+    else:  # small jobs: every column in memory, put in the table's order one at a time
+        in_order = {
+            f: take(np.concatenate([h.pop(f) for h in held]), order) for f in _SPILLED_FIELDS
+        }
+        held.clear()
 
-    return n, significant, chunks()
+        def column(f: str, s0: int, s1: int) -> np.ndarray:
+            return in_order[f][s0:s1]
+
+    del order
+    return n, significant, _ordered_chunks(column, n, ordered_q, ordered_score, _WRITE_ROWS)
 
 
 def _ordered_chunks(
-    dest: Path, n: int, q_value: np.ndarray, score: np.ndarray, step: int
+    column: Any, n: int, q_value: np.ndarray, score: np.ndarray, step: int
 ) -> Iterator[dict[str, np.ndarray]]:
-    """The table's rows ``step`` at a time from the ordered columns of
-    :func:`_ordered_columns` (read in slices) and the q-values and scores in table order."""
+    """The table's rows ``step`` at a time: rows ``[s0, s1)`` of each spilled field in table
+    order from ``column(f, s0, s1)``, the q-values and scores (in table order), and the columns
+    computed from them (:func:`_with_derived`)."""
     for s0 in range(0, n, step):
         chunk = {"q_value": q_value[s0 : s0 + step], "score": score[s0 : s0 + step]}
         for f in _SPILLED_FIELDS:
-            chunk[f] = np.array(np.load(dest / f"{f}.npy", mmap_mode="r")[s0 : s0 + step])
+            chunk[f] = column(f, s0, s0 + step)
         yield _with_derived(chunk)
 
 
