@@ -640,8 +640,8 @@ def _ranked_chunks(
     Memory holds the rank fields of all pairs and then, with ``folders`` (the buckets' files
     that :func:`_check_scored` returned), two whole columns at a time while each is put in the
     table's order on disk (:func:`_ordered_columns`), and one chunk of every column as they are
-    written; without ``folders`` (small jobs), ``parts`` hold every column in memory, and each
-    is put in the table's order in turn (one more column at a time).
+    written; without ``folders`` (small jobs), ``parts`` hold every column in memory (once
+    concatenated) and each chunk gathers its rows from them.
     Returns the number of pairs, of pairs with q < 0.05, and the chunks (the spill directory
     must live until they are consumed).
     """
@@ -684,16 +684,13 @@ def _ranked_chunks(
         def column(f: str, s0: int, s1: int) -> np.ndarray:
             return np.array(np.load(dest / f"{f}.npy", mmap_mode="r")[s0:s1])
 
-    else:  # small jobs: every column in memory, put in the table's order one at a time
-        in_order = {
-            f: take(np.concatenate([h.pop(f) for h in held]), order) for f in _SPILLED_FIELDS
-        }
+    else:  # small jobs: every column in memory, gathered chunk by chunk while one is written
+        whole = {f: np.concatenate([h.pop(f) for h in held]) for f in _SPILLED_FIELDS}
         held.clear()
 
         def column(f: str, s0: int, s1: int) -> np.ndarray:
-            return in_order[f][s0:s1]
+            return take(whole[f], order[s0:s1])
 
-    del order
     return n, significant, _ordered_chunks(column, n, ordered_q, ordered_score, _WRITE_ROWS)
 
 
