@@ -198,6 +198,7 @@ def pair_place_time_order(
                 _radix_passes(key, order, spare, sum(bits))
                 if _sorted_within(key, t, order):
                     return order
+                del key
                 order[:] = np.arange(n)
             t_min = int(t.min())
             _radix_passes(_time_keys(t, t_min), order, spare, (int(t.max()) - t_min).bit_length())
