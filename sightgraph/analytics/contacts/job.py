@@ -334,7 +334,7 @@ def _load_bucket(spill: str, q: int, inputs: list[str], expected: int) -> dict[s
     }
     _check_meetings(q, len(m["a"]), expected)
     order = pair_place_time_order(m["a"], m["b"], m["place"], m["start"])
-    return {k: v[order] for k, v in m.items()}
+    return {k: take(v, order) for k, v in m.items()}  # int32 positions: no int64 copy of them
 
 
 def _check_meetings(q: int, read: int, expected: int) -> None:
@@ -708,9 +708,16 @@ def _ordered_chunks(
 
 
 def _warm_up() -> None:
-    """Compile the kernels once before threads fan out (tiny inputs)."""
+    """Compile the kernels once before threads fan out (tiny inputs of the types the tasks
+    use): the events' and meetings' sorts and gathers, the nulls."""
     e = np.zeros(0, np.int64)
     one = np.zeros(1, np.int64)
+    codes = np.array([1, 0, 1], np.int32)
+    times = np.array([5, 3, 4], np.int64)
+    _merge_events(codes, codes, codes, times, times, np.ones(3), 1)  # radix sorts, takes
+    order = pair_place_time_order(codes, codes, codes, times)  # a bucket's meetings
+    for col in (codes, times, np.ones(3)):
+        take(col, order)
     count_others_in_window(
         np.zeros(1, np.int64), np.zeros(0, np.int32), e, np.int64(0), np.zeros(1, np.int64)
     )
@@ -999,6 +1006,7 @@ def compute_contacts(
                 bucket_of=bucket_of,
                 nbuckets=nbuckets,
             )
+            sched.run_everywhere(_warm_up)  # before any task: threads never compile at once
             swept = map_event_partitions(
                 lake,
                 func,
@@ -1042,7 +1050,6 @@ def compute_contacts(
                 "family_pairs": npids * (npids - 1) // 2,
                 "lake": str(given_lake),
             }
-            sched.run_everywhere(_warm_up)
             # small jobs keep the scored pairs in memory; large ones wait on disk (bounded)
             keep = n_meetings <= KEEP_IN_MEMORY_MEETINGS
             fields = _rank_fields(RANK_COLUMN[rank])

@@ -16,6 +16,7 @@ from sightgraph.analytics.contacts._common import (
     _sorted_codes,
     _to_us,
     pair_place_time_order,
+    take,
 )
 from sightgraph.errors import UsageError
 from sightgraph.schema import epoch_us_to_ts, require_columns
@@ -70,7 +71,8 @@ def _merge_events(
         }
     # np.lexsort((t0, place, b, a)): a partition's events are not in time order within a pair
     order = pair_place_time_order(a, b, place, t0, time_sorted=False)
-    a, b, place, t0, t1, conf = a[order], b[order], place[order], t0[order], t1[order], conf[order]
+    # int32 positions: a compiled take (fancy indexing widens them to an int64 copy each time)
+    a, b, place, t0, t1, conf = (take(x, order) for x in (a, b, place, t0, t1, conf))
     new = np.ones(n, bool)
     new[1:] = (
         (a[1:] != a[:-1])
