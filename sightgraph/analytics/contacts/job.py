@@ -425,9 +425,8 @@ def _scored_chunks(
     if n <= _SCORE_CHUNK_MEETINGS:
         yield _score_meetings(m, ctx, min_meetings)
         return
-    bounds = np.append(
-        _pair_starts(m["a"], m["b"]), n
-    )  # a cut at the first pair start at or after each step
+    # a cut at the first pair start at or after each step
+    bounds = np.append(_pair_starts(m["a"], m["b"]), n)
     cuts = np.unique(bounds[np.searchsorted(bounds, np.arange(0, n, _SCORE_CHUNK_MEETINGS))])
     cuts = np.unique(np.append(cuts, n))
     for lo, hi in zip(cuts[:-1], cuts[1:], strict=True):

@@ -204,8 +204,6 @@ def _day_swap_null(
         na[:] = 0
         nb[:] = 0
         nab[:] = 0
-        i = d_off[A]
-        j = d_off[B]
         if len(d_mask):  # days as bits: no merge of two lists
             ma = d_mask[A]
             mb = d_mask[B]
@@ -213,22 +211,23 @@ def _day_swap_null(
                 na[st] = _popcount(ma & st_mask[st])
                 nb[st] = _popcount(mb & st_mask[st])
                 nab[st] = _popcount(ma & mb & st_mask[st])
-            i = d_off[A + 1]
-            j = d_off[B + 1]
-        while i < d_off[A + 1] or j < d_off[B + 1]:
-            if j >= d_off[B + 1] or (i < d_off[A + 1] and d_day[i] < d_day[j]):
-                na[stratum[d_day[i]]] += 1
-                i += 1
-            elif i >= d_off[A + 1] or d_day[j] < d_day[i]:
-                nb[stratum[d_day[j]]] += 1
-                j += 1
-            else:
-                st = stratum[d_day[i]]
-                na[st] += 1
-                nb[st] += 1
-                nab[st] += 1
-                i += 1
-                j += 1
+        else:
+            i = d_off[A]
+            j = d_off[B]
+            while i < d_off[A + 1] or j < d_off[B + 1]:
+                if j >= d_off[B + 1] or (i < d_off[A + 1] and d_day[i] < d_day[j]):
+                    na[stratum[d_day[i]]] += 1
+                    i += 1
+                elif i >= d_off[A + 1] or d_day[j] < d_day[i]:
+                    nb[stratum[d_day[j]]] += 1
+                    j += 1
+                else:
+                    st = stratum[d_day[i]]
+                    na[st] += 1
+                    nb[st] += 1
+                    nab[st] += 1
+                    i += 1
+                    j += 1
         days_a[k] = na.sum()
         days_b[k] = nb.sum()
         days_ab[k] = nab.sum()
