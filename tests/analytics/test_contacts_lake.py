@@ -82,8 +82,13 @@ def test_lake_job_equals_in_memory(
         params["family_pairs"] == scenario["pid"].nunique() * (scenario["pid"].nunique() - 1) // 2
     )
     assert "pairs scored" in res.summary()
-    groups = pq.ParquetFile(out).metadata.num_row_groups
-    assert groups == (-(-len(got) // write_rows) if write_rows else 1)
+    meta = pq.ParquetFile(out).metadata
+    assert meta.num_row_groups == (-(-len(got) // write_rows) if write_rows else 1)
+    chunks = {meta.row_group(0).column(i).path_in_schema: meta.row_group(0).column(i)
+              for i in range(meta.num_columns)}  # fmt: skip
+    # floats compressed (most are 0, 1 or repeated ratios), counts delta-packed
+    assert chunks["p_value"].compression == chunks["score"].compression == "SNAPPY"
+    assert "DELTA_BINARY_PACKED" in chunks["meetings"].encodings
 
 
 def _capped(s: pd.DataFrame, cap: int, window_s: float) -> pd.DataFrame:

@@ -6,7 +6,9 @@ embedded store so that no bytes of the id remain in it."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +122,28 @@ def test_forget_erases_the_subject_from_every_export_still_on_disk(run: Any) -> 
         assert _pids(paths[name]), name  # the others stay
     assert pid in _pids(other)  # not recorded at that path: untouched
     assert forget_subject(run["lake"], pid)["exports"] == 0
+
+
+def test_contacts_out_and_the_lake_copy_are_one_read_only_file_until_one_is_rewritten(
+    run: Any,
+) -> None:
+    """`contacts --out` outside the lake hard-links its table into the lake (no second write of
+    the table) and makes the file read-only; erasure rewrites each name atomically, so the
+    export and the lake copy then differ exactly as a copy would (see also --keep-exports)."""
+    paths = _exports(run)
+    lake_copy = run["lake"] / "contacts" / "contacts.parquet"
+    assert os.path.samefile(paths["contacts"], lake_copy)
+    assert stat.S_IMODE(os.stat(lake_copy).st_mode) == 0o444
+    _, pid = _a_subject(run)
+    assert _main(["forget", pid, "--lake", run["lake"], "--keep-exports"]) == 0
+    assert not os.path.samefile(paths["contacts"], lake_copy)
+    assert pid in _pids(paths["contacts"])
+    assert pid not in _pids(lake_copy)
+    assert _pids(lake_copy)
+    # run again: a new table in both places, the same file again
+    assert _main(["contacts", "--lake", run["lake"], "--out", paths["contacts"]]) == 0
+    assert os.path.samefile(paths["contacts"], lake_copy)
+    assert pid not in _pids(paths["contacts"])
 
 
 def test_forget_keep_exports_only_lists_them(run: Any, capsys: pytest.CaptureFixture[str]) -> None:

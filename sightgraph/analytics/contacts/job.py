@@ -803,8 +803,13 @@ def _write_contacts(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + f".tmp-{uuid.uuid4().hex[:8]}")
     ints = [f for f in CONTACTS_COLUMNS[2:] if f in _INT_FIELDS]
+    opts = _writer_options(["pid_a", "pid_b"], ints)
+    # floats compressed too: most pairs score 0 with q = 1, and ratios of small counts repeat,
+    # so snappy halves the table (9.1 -> ~4.6 GB for a 10M-sighting city) for ~15% more
+    # encoding time, less than the disk time it saves
+    opts["compression"] |= {f: "snappy" for f in CONTACTS_COLUMNS[2:] if f not in _INT_FIELDS}
     try:
-        with pq.ParquetWriter(tmp, schema, **_writer_options(["pid_a", "pid_b"], ints)) as writer:
+        with pq.ParquetWriter(tmp, schema, **opts) as writer:
             wrote = False
             # the next chunk is gathered while this one is written
             for cols in prefetched(iter(chunks), "sightgraph-contacts"):
