@@ -728,3 +728,31 @@ def test_days_as_bits_give_the_merged_day_lists(monkeypatch) -> None:
     monkeypatch.setattr(context_module, "_day_masks", lambda *args: (empty, empty))
     lists = _contacts(s)
     pd.testing.assert_frame_equal(bits, lists, check_exact=True)
+
+
+def test_prefetch_is_only_a_hint() -> None:
+    """``_prefetch`` compiles for the kernels' array types and changes nothing: a compiled sum
+    that prefetches ahead (also past the array's end, as a kernel may near its last pair, and
+    into a 2-D array by flat index) equals NumPy's."""
+    import numba
+
+    from sightgraph.analytics.contacts._common import _prefetch
+
+    @numba.njit
+    def summed(x, ahead):
+        flat = x.ravel()
+        total = flat.dtype.type(0)
+        for i in range(len(flat)):
+            _prefetch(x, i + ahead)
+            total += flat[i]
+        return total
+
+    rng = np.random.default_rng(0)
+    for x in (
+        rng.integers(0, 1000, 1000).astype(np.int64),
+        rng.integers(0, 1000, (300, 2)).astype(np.int64),
+        rng.integers(0, 2**40, 64).astype(np.uint64),
+        rng.random(77),
+    ):
+        for ahead in (0, 3, 16, 10_000):
+            assert summed(x, ahead) == pytest.approx(x.sum(), rel=1e-12)

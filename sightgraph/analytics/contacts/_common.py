@@ -8,6 +8,7 @@ from numbers import Real
 from typing import TYPE_CHECKING, Any
 
 import numba
+import numba.extending
 import numpy as np
 
 from sightgraph._lazy import LazyModule
@@ -31,6 +32,42 @@ _US = 1_000_000
 _DAY_US = 86_400 * _US
 
 _jit = numba.njit(nogil=True, cache=True)
+#: A sighting's time of day and relative day in one int64 (``tod << _DAY_BITS | day``): a time
+#: of day is below 2^37 us, so days up to 2^26 (any span of data) fit in 63 bits.
+_DAY_BITS = 26
+_DAY_MASK = (1 << _DAY_BITS) - 1
+
+
+@numba.extending.intrinsic
+def _prefetch(typingctx: Any, arr: Any, index: Any) -> Any:
+    """``_prefetch(arr, i)`` in a compiled function: a hint that ``arr.flat[i]`` (C-contiguous)
+    will be read soon (``llvm.prefetch``: no effect on results, no fault on any address).
+
+    For dependent loads the processor cannot run ahead on (a pair's subject -> its camera runs
+    -> their sightings): issued a few pairs ahead, the loads overlap instead of waiting one
+    after another."""
+    from llvmlite import binding, ir
+    from numba.core import cgutils, types
+
+    if not isinstance(arr, types.Array) or not isinstance(index, types.Integer):
+        return None
+    # LLVM 15+ names the intrinsic by the opaque pointer type
+    name = "llvm.prefetch.p0" if binding.llvm_version_info >= (15,) else "llvm.prefetch.p0i8"
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        arrty, idxty = signature.args
+        ary = context.make_array(arrty)(context, builder, args[0])
+        i = context.cast(builder, args[1], idxty, types.intp)
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, name)
+        ptr = builder.bitcast(builder.gep(ary.data, [i]), i8p)
+        # read, high locality, data cache
+        builder.call(fn, [ptr, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return types.void(arr, index), codegen
 
 
 # ---------------------------------------------------------------------------------------------

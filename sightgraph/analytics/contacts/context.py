@@ -10,7 +10,7 @@ import numpy as np
 
 from sightgraph._lazy import LazyModule
 from sightgraph.analytics._kernels import count_others_in_window
-from sightgraph.analytics.contacts._common import _DAY_US, _jit
+from sightgraph.analytics.contacts._common import _DAY_BITS, _DAY_MASK, _DAY_US, _jit
 from sightgraph.analytics.contacts.busyness import _busyness_arrays
 from sightgraph.errors import UsageError
 from sightgraph.schema import require_columns
@@ -31,7 +31,7 @@ class _Context:
     nstrata: int
     s_off: np.ndarray
     s_cam: np.ndarray
-    s_td: np.ndarray  # (n, 2): each sighting's time of day and relative day, side by side
+    s_tk: np.ndarray  # each sighting's time of day << _DAY_BITS | relative day
     d_off: np.ndarray
     d_day: np.ndarray
     d_mask: np.ndarray  # per pid, its days as bits (at most 64 days; else empty)
@@ -220,6 +220,8 @@ def _make_context(
     else:
         day_abs = ts
         day0, ndays = 0, 1
+    if ndays > _DAY_MASK:  # (the null's per-pair tables are ndays^2 long well before)
+        raise UsageError(f"sightings span {ndays:,} days: the null model needs fewer than 2^26")
     rel = (day_abs - day0).astype(np.int64)
     days = np.arange(ndays) + day0
     if strata == "weekpart":
@@ -293,9 +295,7 @@ def _make_context(
         nstrata=nstrata,
         s_off=s_off,
         s_cam=c[order].astype(np.int64),
-        s_td=np.ascontiguousarray(
-            np.column_stack([tod[order].astype(np.int64), r[order].astype(np.int64)])
-        ),
+        s_tk=(tod[order].astype(np.int64) << _DAY_BITS) | r[order].astype(np.int64),
         d_off=np.cumsum(d_off),
         d_day=d_day.astype(np.int64),
         d_mask=d_mask,

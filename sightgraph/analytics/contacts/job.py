@@ -726,7 +726,7 @@ def _warm_up() -> None:
         *(e,) * 8,
         np.zeros(2, np.int64),  # s_off
         e,
-        e2,  # s_td
+        e,  # s_tk
         np.zeros(2, np.int64),  # n_off
         one,
         np.zeros(2, np.int64),  # d_off

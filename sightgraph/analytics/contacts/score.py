@@ -299,7 +299,7 @@ def _score_meetings(
             (tod + dur).astype(np.int64),
             ctx.s_off,
             ctx.s_cam,
-            ctx.s_td,
+            ctx.s_tk,
             ctx.n_off,
             ctx.n_cam,
             ctx.d_off,
