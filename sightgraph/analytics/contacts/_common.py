@@ -38,9 +38,8 @@ _DAY_BITS = 26
 _DAY_MASK = (1 << _DAY_BITS) - 1
 
 
-@numba.extending.intrinsic
-def _prefetch(typingctx: Any, arr: Any, index: Any) -> Any:
-    """``_prefetch(arr, i)`` in a compiled function: a hint that ``arr.flat[i]`` (C-contiguous)
+def _prefetch_typer(typingctx: Any, arr: Any, index: Any) -> Any:
+    """The typer of ``_prefetch(arr, i)`` in a compiled function: a hint that ``arr.flat[i]`` (C-contiguous)
     will be read soon (``llvm.prefetch``: no effect on results, no fault on any address).
 
     For dependent loads the processor cannot run ahead on (a pair's subject -> its camera runs
@@ -68,6 +67,10 @@ def _prefetch(typingctx: Any, arr: Any, index: Any) -> Any:
         return context.get_dummy_value()
 
     return types.void(arr, index), codegen
+
+
+#: (typed ``Any``: called from compiled code with two arguments, not as the typer above)
+_prefetch: Any = numba.extending.intrinsic(_prefetch_typer)
 
 
 # ---------------------------------------------------------------------------------------------
