@@ -709,6 +709,11 @@ def test_take_is_fancy_indexing(rows: list[int], wide: bool) -> None:
     idx = np.array(rows, np.int64 if wide else np.int32)
     assert np.array_equal(take(col, idx), col[idx])
     assert np.array_equal(take(col.astype(np.int32), idx), col.astype(np.int32)[idx])
+    room = np.full(len(idx) + 3, -1.0)  # into part of a kept buffer: the rest untouched
+    assert take(col, idx, out=room[: len(idx)]) is not None
+    assert np.array_equal(room[: len(idx)], col[idx]) and (room[len(idx) :] == -1).all()
+    with pytest.raises(ValueError, match="take: out must be"):
+        take(col, idx, out=np.empty(len(idx) + 1))
 
 
 def test_days_as_bits_give_the_merged_day_lists(monkeypatch) -> None:
