@@ -89,6 +89,8 @@ def test_lake_job_equals_in_memory(
     # floats compressed (most are 0, 1 or repeated ratios), counts delta-packed
     assert chunks["p_value"].compression == chunks["score"].compression == "SNAPPY"
     assert "DELTA_BINARY_PACKED" in chunks["meetings"].encodings
+    # every column required (no nulls, no definition levels to write)
+    assert all(meta.schema.column(i).max_definition_level == 0 for i in range(meta.num_columns))
 
 
 def _capped(s: pd.DataFrame, cap: int, window_s: float) -> pd.DataFrame:
