@@ -146,6 +146,25 @@ def test_contacts_out_and_the_lake_copy_are_one_read_only_file_until_one_is_rewr
     assert pid not in _pids(paths["contacts"])
 
 
+def test_contacts_out_on_another_file_system_is_copied_into_the_lake(
+    run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where no hard link can be made (another file system: EXDEV), the lake gets a copy,
+    writable as before."""
+    import errno
+
+    def no_link(src: Any, dst: Any) -> None:
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", no_link)
+    out = run["tmp"] / "exports" / "contacts.parquet"
+    assert _main(["contacts", "--lake", run["lake"], "--out", out]) == 0
+    lake_copy = run["lake"] / "contacts" / "contacts.parquet"
+    assert not os.path.samefile(out, lake_copy)
+    assert out.read_bytes() == lake_copy.read_bytes()
+    assert stat.S_IMODE(os.stat(lake_copy).st_mode) & stat.S_IWUSR
+
+
 def test_forget_keep_exports_only_lists_them(run: Any, capsys: pytest.CaptureFixture[str]) -> None:
     paths = _exports(run)
     _, pid = _a_subject(run)
