@@ -39,8 +39,9 @@ _DAY_MASK = (1 << _DAY_BITS) - 1
 
 
 def _prefetch_typer(typingctx: Any, arr: Any, index: Any) -> Any:
-    """The typer of ``_prefetch(arr, i)`` in a compiled function: a hint that ``arr.flat[i]`` (C-contiguous)
-    will be read soon (``llvm.prefetch``: no effect on results, no fault on any address).
+    """The typer of ``_prefetch(arr, i)`` in a compiled function: a hint that ``arr.flat[i]``
+    (C-contiguous) will be read soon (``llvm.prefetch``: no effect on results, no fault on any
+    address).
 
     For dependent loads the processor cannot run ahead on (a pair's subject -> its camera runs
     -> their sightings): issued a few pairs ahead, the loads overlap instead of waiting one
@@ -356,6 +357,13 @@ def take(col: np.ndarray, rows: np.ndarray, out: np.ndarray | None = None) -> np
         )
     _take_into(col, rows, out)
     return out
+
+
+def _pair_starts(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Where each pair's rows start, in rows sorted by (a, b)."""
+    if len(a) == 0:
+        return np.empty(0, np.int64)
+    return np.flatnonzero(np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1])])
 
 
 def _index_dtype(n: int) -> type[np.signedinteger[Any]]:

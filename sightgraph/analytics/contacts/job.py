@@ -49,6 +49,7 @@ from sightgraph.analytics.contacts._common import (
     _check_shifts,
     _check_strata,
     _jit,
+    _pair_starts,
     _to_us,
     pair_place_time_order,
     rank_order,
@@ -409,13 +410,6 @@ class _Scored:
 _SCORE_CHUNK_MEETINGS = 1_000_000
 
 
-def _pair_starts(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Where each pair's rows start, in rows sorted by (a, b)."""
-    if len(a) == 0:
-        return np.empty(0, np.int64)
-    return np.flatnonzero(np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1])])
-
-
 def _scored_chunks(
     m: dict[str, np.ndarray], ctx: _Context, min_meetings: int
 ) -> Iterator[dict[str, np.ndarray]]:
@@ -617,9 +611,8 @@ def _ordered_columns(
                 dtypes.append(_npy_header(fh)[1])
         dtype = np.dtype(np.result_type(*dtypes) if dtypes else np.float64)
         size = n * dtype.itemsize
-        if len(getattr(buffers, "raw", ((),))[0]) < size:  # 8 bytes a row: the widest type
-            room = max(size, 8 * n)
-            buffers.raw = (np.empty(room, np.uint8), np.empty(room, np.uint8))
+        if not hasattr(buffers, "raw"):  # 8 bytes a row: the widest spilled type
+            buffers.raw = (np.empty(8 * n, np.uint8), np.empty(8 * n, np.uint8))
         col = buffers.raw[0][:size].view(dtype)
         for q, path in enumerate(paths):
             _read_npy_into(path, col[offsets[q] : offsets[q + 1]])

@@ -24,6 +24,7 @@ from sightgraph.analytics.contacts._common import (
     _check_strata,
     _index_dtype,
     _jit,
+    _pair_starts,
     _radix_argsort,
     _require_frame,
     _require_strings,
@@ -245,9 +246,7 @@ def _score_meetings(
     if n == 0:
         return _empty_pairs()
     a, b = m["a"].astype(np.int64), m["b"].astype(np.int64)
-    new_pair = np.ones(n, bool)
-    new_pair[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
-    p_start = np.flatnonzero(new_pair)
+    p_start = _pair_starts(a, b)
     p_count = np.diff(np.append(p_start, n))
     keep_pair = p_count >= min_meetings
     if not keep_pair.any():
@@ -256,7 +255,7 @@ def _score_meetings(
     m = {k: v[sel] for k, v in m.items()}
     a, b = a[sel], b[sel]
     n = len(a)
-    p_start = np.flatnonzero(np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1])])
+    p_start = _pair_starts(a, b)
     p_end = np.append(p_start[1:], n)
     pair_idx = np.repeat(np.arange(len(p_start)), p_end - p_start)
     start, end = m["start"], m["end"]

@@ -159,9 +159,9 @@ def _day_swap_null(
     had the swapped days produced no meeting: the shrinkage alone). Sightings are a CSR by pid (``s_off``), each block sorted by camera then
     time of day; ``n_cam[n_off[c]:n_off[c+1]]`` are the cameras within R of camera c (itself
     included, sorted); ``d_day[d_off[p]:d_off[p+1]]`` the sorted days pid p was seen.
-    ``s_tk[i]``: sighting i's time of day << ``_DAY_BITS`` | day. ``d_mask[p]``: the days pid p was seen as
-    bits when there are at most 64 (else empty: the sorted lists are merged), ``st_mask[s]``
-    the days of stratum s. ``r_off``/``r_cam``/``r_lh``: each pid's camera runs (``r_lh[r]``
+    ``s_tk[i]``: sighting i's time of day << ``_DAY_BITS`` | day. ``d_mask[p]``: the days pid
+    p was seen as bits when there are at most 64 (else empty: the sorted lists are merged),
+    ``st_mask[s]`` the days of stratum s. ``r_off``/``r_cam``/``r_lh``: each pid's camera runs (``r_lh[r]``
     = [lo, hi) of the sightings at ``r_cam[r]``); with ``identity`` (R = 0: every camera's
     only neighbour is itself) only the cameras both subjects saw are visited: B's runs, looked
     up among A's (indexed by camera once per A, as pairs come grouped by A). A pair's work is
