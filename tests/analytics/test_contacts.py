@@ -716,6 +716,83 @@ def test_take_is_fancy_indexing(rows: list[int], wide: bool) -> None:
         take(col, idx, out=np.empty(len(idx) + 1))
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(1, 4),  # meetings of the pair
+            st.lists(
+                st.tuples(
+                    st.integers(0, 3),  # place
+                    st.integers(0, 6),  # day
+                    st.integers(1, 9),  # events
+                    st.sampled_from([np.nan, 0.0, 0.25, 1.0]) | st.floats(0, 1),  # confidence
+                    st.floats(-1e6, 1e6, allow_nan=False) | st.sampled_from([-0.0, 1e-300]),
+                ),
+                min_size=4,
+                max_size=4,
+            ),
+        ),
+        max_size=40,
+    )
+)
+def test_pair_totals_are_the_bincount_sums(pairs) -> None:
+    """The scoring's one-pass per-pair totals equal what NumPy gives (``np.bincount`` with
+    weights, ``reduceat``, the sets of days and places) bit for bit: the same floats, summed
+    in meeting order."""
+    from sightgraph.analytics.contacts.score import _pair_totals
+
+    rows = [row for k, ms in pairs for row in sorted(ms[:k], key=lambda r: r[0])]  # by place
+    counts = np.array([k for k, _ in pairs], np.int64)
+    p_start = np.cumsum(counts) - counts
+    p_end = p_start + counts
+    idx = np.repeat(np.arange(len(pairs)), counts)
+    arr = np.array(rows, np.float64).reshape(-1, 5)
+    place, day, n = arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64), arr[:, 2]
+    conf, x = arr[:, 3], arr[:, 4]
+    start = (day * 86_400 + place * 7).astype(np.int64) * 10**6
+    end = start + n.astype(np.int64) * 10**6
+    per_meeting = np.stack([x, x * 3.0, -x])
+    got = _pair_totals(
+        p_start, p_end, place, day, 7, start, end, n.astype(np.int32), conf, per_meeting
+    )
+    n_days, n_places, n_events, first, last, conf_sum, conf_n, sums = got
+    m = len(pairs)
+    for j in range(3):
+        assert np.array_equal(sums[j], np.bincount(idx, weights=per_meeting[j], minlength=m))
+    assert np.array_equal(n_events, np.bincount(idx, weights=n, minlength=m).astype(np.int64))
+    known = ~np.isnan(conf)
+    assert np.array_equal(
+        conf_sum, np.bincount(idx, weights=np.where(known, conf, 0.0), minlength=m)
+    )
+    assert np.array_equal(conf_n, np.bincount(idx, weights=known.astype(float), minlength=m))
+    for k in range(m):
+        sl = slice(p_start[k], p_end[k])
+        assert first[k] == start[sl].min() and last[k] == end[sl].max()
+        assert n_days[k] == len(set(day[sl])) and n_places[k] == len(set(place[sl]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 3), max_size=50), st.integers(1, 7))
+def test_held_columns_gather_the_table_order_from_the_buckets(sizes, step) -> None:
+    """A small job's columns, gathered span by span in the table's order straight from the
+    buckets' arrays (some empty), equal the concatenated columns taken in that order."""
+    from sightgraph.analytics.contacts.job import _held_columns
+
+    rng = np.random.default_rng(len(sizes) + step)
+    held = [{"x": rng.random(k), "c": rng.integers(0, 99, k).astype(np.int32)} for k in sizes]
+    offsets = np.r_[0, np.cumsum(sizes)].astype(np.int64)
+    n = int(offsets[-1])
+    order = rng.permutation(n).astype(np.int32)
+    column = _held_columns(held, offsets, order)
+    for f in ("x", "c"):
+        whole = np.concatenate([h[f] for h in held]) if held else np.empty(0)
+        for s0 in range(0, n, step):
+            got = column(f, s0, s0 + step)
+            assert got.dtype == whole.dtype
+            assert np.array_equal(got, whole[order[s0 : s0 + step]])
+
+
 def test_days_as_bits_give_the_merged_day_lists(monkeypatch) -> None:
     """With at most 64 days the day-swap kernel counts the days each subject was seen (per
     stratum: weekdays, weekend) from bit masks; beyond, it merges the sorted day lists. Both

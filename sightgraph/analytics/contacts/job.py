@@ -13,7 +13,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +53,7 @@ from sightgraph.analytics.contacts._common import (
     _to_us,
     pair_place_time_order,
     rank_order,
+    scatter_take,
     stable_argsort,
     take,
 )
@@ -77,6 +78,7 @@ from sightgraph.analytics.contacts.score import (
     _derived_columns,
     _empty_pairs,
     _final_score,
+    _pair_totals,
     _score_meetings,
     _tiebreak,
 )
@@ -361,7 +363,10 @@ def _rank_fields(rank_col: str) -> tuple[str, ...]:
 
 #: the columns a large job's scored bucket waits with on disk: all but the score, which is
 #: evidence * (1 - q) once the q-values over all pairs are known
-_SPILLED_FIELDS = tuple(f for f in _PAIR_FIELDS if f != "score" and f not in DERIVED_FIELDS)
+#: what a scoring task returns when it keeps its pairs in memory (the derived columns are
+#: computed as the rows are written)
+_KEPT_FIELDS = tuple(f for f in _PAIR_FIELDS if f not in DERIVED_FIELDS)
+_SPILLED_FIELDS = tuple(f for f in _KEPT_FIELDS if f != "score")
 #: counts that wait on disk as int32 when they fit (the table has them as int64)
 _NARROW_FIELDS = ("meetings", "days", "places", "n_events", "days_a", "days_b", "days_both")
 
@@ -418,14 +423,14 @@ def _scored_chunks(
     the chunks are the pairs of scoring all at once, with bounded temporaries."""
     n = len(m["a"])
     if n <= _SCORE_CHUNK_MEETINGS:
-        yield _score_meetings(m, ctx, min_meetings)
+        yield _score_meetings(m, ctx, min_meetings, derived=False)
         return
     # a cut at the first pair start at or after each step
     bounds = np.append(_pair_starts(m["a"], m["b"]), n)
     cuts = np.unique(bounds[np.searchsorted(bounds, np.arange(0, n, _SCORE_CHUNK_MEETINGS))])
     cuts = np.unique(np.append(cuts, n))
     for lo, hi in zip(cuts[:-1], cuts[1:], strict=True):
-        yield _score_meetings({k: v[lo:hi] for k, v in m.items()}, ctx, min_meetings)
+        yield _score_meetings({k: v[lo:hi] for k, v in m.items()}, ctx, min_meetings, derived=False)
 
 
 def _score_in_chunks(
@@ -516,7 +521,7 @@ def _check_scored(
         raise SightgraphError(
             f"{len(scored)} of {len(expected)} meeting buckets were scored; no output was written"
         )
-    fields = _PAIR_FIELDS if keep else rank_fields
+    fields = _KEPT_FIELDS if keep else rank_fields
     folders: list[str] = []
     for q, r in enumerate(scored):
         if not isinstance(r, _Scored) or r.q != q or (r.folder is None) != keep:
@@ -678,20 +683,50 @@ def _ranked_chunks(
 
     ordered_q, ordered_score = take(q_value, order), take(score, order)
     del q_value, score
+    column: Callable[[str, int, int], np.ndarray]
     if held is None:  # large jobs: the buckets' files, each column put in the table's order
         dest = _ordered_columns(spill, dirs, offsets, order, _SPILLED_FIELDS)
 
-        def column(f: str, s0: int, s1: int) -> np.ndarray:
+        def from_files(f: str, s0: int, s1: int) -> np.ndarray:
             return np.array(np.load(dest / f"{f}.npy", mmap_mode="r")[s0:s1])
 
+        column = from_files
     else:  # small jobs: every column in memory, gathered chunk by chunk while one is written
-        whole = {f: np.concatenate([h.pop(f) for h in held]) for f in _SPILLED_FIELDS}
-        held.clear()
-
-        def column(f: str, s0: int, s1: int) -> np.ndarray:
-            return take(whole[f], order[s0:s1])
+        column = _held_columns(held, offsets, order)
 
     return n, significant, _ordered_chunks(column, n, ordered_q, ordered_score, _WRITE_ROWS)
+
+
+def _held_columns(
+    held: list[dict[str, np.ndarray]], offsets: np.ndarray, order: np.ndarray
+) -> Callable[[str, int, int], np.ndarray]:
+    """``column(f, s0, s1)``: rows ``[s0, s1)`` of field ``f`` in the table's ``order``, gathered
+    from the buckets' arrays (bucket ``q`` holds rows ``offsets[q]:offsets[q + 1]``) without
+    concatenating them first: one copy of every column in fresh memory was a tenth of a 1M job
+    (the pages the kernel zeroes cost more than the copy). Which bucket and row each table row
+    comes from is found once per span (chunks ask for every field of one span in turn)."""
+    span: dict[str, Any] = {}
+
+    def column(f: str, s0: int, s1: int) -> np.ndarray:
+        if span.get("at") != (s0, s1):
+            idx = order[s0:s1]
+            part = np.searchsorted(offsets, idx, side="right") - 1
+            by_part = np.argsort(part, kind="stable")
+            bounds = np.r_[0, np.cumsum(np.bincount(part, minlength=len(held)))]
+            groups = []
+            for q in range(len(held)):
+                rows = by_part[bounds[q] : bounds[q + 1]]
+                if len(rows):
+                    groups.append((q, rows, idx[rows] - offsets[q]))
+            span.clear()
+            span.update(at=(s0, s1), n=len(idx), groups=groups)
+        dtype = np.result_type(*(h[f].dtype for h in held))
+        out = np.empty(span["n"], dtype)
+        for q, rows, local in span["groups"]:
+            scatter_take(held[q][f], local, rows, out)
+        return out
+
+    return column
 
 
 def _ordered_chunks(
@@ -755,6 +790,7 @@ def _warm_up() -> None:
         np.int64(0),
     )
     _pair_days(e, e, np.zeros(2, np.int64), e)
+    _pair_totals(e, e, e, e, 1, e, e, e, np.zeros(0), np.zeros((6, 0)))
 
 
 def _buckets(pid_counts: np.ndarray, nbuckets: int) -> np.ndarray:

@@ -196,20 +196,49 @@ def _meeting_weight(n_events: np.ndarray, conf: np.ndarray, proximity: np.ndarra
 
 
 @_jit
-def _distinct_days_places(p_start, p_end, place, day, ndays):
-    """Distinct days and places of each pair's meetings (sorted by place within a pair)."""
-    n = len(p_start)
-    n_days = np.zeros(n, np.int64)
-    n_places = np.zeros(n, np.int64)
+def _pair_totals(p_start, p_end, place, day, ndays, start, end, n, conf, x):
+    """Each pair's totals over its meetings (sorted by place within a pair), in one pass:
+    distinct days and places, the sum of ``n`` (events), the first start and last end, the sum
+    and count of the known confidences (NaN: unknown), and the sum of every row of ``x`` (one
+    per-meeting quantity a row). Sums are taken in meeting order from 0.0, as ``np.bincount``
+    with weights takes them: the same floats."""
+    npairs = len(p_start)
+    n_days = np.zeros(npairs, np.int64)
+    n_places = np.zeros(npairs, np.int64)
+    n_total = np.zeros(npairs, np.int64)
+    first = np.zeros(npairs, np.int64)
+    last = np.zeros(npairs, np.int64)
+    conf_sum = np.zeros(npairs)
+    conf_n = np.zeros(npairs)
+    sums = np.zeros((x.shape[0], npairs))
     stamp = np.zeros(ndays, np.int64)
-    for k in range(n):
-        for i in range(p_start[k], p_end[k]):
-            if i == p_start[k] or place[i] != place[i - 1]:
+    for k in range(npairs):
+        lo = p_start[k]
+        hi = p_end[k]
+        first[k] = start[lo]
+        last[k] = end[lo]
+        cs = 0.0
+        cn = 0.0
+        for i in range(lo, hi):
+            if i == lo or place[i] != place[i - 1]:
                 n_places[k] += 1
             if stamp[day[i]] != k + 1:
                 stamp[day[i]] = k + 1
                 n_days[k] += 1
-    return n_days, n_places
+            n_total[k] += n[i]
+            first[k] = min(first[k], start[i])
+            last[k] = max(last[k], end[i])
+            if not np.isnan(conf[i]):
+                cs += conf[i]
+                cn += 1.0
+        conf_sum[k] = cs
+        conf_n[k] = cn
+        for j in range(x.shape[0]):
+            t = 0.0
+            for i in range(lo, hi):
+                t += x[j, i]
+            sums[j, k] = t
+    return n_days, n_places, n_total, first, last, conf_sum, conf_n, sums
 
 
 #: Columns computed from others (:func:`_derived_columns`): a large job does not keep them on
@@ -239,9 +268,11 @@ def _derived_columns(
 
 
 def _score_meetings(
-    m: dict[str, np.ndarray], ctx: _Context, min_meetings: int
+    m: dict[str, np.ndarray], ctx: _Context, min_meetings: int, derived: bool = True
 ) -> dict[str, np.ndarray]:
-    """Score the pairs of meetings sorted by (a, b, place, start); see the package docstring."""
+    """Score the pairs of meetings sorted by (a, b, place, start); see the package docstring.
+    Without ``derived`` the columns computed from others (:data:`DERIVED_FIELDS`) are left out
+    (the lake job computes them as it writes the rows)."""
     n = len(m["a"])
     if n == 0:
         return _empty_pairs()
@@ -251,13 +282,13 @@ def _score_meetings(
     keep_pair = p_count >= min_meetings
     if not keep_pair.any():
         return _empty_pairs()
-    sel = np.repeat(keep_pair, p_count)
-    m = {k: v[sel] for k, v in m.items()}
-    a, b = a[sel], b[sel]
-    n = len(a)
-    p_start = _pair_starts(a, b)
+    if not keep_pair.all():  # (every pair with the default min_meetings = 1: no copy)
+        sel = np.repeat(keep_pair, p_count)
+        m = {k: v[sel] for k, v in m.items()}
+        a, b = a[sel], b[sel]
+        n = len(a)
+        p_start = _pair_starts(a, b)
     p_end = np.append(p_start[1:], n)
-    pair_idx = np.repeat(np.arange(len(p_start)), p_end - p_start)
     start, end = m["start"], m["end"]
     day_abs = start // _DAY_US
     day = np.clip(day_abs - ctx.day0, 0, len(ctx.stratum) - 1).astype(np.int64)
@@ -326,11 +357,6 @@ def _score_meetings(
     with np.errstate(invalid="ignore", divide="ignore"):
         conf = np.where(m["conf_n"] > 0, m["conf_sum"] / np.maximum(m["conf_n"], 1), np.nan)
     c = np.where(np.isnan(conf), 1.0, conf)
-    npairs = len(p_start)
-
-    def total(x: np.ndarray) -> np.ndarray:
-        return np.bincount(pair_idx, weights=x, minlength=npairs)
-
     meetings = p_end - p_start
     # the share of each meeting its routine slot explains, and of that the share the crowd does
     rr = r.astype(np.float64)
@@ -338,51 +364,71 @@ def _score_meetings(
     kappa = _crowd_share(busy)
     explained = routine * kappa
     u = _novelty(rr, explained)
+    proximity = _proximity(m["lag"], ctx.window_us, ctx.tick_us)
+    contrib = _meeting_weight(m["n"].astype(np.float64), c, proximity) * beta * u
+    window_s = ctx.window_us / 1e6
+    # per pair, in one pass: the sums of these rows, distinct days and places, events, first
+    # start and last end, known confidences
+    per_meeting = np.stack(
+        [
+            routine * (1.0 - kappa),  # 0: the routine meetings the crowd does not explain
+            contrib,  # 1: evidence
+            np.maximum((end - start) / 1e6, window_s),  # 2: exposure
+            rho,  # 3
+            u,  # 4
+            busy,  # 5
+        ]
+    )
+    n_days, n_places, n_events, first_ts, last_ts, conf_sum, conf_n, sums = _pair_totals(
+        p_start,
+        p_end,
+        place,
+        day,
+        len(ctx.stratum),
+        start,
+        end,
+        m["n"].astype(np.int64, copy=False),
+        conf,
+        per_meeting,
+    )
+    del per_meeting
     # crowd-aware expectation: routine meetings few others share are not chance
-    adjusted = np.maximum(expected - total(routine * (1.0 - kappa)), floor)
+    adjusted = np.maximum(expected - sums[0], floor)
     # P(Poisson(adjusted) >= meetings); scipy.special is imported here, on first use (0.2 s:
     # the lake job imports it in a thread while it reads, see job.compute_contacts)
     from scipy.special import pdtrc
 
     p_value = np.clip(pdtrc(meetings - 1, adjusted), 0.0, 1.0)
-    proximity = _proximity(m["lag"], ctx.window_us, ctx.tick_us)
-    contrib = _meeting_weight(m["n"].astype(np.float64), c, proximity) * beta * u
     # the score is this evidence times 1 - q, once the q-values over all pairs are known
-    evidence = total(contrib) * _excess_share(adjusted, meetings)
-    window_s = ctx.window_us / 1e6
-    exposure = total(np.maximum((end - start) / 1e6, window_s))
-    n_days, n_places = _distinct_days_places(p_start, p_end, place, day, len(ctx.stratum))
+    evidence = sums[1] * _excess_share(adjusted, meetings)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean_conf = np.bincount(
-            pair_idx, weights=np.where(np.isnan(conf), 0.0, conf), minlength=npairs
-        ) / np.bincount(pair_idx, weights=(~np.isnan(conf)).astype(np.float64), minlength=npairs)
-    derived = _derived_columns(meetings, adjusted, n_days, days_a, days_b, days_ab)
-    return {
+        mean_conf = conf_sum / conf_n
+    cols = {
         "a": a[p_start].astype(np.int32),
         "b": b[p_start].astype(np.int32),
         "score": evidence,  # until _final_score
         "p_value": p_value,
         "meetings": meetings.astype(np.int64),
-        "days": n_days.astype(np.int64),
-        "places": n_places.astype(np.int64),
-        "first_ts": np.minimum.reduceat(start, p_start).astype(np.int64),
-        "last_ts": np.maximum.reduceat(end, p_start).astype(np.int64),
-        "n_events": total(m["n"].astype(np.float64)).round().astype(np.int64),
+        "days": n_days,
+        "places": n_places,
+        "first_ts": first_ts,
+        "last_ts": last_ts,
+        "n_events": n_events,
         "expected": adjusted,
-        "excess": derived["excess"],
-        "routine_share": total(rho) / meetings,
-        "effective_meetings": total(u),
-        "mean_busyness": total(busy) / meetings,
+        "routine_share": sums[3] / meetings,
+        "effective_meetings": sums[4],
+        "mean_busyness": sums[5] / meetings,
         "mean_confidence": mean_conf,
-        "sri": derived["sri"],
-        "hwi": derived["hwi"],
         "days_a": days_a,
         "days_b": days_b,
         "days_both": days_ab,
-        "exposure_s": exposure,
+        "exposure_s": sums[2],
         "null_expected": expected,
         "evidence": evidence,
     }
+    if derived:
+        cols.update(_derived_columns(meetings, adjusted, n_days, days_a, days_b, days_ab))
+    return cols
 
 
 @_jit
