@@ -670,6 +670,44 @@ def test_day_swap_null_does_not_depend_on_how_pairs_are_grouped(monkeypatch) -> 
         assert np.array_equal(got, want)  # per meeting: indexed by meeting, not by pair
 
 
+@pytest.mark.parametrize("radius", [False, True])
+def test_day_swap_null_buffers_that_start_tiny_give_the_same_values(monkeypatch, radius) -> None:
+    """The kernel's match buffers start at ``cap`` rows; a pair with more matches makes it grow
+    them and score that pair again. Starting at one row (every pair with two or more matches
+    overflows) gives the same arrays, with R = 0 (cameras both saw) and R > 0 (cameras near)."""
+    from sightgraph.analytics.contacts import score as score_module
+    from sightgraph.analytics.contacts.nulls.day_swap import _day_swap_null
+
+    calls = []
+
+    def capture(*args):
+        calls.append(args)
+        return _day_swap_null(*args)
+
+    monkeypatch.setattr(score_module, "_day_swap_null", capture)
+    if radius:
+        cams = pd.DataFrame(
+            {"camera_id": ["X", "Y", "Z"], "lat": [52.0, 52.00027, 52.0045], "lon": [5.0] * 3}
+        )
+        rows = []
+        for d in range(6):
+            for h in (8, 17):
+                t = T0 + d * DAY + pd.Timedelta(hours=h - 8)
+                rows += [("A", "X", t), ("B", "Y", t + pd.Timedelta(seconds=20)), ("C", "X", t)]
+        s = _sightings(rows)
+        ev = find_colocations(s, radius_m=50, cameras=cams, events=True)
+        score_contacts(build_meetings(ev), None, s, radius_m=50, cameras=cams)
+    else:
+        _contacts(friends_and_strangers(commuters=12, weekdays=5))
+    (args,) = calls
+    assert bool(args[-1]) is not radius  # identity: R = 0
+    roomy = _day_swap_null(*args)
+    tiny = _day_swap_null(*args, 1)
+    assert (roomy[0] > 0).any()
+    for got, want in zip(tiny, roomy, strict=True):
+        assert np.array_equal(got, want)
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     rows=st.lists(

@@ -103,6 +103,93 @@ def _fill(ia, ja, lo, hi, place, s_tk, stratum, ndays, w, x_key, x_t, x_te, nx):
     return nx
 
 
+@_jit
+def _fill_shared(
+    A, B, r_off, r_cam, r_lh, a_run, a_stamp, s_tk, stratum, ndays, w, x_key, x_t, x_te
+):
+    """With R = 0: the swapped-day matches of A and B at every camera both saw (B's runs in
+    camera order, A's looked up in ``a_run`` where ``a_stamp`` holds A + 1), written to the
+    buffers; their number, or -1 when they do not fit (then :func:`_count_shared` tells how
+    many there are). A function of its own so that the buffers are never reassigned in its
+    loop: a conditional ``_grow`` inside the kernel's loop over B's runs cost 30% of the
+    kernel (numba then reloads and counts references to the arrays each time round)."""
+    nx = 0
+    cap = len(x_key)
+    for rb in range(r_off[B], r_off[B + 1]):
+        cb = r_cam[rb]
+        if a_stamp[cb] == A + 1:  # a camera both saw, in camera order
+            ra = a_run[cb]
+            ia, ja, lo, hi = r_lh[ra, 0], r_lh[ra, 1], r_lh[rb, 0], r_lh[rb, 1]
+            # a bound first; count only when it is too big
+            if (
+                nx + (ja - ia) * (hi - lo) > cap
+                and nx + _count(ia, ja, lo, hi, s_tk, stratum, w) > cap
+            ):
+                return -1
+            nx = _fill(ia, ja, lo, hi, cb, s_tk, stratum, ndays, w, x_key, x_t, x_te, nx)
+    return nx
+
+
+@_jit
+def _count_shared(A, B, r_off, r_cam, r_lh, a_run, a_stamp, s_tk, stratum, ndays, w):
+    """How many matches :func:`_fill_shared` writes."""
+    n = 0
+    for rb in range(r_off[B], r_off[B + 1]):
+        cb = r_cam[rb]
+        if a_stamp[cb] == A + 1:
+            ra = a_run[cb]
+            n += _count(r_lh[ra, 0], r_lh[ra, 1], r_lh[rb, 0], r_lh[rb, 1], s_tk, stratum, w)
+    return n
+
+
+@_jit
+def _fill_near(A, B, s_off, s_cam, s_tk, n_off, n_cam, stratum, ndays, w, x_key, x_t, x_te):
+    """With R > 0: :func:`_fill_shared` for every camera of A and every camera within R of it
+    that B saw (the place of a match: the smaller camera code)."""
+    nx = 0
+    cap = len(x_key)
+    ia = s_off[A]
+    ea = s_off[A + 1]
+    while ia < ea:
+        c1 = s_cam[ia]
+        ja = ia
+        while ja < ea and s_cam[ja] == c1:
+            ja += 1
+        for q in range(n_off[c1], n_off[c1 + 1]):
+            c2 = n_cam[q]
+            lo, hi = _segment(s_cam, s_off[B], s_off[B + 1], c2)
+            if lo < hi:
+                if (
+                    nx + (ja - ia) * (hi - lo) > cap
+                    and nx + _count(ia, ja, lo, hi, s_tk, stratum, w) > cap
+                ):
+                    return -1
+                nx = _fill(
+                    ia, ja, lo, hi, min(c1, c2), s_tk, stratum, ndays, w, x_key, x_t, x_te, nx
+                )
+        ia = ja
+    return nx
+
+
+@_jit
+def _count_near(A, B, s_off, s_cam, s_tk, n_off, n_cam, stratum, ndays, w):
+    """How many matches :func:`_fill_near` writes."""
+    n = 0
+    ia = s_off[A]
+    ea = s_off[A + 1]
+    while ia < ea:
+        c1 = s_cam[ia]
+        ja = ia
+        while ja < ea and s_cam[ja] == c1:
+            ja += 1
+        for q in range(n_off[c1], n_off[c1 + 1]):
+            lo, hi = _segment(s_cam, s_off[B], s_off[B + 1], n_cam[q])
+            if lo < hi:
+                n += _count(ia, ja, lo, hi, s_tk, stratum, w)
+        ia = ja
+    return n
+
+
 #: Up to this many swapped-day matches a pair's are ordered by insertion sort into buffers the
 #: kernel keeps (median 3 matches a pair on the 1M city): an ``np.argsort`` per pair allocates
 #: its temporaries, which cost more than the sort.
@@ -150,6 +237,7 @@ def _day_swap_null(
     r_cam,
     r_lh,
     identity,
+    cap=1 << 16,
 ):
     """The day-swap null of every pair (see :mod:`sightgraph.analytics.contacts`).
 
@@ -182,29 +270,51 @@ def _day_swap_null(
     rr = np.ones(len(m_place), np.int64)
     stamp = np.zeros(ndays * ndays, np.int64)
     stamp_id = 0
-    cap = 1 << 16  # the match buffers: a bound above it costs a counting pass first
-    x_key = np.empty(cap, np.int64)
-    x_t = np.empty(cap, np.int64)
-    x_te = np.empty(cap, np.int64)
-    w_place = np.empty(cap, np.int64)
-    w_da = np.empty(cap, np.int64)
-    w_db = np.empty(cap, np.int64)
-    w_s = np.empty(cap, np.int64)
-    w_e = np.empty(cap, np.int64)
+    # identity: camera -> A's run there, valid where a_stamp holds A + 1
+    a_run = np.zeros(max(len(n_off) - 1, 1), np.int64)
+    a_stamp = np.zeros(max(len(n_off) - 1, 1), np.int64)
+    # ``cap``: the match buffers' first size (one pair's matches; its swapped meetings, their
+    # order), doubled (at least) whenever a pair needs more
+    k = 0
+    while k < npairs:
+        buffers = np.empty((9, cap), np.int64)
+        k, need, stamp_id = _day_swap_pairs(
+            k, pair_a, pair_b, m_lo, m_hi, m_place, m_day, m_s, m_e, s_off, s_cam, s_tk,
+            n_off, n_cam, d_off, d_day, d_mask, st_mask, stratum, nstrata, w, g, r_off,
+            r_cam, r_lh, identity, expected, floor, days_a, days_b, days_ab, rho, rr,
+            slot_expected, stamp, stamp_id, a_run, a_stamp, buffers,
+        )  # fmt: skip
+        cap = max(need, 2 * cap)  # (pair k did not fit: it is scored again, with room)
+    return expected, days_a, days_b, days_ab, rho, rr, slot_expected, floor
+
+
+@_jit
+def _day_swap_pairs(
+    k0, pair_a, pair_b, m_lo, m_hi, m_place, m_day, m_s, m_e, s_off, s_cam, s_tk, n_off,
+    n_cam, d_off, d_day, d_mask, st_mask, stratum, nstrata, w, g, r_off, r_cam, r_lh,
+    identity, expected, floor, days_a, days_b, days_ab, rho, rr, slot_expected, stamp,
+    stamp_id, a_run, a_stamp, buffers,
+):  # fmt: skip
+    """:func:`_day_swap_null`'s pairs from ``k0`` on, into its arrays; returns ``(npairs, 0,
+    stamp_id)``, or ``(k, need, stamp_id)`` when pair ``k``'s matches need buffers of ``need``
+    rows (``buffers``: nine rows as long as any pair's matches so far). The buffers are never
+    reassigned in this loop: a conditional growth of them inside the loop over pairs and runs
+    made numba reload (and count references to) them every time round, 30-40% of the kernel."""
+    npairs = len(pair_a)
+    ndays = len(stratum)
+    x_key, x_t, x_te = buffers[0], buffers[1], buffers[2]
+    w_place, w_da, w_db, w_s, w_e = buffers[3], buffers[4], buffers[5], buffers[6], buffers[7]
+    o2 = buffers[8]
     na = np.zeros(nstrata, np.int64)
     nb = np.zeros(nstrata, np.int64)
     nab = np.zeros(nstrata, np.int64)
     m_off = np.zeros(nstrata, np.int64)
     order = np.empty(0, np.int64)
-    o2 = np.empty(cap, np.int64)
-    # identity: camera -> A's run there, valid where a_stamp holds A + 1
-    a_run = np.zeros(max(len(n_off) - 1, 1), np.int64)
-    a_stamp = np.zeros(max(len(n_off) - 1, 1), np.int64)
     run_of_pid = -1
     sp = np.empty(0, np.int64)
     ss = np.empty(0, np.int64)
     maxdur = 0
-    for k in range(npairs):
+    for k in range(k0, npairs):
         A = pair_a[k]
         B = pair_b[k]
         if k + _AHEAD_OFFSETS < npairs:
@@ -266,55 +376,19 @@ def _day_swap_null(
                         _prefetch(s_tk, lo_q)
                         if r_lh[rq, 1] - lo_q > 8:
                             _prefetch(s_tk, lo_q + 8)
-            for rb in range(r_off[B], r_off[B + 1]):
-                cb = r_cam[rb]
-                if a_stamp[cb] == A + 1:  # a camera both saw, in camera order
-                    ra = a_run[cb]
-                    ia, ja, lo, hi = r_lh[ra, 0], r_lh[ra, 1], r_lh[rb, 0], r_lh[rb, 1]
-                    need = nx + (ja - ia) * (hi - lo)  # a bound; count only when it is too big
-                    if need > len(x_key):
-                        need = nx + _count(ia, ja, lo, hi, s_tk, stratum, w)
-                    if need > len(x_key):
-                        x_key = _grow(x_key, need)
-                        x_t = _grow(x_t, need)
-                        x_te = _grow(x_te, need)
-                    nx = _fill(ia, ja, lo, hi, cb, s_tk, stratum, ndays, w, x_key, x_t, x_te, nx)
+            args = (A, B, r_off, r_cam, r_lh, a_run, a_stamp, s_tk, stratum, ndays, w)
+            nx = _fill_shared(*args, x_key, x_t, x_te)
+            if nx < 0:  # more matches than the buffers hold (rare): the caller grows them
+                return k, _count_shared(*args), stamp_id
         else:
-            ia = s_off[A]
-            ea = s_off[A + 1]
-            while ia < ea:
-                c1 = s_cam[ia]
-                ja = ia
-                while ja < ea and s_cam[ja] == c1:
-                    ja += 1
-                for q in range(n_off[c1], n_off[c1 + 1]):
-                    c2 = n_cam[q]
-                    lo, hi = _segment(s_cam, s_off[B], s_off[B + 1], c2)
-                    if lo < hi:
-                        need = nx + (ja - ia) * (hi - lo)
-                        if need > len(x_key):
-                            need = nx + _count(ia, ja, lo, hi, s_tk, stratum, w)
-                        if need > len(x_key):
-                            x_key = _grow(x_key, need)
-                            x_t = _grow(x_t, need)
-                            x_te = _grow(x_te, need)
-                        nx = _fill(
-                            ia, ja, lo, hi, min(c1, c2),
-                            s_tk, stratum, ndays, w, x_key, x_t, x_te, nx,
-                        )  # fmt: skip
-                ia = ja
+            args_n = (A, B, s_off, s_cam, s_tk, n_off, n_cam, stratum, ndays, w)
+            nx = _fill_near(*args_n, x_key, x_t, x_te)
+            if nx < 0:
+                return k, _count_near(*args_n), stamp_id
         # swapped-day meetings: group by (place, d, d'), merge while gaps < g
         nw = 0
         m_off[:] = 0
-        if nx > len(w_place):  # at most one swapped meeting per match: grow once, here
-            w_place = _grow(w_place, nx)
-            w_da = _grow(w_da, nx)
-            w_db = _grow(w_db, nx)
-            w_s = _grow(w_s, nx)
-            w_e = _grow(w_e, nx)
         if nx > 0:
-            if nx > len(o2):
-                o2 = _grow(o2, nx)
             if nx <= _SMALL_SORT:  # most pairs: no allocation (see _small_argsort)
                 _small_argsort(x_key, x_t, nx, o2)
             elif x_key[:nx].max() < (1 << 26):  # (key, time of day < 2^37 us) in one int64
@@ -411,4 +485,4 @@ def _day_swap_null(
                 ):
                     r += 1
             rr[mi] = max(r, 1)
-    return expected, days_a, days_b, days_ab, rho, rr, slot_expected, floor
+    return npairs, 0, stamp_id
