@@ -152,6 +152,32 @@ def test_walking_together_beats_standing_together_and_exposure_ranks_the_other_w
     )
 
 
+def test_time_shift_null_buffers_that_start_tiny_give_the_same_values(monkeypatch):
+    """The time-shift kernel's match buffers start at ``cap`` rows and double whenever a pair
+    needs more (that pair is replayed again): starting at one row gives the same arrays (the
+    standing pair alone has hundreds of shifted matches)."""
+    from sightgraph.analytics.contacts import score as score_module
+    from sightgraph.analytics.contacts.nulls.time_shift import _time_shift_null
+
+    calls = []
+
+    def capture(*args):
+        calls.append(args)
+        return _time_shift_null(*args)
+
+    monkeypatch.setattr(score_module, "_time_shift_null", capture)
+    rows = _walk("g1", [f"c{i}" for i in range(6)], T0) + _walk("g2", ["c0", "c1"], T0 + S)
+    for i in range(0, 120, 2):
+        rows += [("s1", "Q", T0 + i * S), ("s2", "Q", T0 + (i + 1) * S)]
+    _contacts(_sightings(rows))
+    (args,) = calls
+    roomy = _time_shift_null(*args)
+    tiny = _time_shift_null(*args, 1)
+    assert (roomy[2] > roomy[1].min()).any()  # some meeting survives a shift
+    for got, want in zip(tiny, roomy, strict=True):
+        assert np.array_equal(got, want)
+
+
 def test_auto_chooses_the_null_from_the_days_seen():
     assert choose_null("auto", np.array([1, 1, 2, 1]))[0] == "time-shift"
     assert choose_null("auto", np.array([AUTO_MIN_DAYS] * 3 + [1]))[0] == "day-swap"

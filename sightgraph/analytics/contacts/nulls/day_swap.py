@@ -26,15 +26,6 @@ def _popcount(x):
 
 
 @_jit
-def _grow(arr, need):
-    if need <= len(arr):
-        return arr
-    new = np.empty(max(need, 2 * len(arr)), arr.dtype)
-    new[: len(arr)] = arr
-    return new
-
-
-@_jit
 def _segment(keys, lo, hi, value):
     """[l, r) of ``value`` in the sorted slice keys[lo:hi]."""
     l_ = lo
@@ -111,7 +102,7 @@ def _fill_shared(
     camera order, A's looked up in ``a_run`` where ``a_stamp`` holds A + 1), written to the
     buffers; their number, or -1 when they do not fit (then :func:`_count_shared` tells how
     many there are). A function of its own so that the buffers are never reassigned in its
-    loop: a conditional ``_grow`` inside the kernel's loop over B's runs cost 30% of the
+    loop: a conditional growth inside the kernel's loop over B's runs cost 30% of the
     kernel (numba then reloads and counts references to the arrays each time round)."""
     nx = 0
     cap = len(x_key)
@@ -277,7 +268,7 @@ def _day_swap_null(
     # order), doubled (at least) whenever a pair needs more
     k = 0
     while k < npairs:
-        buffers = np.empty((9, cap), np.int64)
+        buffers = np.empty((12, cap), np.int64)
         k, need, stamp_id = _day_swap_pairs(
             k, pair_a, pair_b, m_lo, m_hi, m_place, m_day, m_s, m_e, s_off, s_cam, s_tk,
             n_off, n_cam, d_off, d_day, d_mask, st_mask, stratum, nstrata, w, g, r_off,
@@ -297,7 +288,7 @@ def _day_swap_pairs(
 ):  # fmt: skip
     """:func:`_day_swap_null`'s pairs from ``k0`` on, into its arrays; returns ``(npairs, 0,
     stamp_id)``, or ``(k, need, stamp_id)`` when pair ``k``'s matches need buffers of ``need``
-    rows (``buffers``: nine rows as long as any pair's matches so far). The buffers are never
+    rows (``buffers``: twelve rows as long as any pair's matches so far). The buffers are never
     reassigned in this loop: a conditional growth of them inside the loop over pairs and runs
     made numba reload (and count references to) them every time round, 30-40% of the kernel."""
     npairs = len(pair_a)
@@ -309,10 +300,7 @@ def _day_swap_pairs(
     nb = np.zeros(nstrata, np.int64)
     nab = np.zeros(nstrata, np.int64)
     m_off = np.zeros(nstrata, np.int64)
-    order = np.empty(0, np.int64)
     run_of_pid = -1
-    sp = np.empty(0, np.int64)
-    ss = np.empty(0, np.int64)
     maxdur = 0
     for k in range(k0, npairs):
         A = pair_a[k]
@@ -427,9 +415,14 @@ def _day_swap_pairs(
         few = (m_hi[k] - m_lo[k]) <= 4  # few meetings: scan the swapped ones, no index
         if nw > 0 and not few:
             # (place, start time of day < 2^37 us) in one int64
-            order = np.argsort((w_place[:nw] << 37) | w_s[:nw])
-            sp = w_place[:nw][order]
-            ss = w_s[:nw][order]
+            # rows 9-11: the order, then the places and starts in that order (kept in the
+            # buffers: arrays made here and reassigned each time round slowed every pair)
+            for u in range(nw):
+                buffers[10, u] = (w_place[u] << 37) | w_s[u]
+            buffers[9, :nw] = np.argsort(buffers[10, :nw])
+            for u in range(nw):
+                buffers[10, u] = w_place[buffers[9, u]]
+                buffers[11, u] = w_s[buffers[9, u]]
             maxdur = 0
             for u in range(nw):
                 maxdur = max(maxdur, w_e[u] - w_s[u])
@@ -452,20 +445,20 @@ def _day_swap_pairs(
                             cnt += 1
             elif nw > 0:
                 stamp_id += 1
-                plo, phi = _segment(sp, 0, nw, m_place[mi])
+                plo, phi = _segment(buffers[10], 0, nw, m_place[mi])
                 # first swapped meeting that may overlap [s - g, e + g]
                 lo_t = m_s[mi] - g - maxdur
                 l_ = plo
                 r_ = phi
                 while l_ < r_:
                     mid = (l_ + r_) // 2
-                    if ss[mid] < lo_t:
+                    if buffers[11, mid] < lo_t:
                         l_ = mid + 1
                     else:
                         r_ = mid
                 u = l_
-                while u < phi and ss[u] <= m_e[mi] + g:
-                    v = order[u]
+                while u < phi and buffers[11, u] <= m_e[mi] + g:
+                    v = buffers[9, u]
                     if w_e[v] >= m_s[mi] - g and stratum[w_da[v]] == st:
                         combo = w_da[v] * ndays + w_db[v]
                         if stamp[combo] != stamp_id:

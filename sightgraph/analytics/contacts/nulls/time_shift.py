@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from sightgraph.analytics.contacts._common import _jit
-from sightgraph.analytics.contacts.nulls.day_swap import _grow, _segment
+from sightgraph.analytics.contacts.nulls.day_swap import _segment
 
 
 def shift_offsets(shift_us: int, shifts: int) -> np.ndarray:
@@ -50,28 +50,47 @@ def _time_shift_null(
     offsets,
     w,
     g,
+    cap=1024,
 ):
     """Per pair ``k`` (codes ``pair_a[k] < pair_b[k]``, meetings ``[m_lo[k], m_hi[k])`` with
     places ``m_place`` and times ``m_s``/``m_e``): ``expected``, ``floor`` (its value had the
     replays produced no meeting) and per meeting ``rho``. Sightings are a CSR by pid
     (``s_off``), each block sorted by camera then time (``s_ts``, any common origin);
-    ``n_cam[n_off[c]:n_off[c+1]]`` are the cameras within R of camera c (itself included)."""
+    ``n_cam[n_off[c]:n_off[c+1]]`` are the cameras within R of camera c (itself included).
+    ``cap``: the match buffers' first size, doubled whenever a pair needs more."""
     npairs = len(pair_a)
     nd = len(offsets)
     expected = np.zeros(npairs)
     floor = np.zeros(npairs)
     rho = np.zeros(len(m_place))
-    cap = 1024
-    x_key = np.empty(cap, np.int64)
-    x_t = np.empty(cap, np.int64)
-    x_te = np.empty(cap, np.int64)
-    w_place = np.empty(cap, np.int64)
-    w_d = np.empty(cap, np.int64)
-    w_s = np.empty(cap, np.int64)
-    w_e = np.empty(cap, np.int64)
     stamp = np.zeros(max(nd, 1), np.int64)
     stamp_id = 0
-    for k in range(npairs):
+    k = 0
+    while k < npairs:
+        buffers = np.empty((11, cap), np.int64)
+        k, stamp_id = _time_shift_pairs(
+            k, pair_a, pair_b, m_lo, m_hi, m_place, m_s, m_e, s_off, s_cam, s_ts, n_off,
+            n_cam, offsets, w, g, expected, floor, rho, stamp, stamp_id, buffers,
+        )  # fmt: skip
+        cap *= 2  # (pair k did not fit: it is replayed again, with room)
+    return expected, floor, rho
+
+
+@_jit
+def _time_shift_pairs(
+    k0, pair_a, pair_b, m_lo, m_hi, m_place, m_s, m_e, s_off, s_cam, s_ts, n_off, n_cam,
+    offsets, w, g, expected, floor, rho, stamp, stamp_id, buffers,
+):  # fmt: skip
+    """:func:`_time_shift_null`'s pairs from ``k0`` on; returns ``(npairs, stamp_id)``, or
+    ``(k, stamp_id)`` when pair ``k``'s matches do not fit in ``buffers`` (eleven rows). The
+    buffers are never reassigned in the loop (as in the day-swap kernel, see
+    :func:`~sightgraph.analytics.contacts.nulls.day_swap._day_swap_pairs`)."""
+    npairs = len(pair_a)
+    nd = len(offsets)
+    cap = buffers.shape[1]
+    x_key, x_t, x_te = buffers[0], buffers[1], buffers[2]
+    w_place, w_d, w_s, w_e = buffers[3], buffers[4], buffers[5], buffers[6]
+    for k in range(k0, npairs):
         A = pair_a[k]
         B = pair_b[k]
         # shifted matches: A's sighting at c1, B's at a camera c2 within R, |tA - (tB + d)| <= w
@@ -98,34 +117,32 @@ def _time_shift_null(
                             j0 += 1
                         jj = j0
                         while jj < hi and s_ts[jj] + d <= ti + w:
+                            if nx >= cap:
+                                return k, stamp_id
                             tj = s_ts[jj] + d
-                            if nx >= len(x_key):
-                                x_key = _grow(x_key, nx + 1)
-                                x_t = _grow(x_t, nx + 1)
-                                x_te = _grow(x_te, nx + 1)
                             x_key[nx] = place * nd + di
                             x_t[nx] = min(ti, tj)
                             x_te[nx] = max(ti, tj)
                             nx += 1
                             jj += 1
             ia = ja
-        # shifted meetings: group by (place, offset), merge while gaps < g
+        # shifted meetings: group by (place, offset), merge while gaps < g (at most one per
+        # match: they fit); rows 7-10: the order by time, then by key (stable), and the keys
         nw = 0
         if nx > 0:
-            o1 = np.argsort(x_t[:nx], kind="mergesort")
-            o2 = o1[np.argsort(x_key[:nx][o1], kind="mergesort")]
+            buffers[7, :nx] = np.argsort(x_t[:nx], kind="mergesort")
+            for u in range(nx):
+                buffers[9, u] = x_key[buffers[7, u]]
+            buffers[8, :nx] = np.argsort(buffers[9, :nx], kind="mergesort")
+            for u in range(nx):
+                buffers[10, u] = buffers[7, buffers[8, u]]
             prev_key = -1
             prev_t = 0
             for u in range(nx):
-                v = o2[u]
+                v = buffers[10, u]
                 key = x_key[v]
                 t = x_t[v]
                 if key != prev_key or t - prev_t >= g:
-                    if nw >= len(w_place):
-                        w_place = _grow(w_place, nw + 1)
-                        w_d = _grow(w_d, nw + 1)
-                        w_s = _grow(w_s, nw + 1)
-                        w_e = _grow(w_e, nw + 1)
                     w_place[nw] = key // nd
                     w_d[nw] = key % nd
                     w_s[nw] = t
@@ -158,4 +175,4 @@ def _time_shift_null(
                     cnt += 1
                 u += 1
             rho[mi] = (cnt + 0.5) / (nd + 1.0)
-    return expected, floor, rho
+    return npairs, stamp_id
