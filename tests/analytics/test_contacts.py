@@ -831,6 +831,30 @@ def test_held_columns_gather_the_table_order_from_the_buckets(sizes, step) -> No
             assert np.array_equal(got, whole[order[s0 : s0 + step]])
 
 
+def test_busyness_table_and_search_give_the_same_table(monkeypatch) -> None:
+    """Each meeting's busyness comes from a dense (camera, period) table when it is small
+    enough, else from a binary search of the sorted keys: the same contacts either way, with
+    the lake's busyness or one passed in (a camera it does not know and a period before the
+    sightings' first included)."""
+    from sightgraph.analytics.contacts import context as context_module
+
+    s = friends_and_strangers(commuters=12, weekdays=5)
+    ev = find_colocations(s, window_s=60, events=True)
+    m = build_meetings(ev, gap_s=900)
+    busy = camera_busyness(s)
+    extra = busy.iloc[:2].copy()
+    extra["camera_id"] = ["nowhere", busy["camera_id"].iloc[0]]
+    extra["period_start"] = busy["period_start"].min() - pd.Timedelta(hours=5)
+    busy = pd.concat([busy, extra], ignore_index=True)
+    for busyness in (None, busy):
+        table = score_contacts(m, busyness, s, window_s=60, gap_s=900)
+        assert table["mean_busyness"].gt(2).any()
+        with monkeypatch.context() as patch:
+            patch.setattr(context_module, "BUSY_TABLE_CELLS", 0)
+            search = score_contacts(m, busyness, s, window_s=60, gap_s=900)
+        pd.testing.assert_frame_equal(table, search, check_exact=True)
+
+
 def test_days_as_bits_give_the_merged_day_lists(monkeypatch) -> None:
     """With at most 64 days the day-swap kernel counts the days each subject was seen (per
     stratum: weekdays, weekend) from bit masks; beyond, it merges the sorted day lists. Both

@@ -54,7 +54,34 @@ class _Context:
     offsets: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # time-shift
     ts_cam: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # CSR as s_off,
     ts_ts: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # by camera, time
+    # busy_key/busy_n as a dense table [camera, period - busy_p0] (set_busyness; empty: too big)
+    busy_p0: int = 0
+    busy_nper: int = 0
+    busy_table: np.ndarray = field(default_factory=lambda: np.empty(0, np.int32))
 
+    def set_busyness(self, busy_key: np.ndarray, busy_n: np.ndarray) -> None:
+        """The busyness per (camera, period): sorted keys ``cam << 32 | period`` and counts,
+        also as a dense table when it has at most :data:`BUSY_TABLE_CELLS` cells (a lookup is
+        one load instead of a binary search: 5% of scoring a 1M city). The first of equal keys
+        counts, as a search finds it."""
+        self.busy_key, self.busy_n = busy_key, busy_n
+        self.busy_p0, self.busy_nper = 0, 0
+        self.busy_table = np.empty(0, np.int32)
+        if len(busy_key) == 0:
+            return
+        cam, per = busy_key >> 32, busy_key & 0xFFFFFFFF
+        p0, nper, ncam = int(per.min()), int(per.max() - per.min()) + 1, int(cam.max()) + 1
+        if ncam * nper > BUSY_TABLE_CELLS or busy_n.max() >= 2**31:
+            return
+        _, first = np.unique(busy_key, return_index=True)
+        table = np.zeros(ncam * nper, np.int32)
+        table[cam[first] * nper + per[first] - p0] = busy_n[first]
+        self.busy_p0, self.busy_nper, self.busy_table = p0, nper, table
+
+
+#: At most this many (camera, period) cells go into :meth:`_Context.set_busyness`'s dense
+#: table (4 bytes each).
+BUSY_TABLE_CELLS = 1 << 24
 
 #: Null models: ``auto`` picks day-swap or time-shift from the data (:func:`choose_null`).
 NULLS = ("auto", "day-swap", "time-shift")
@@ -286,7 +313,7 @@ def _make_context(
         o2 = np.lexsort((t, c, p))
         extra["ts_cam"] = c[o2].astype(np.int64)
         extra["ts_ts"] = (t[o2] - day0 * _DAY_US).astype(np.int64)
-    return _Context(
+    ctx = _Context(
         **extra_runs,
         **extra,
         npids=npids,
@@ -302,10 +329,12 @@ def _make_context(
         st_mask=st_mask,
         n_off=n_off,
         n_cam=n_cam,
-        busy_key=busy_key,
-        busy_n=bn,
+        busy_key=np.empty(0, np.int64),
+        busy_n=np.empty(0, np.int64),
         period_us=period_us,
         window_us=window_us,
         gap_us=gap_us,
         kept=int(keep.sum()),
     )
+    ctx.set_busyness(busy_key, bn)
+    return ctx

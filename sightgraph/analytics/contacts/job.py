@@ -75,6 +75,7 @@ from sightgraph.analytics.contacts.score import (
     RANK_COLUMN,
     RANKS,
     _bh_qvalues,
+    _busy_lookup,
     _derived_columns,
     _empty_pairs,
     _final_score,
@@ -791,6 +792,7 @@ def _warm_up() -> None:
     )
     _pair_days(e, e, np.zeros(2, np.int64), e)
     _pair_totals(e, e, e, e, 1, e, e, e, np.zeros(0), np.zeros((6, 0)))
+    _busy_lookup(e, e, 1, 0, 1, np.zeros(1, np.int32))
 
 
 def _buckets(pid_counts: np.ndarray, nbuckets: int) -> np.ndarray:
