@@ -10,7 +10,13 @@ import numpy as np
 
 from sightgraph._lazy import LazyModule
 from sightgraph.analytics._kernels import count_others_in_window
-from sightgraph.analytics.contacts._common import _DAY_BITS, _DAY_MASK, _DAY_US, _jit
+from sightgraph.analytics.contacts._common import (
+    _DAY_BITS,
+    _DAY_MASK,
+    _DAY_US,
+    _jit,
+    pair_place_time_order,
+)
 from sightgraph.analytics.contacts.busyness import _busyness_arrays
 from sightgraph.errors import UsageError
 from sightgraph.schema import require_columns
@@ -275,12 +281,13 @@ def _make_context(
         keep[order] = others <= crowd_cap
     p, c, t, r = pid[keep], cam[keep], ts[keep], rel[keep]
     tod = t - (t // _DAY_US) * _DAY_US
-    order = np.lexsort((tod, c, p))
+    order = pair_place_time_order(p, np.zeros(len(p), np.int64), c, tod, time_sorted=False)
     s_off = np.zeros(npids + 1, np.int64)
     np.add.at(s_off, p + 1, 1)
     s_off = np.cumsum(s_off)
     # days each subject was seen (all sightings, before the cap)
-    dk = np.unique(pid * ndays + rel) if len(ts) else np.empty(0, np.int64)
+    dk = np.sort(pid * ndays + rel)  # (np.unique sorts more slowly)
+    dk = dk[np.r_[True, dk[1:] != dk[:-1]]] if len(dk) else dk
     d_pid = dk // ndays
     d_day = dk % ndays
     d_off = np.zeros(npids + 1, np.int64)
