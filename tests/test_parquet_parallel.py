@@ -1,0 +1,153 @@
+"""One Parquet file encoded on several threads (sightgraph._parquet_parallel): the Thrift codec
+of its footers and the file against pyarrow's own writer, read back by pyarrow and DuckDB."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sightgraph._parquet_parallel import decode_struct, encode_struct, write_parallel
+
+
+def _footer(path: Path) -> bytes:
+    raw = path.read_bytes()
+    (n,) = struct.unpack("<I", raw[-8:-4])
+    return raw[-8 - n : -8]
+
+
+def _table(n: int, seed: int = 0) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    names = pa.array([f"p{i:04d}" for i in range(50)])
+    return pa.table(
+        {
+            "pid": pa.DictionaryArray.from_arrays(
+                pa.array(rng.integers(0, 50, n), pa.int32()), names
+            ),
+            "count": pa.array(rng.integers(0, 1000, n), pa.int64()),
+            "score": pa.array(np.where(rng.random(n) < 0.7, 0.0, rng.random(n))),
+            "ts": pa.array(rng.integers(0, 10**15, n), pa.timestamp("us", tz="UTC")),
+            "flag": pa.array(rng.random(n) < 0.5),
+            "name": pa.array([None if i % 7 == 0 else f"n{i % 13}" for i in range(n)], pa.string()),
+        }
+    )
+
+
+OPTIONS = [
+    {},  # pyarrow's defaults: dictionaries, snappy, statistics, the Arrow schema stored
+    {  # as the contacts table: DELTA ints without compression, dictionary pids, no schema
+        "use_dictionary": ["pid"],
+        "compression": {"pid": "snappy", "count": "none", "score": "snappy", "ts": "none",
+                        "flag": "snappy", "name": "zstd"},
+        "column_encoding": {"count": "DELTA_BINARY_PACKED", "ts": "DELTA_BINARY_PACKED"},
+        "write_statistics": ["pid"],
+        "store_schema": False,
+        "data_page_size": 1 << 12,
+    },
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("options", OPTIONS)
+def test_footers_decode_and_encode_to_the_same_bytes(tmp_path: Path, options) -> None:
+    """pyarrow's footers (statistics, encodings, the Arrow schema, key/value metadata, many
+    row groups) go through the compact-protocol codec unchanged."""
+    path = tmp_path / "t.parquet"
+    with pq.ParquetWriter(path, _table(10).schema, **options) as w:
+        for k in range(17):  # more than 15 row groups: the long form of a list's size
+            w.write_table(_table(30, seed=k))
+        w.add_key_value_metadata({b"params": b'{"w": 60}'})
+    footer = _footer(path)
+    fields = decode_struct(footer)
+    assert encode_struct(fields) == footer
+    num_rows = next(v for fid, _, v in fields if fid == 3)
+    assert num_rows == 17 * 30
+
+
+_VALUES = st.recursive(
+    st.one_of(
+        st.tuples(st.just(3), st.integers(-128, 127)),  # byte
+        st.tuples(st.sampled_from([4, 5, 6]), st.integers(-(2**15), 2**15 - 1)),
+        st.tuples(st.just(6), st.integers(-(2**63), 2**63 - 1)),  # i64
+        st.tuples(st.just(7), st.floats(allow_nan=False)),  # double
+        st.tuples(st.just(8), st.binary(max_size=20)),  # binary
+        st.booleans().map(lambda b: (1 if b else 2, b)),  # a bool field: in its type
+    ),
+    lambda inner: st.one_of(
+        st.lists(st.tuples(st.integers(1, 40), inner), max_size=6).map(
+            lambda fs: (12, [[fid, t, v] for fid, (t, v) in sorted(dict(fs).items())])
+        ),
+        st.lists(st.integers(-1000, 10**12), max_size=20).map(lambda xs: (9, (6, xs))),
+        st.lists(st.booleans(), max_size=20).map(lambda xs: (9, (1, xs))),
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 300), _VALUES), max_size=8))
+def test_compact_codec_round_trips(raw_fields) -> None:
+    """Any struct of bytes, integers, doubles, binaries, bools, nested structs and lists
+    (field ids far apart: the long field header) decodes to what was encoded."""
+    fields = [[fid, t, v] for fid, (t, v) in sorted(dict(raw_fields).items())]
+    assert decode_struct(encode_struct(fields)) == fields
+
+
+@pytest.mark.parametrize("options", OPTIONS)
+@pytest.mark.parametrize(
+    ("sizes", "threads"), [([700, 1, 250, 700, 33], 2), ([5] * 9, 3), ([40], 1)]
+)
+def test_write_parallel_is_the_file_pyarrow_writes(tmp_path: Path, options, sizes, threads) -> None:
+    """The same rows, row groups (sizes, encodings, compression, statistics) and key/value
+    metadata as one ParquetWriter writing the tables in turn; DuckDB reads the same rows."""
+    tables = [_table(n, seed=k) for k, n in enumerate(sizes)]
+    schema = tables[0].schema
+    meta = {b"params": b'{"model": "v4"}'}
+    seq, par = tmp_path / "seq.parquet", tmp_path / "par.parquet"
+    with pq.ParquetWriter(seq, schema, **options) as w:
+        for t in tables:
+            w.write_table(t, row_group_size=max(t.num_rows, 1))
+        w.add_key_value_metadata(meta)
+    assert write_parallel(iter(tables), par, schema, options, meta, threads=threads) == sum(sizes)
+    a, b = pq.ParquetFile(seq), pq.ParquetFile(par)
+    assert b.read().equals(a.read())
+    ma, mb = a.metadata, b.metadata
+    assert (mb.num_rows, mb.num_row_groups, mb.metadata) == (
+        ma.num_rows,
+        ma.num_row_groups,
+        ma.metadata,
+    )
+    for i in range(ma.num_row_groups):
+        assert mb.row_group(i).num_rows == ma.row_group(i).num_rows
+        for j in range(ma.num_columns):
+            x, y = ma.row_group(i).column(j), mb.row_group(i).column(j)
+            assert (y.compression, y.encodings, y.total_compressed_size) == (
+                x.compression, x.encodings, x.total_compressed_size,
+            )  # fmt: skip
+            assert y.statistics == x.statistics
+            assert (y.data_page_offset, y.dictionary_page_offset, y.file_offset) == (
+                x.data_page_offset, x.dictionary_page_offset, x.file_offset,
+            )  # fmt: skip
+        assert b.read_row_group(i).equals(a.read_row_group(i))
+    assert par.read_bytes() == seq.read_bytes()  # the very same file, in fact
+    query = "select count(*), sum(count), min(pid), max(ts), count(name) from '{}'"
+    assert duckdb.sql(query.format(par)).fetchall() == duckdb.sql(query.format(seq)).fetchall()
+
+
+def test_write_parallel_of_nothing_and_what_it_refuses(tmp_path: Path) -> None:
+    """No tables: a valid empty file of the schema with the metadata. Page indexes and bloom
+    filters would need more offsets moved: refused."""
+    schema = _table(1).schema
+    path = tmp_path / "empty.parquet"
+    assert write_parallel(iter([]), path, schema, {}, {b"k": b"v"}) == 0
+    f = pq.ParquetFile(path)
+    assert f.read().num_rows == 0 and f.schema_arrow.remove_metadata() == schema.remove_metadata()
+    assert f.metadata.metadata[b"k"] == b"v"
+    with pytest.raises(ValueError, match="write_page_index"):
+        write_parallel(iter([_table(3)]), path, schema, {"write_page_index": True})
