@@ -683,7 +683,8 @@ def _ranked_chunks(
     n = len(order)
     significant = int(np.count_nonzero(q_value < 0.05))
 
-    ordered_q, ordered_score = take(q_value, order), take(score, order)
+    with ThreadPoolExecutor(2, thread_name_prefix="sightgraph-order") as pool:  # (nogil takes)
+        ordered_q, ordered_score = pool.map(lambda x: take(x, order), (q_value, score))
     del q_value, score
     column: Callable[[str, int, int], np.ndarray]
     if held is None:  # large jobs: the buckets' files, each column put in the table's order

@@ -134,9 +134,12 @@ def _count_shared(A, B, r_off, r_cam, r_lh, a_run, a_stamp, s_tk, stratum, ndays
 
 
 @_jit
-def _fill_near(A, B, s_off, s_cam, s_tk, n_off, n_cam, stratum, ndays, w, x_key, x_t, x_te):
+def _fill_near(
+    A, B, s_off, s_cam, s_tk, n_off, n_cam, stratum, ndays, w, x_key, x_t, x_te, count_only=False
+):
     """With R > 0: :func:`_fill_shared` for every camera of A and every camera within R of it
-    that B saw (the place of a match: the smaller camera code)."""
+    that B saw (the place of a match: the smaller camera code); with ``count_only``, how many
+    matches there are (nothing written: the R > 0 path is not the hot one, one function will do)."""
     nx = 0
     cap = len(x_key)
     ia = s_off[A]
@@ -149,36 +152,21 @@ def _fill_near(A, B, s_off, s_cam, s_tk, n_off, n_cam, stratum, ndays, w, x_key,
         for q in range(n_off[c1], n_off[c1 + 1]):
             c2 = n_cam[q]
             lo, hi = _segment(s_cam, s_off[B], s_off[B + 1], c2)
-            if lo < hi:
-                if (
-                    nx + (ja - ia) * (hi - lo) > cap
-                    and nx + _count(ia, ja, lo, hi, s_tk, stratum, w) > cap
-                ):
-                    return -1
+            if lo == hi:
+                continue
+            if count_only:
+                nx += _count(ia, ja, lo, hi, s_tk, stratum, w)
+            elif (
+                nx + (ja - ia) * (hi - lo) > cap
+                and nx + _count(ia, ja, lo, hi, s_tk, stratum, w) > cap
+            ):
+                return -1
+            else:
                 nx = _fill(
                     ia, ja, lo, hi, min(c1, c2), s_tk, stratum, ndays, w, x_key, x_t, x_te, nx
                 )
         ia = ja
     return nx
-
-
-@_jit
-def _count_near(A, B, s_off, s_cam, s_tk, n_off, n_cam, stratum, ndays, w):
-    """How many matches :func:`_fill_near` writes."""
-    n = 0
-    ia = s_off[A]
-    ea = s_off[A + 1]
-    while ia < ea:
-        c1 = s_cam[ia]
-        ja = ia
-        while ja < ea and s_cam[ja] == c1:
-            ja += 1
-        for q in range(n_off[c1], n_off[c1 + 1]):
-            lo, hi = _segment(s_cam, s_off[B], s_off[B + 1], n_cam[q])
-            if lo < hi:
-                n += _count(ia, ja, lo, hi, s_tk, stratum, w)
-        ia = ja
-    return n
 
 
 #: Up to this many swapped-day matches a pair's are ordered by insertion sort into buffers the
@@ -372,7 +360,7 @@ def _day_swap_pairs(
             args_n = (A, B, s_off, s_cam, s_tk, n_off, n_cam, stratum, ndays, w)
             nx = _fill_near(*args_n, x_key, x_t, x_te)
             if nx < 0:
-                return k, _count_near(*args_n), stamp_id
+                return k, _fill_near(*args_n, x_key, x_t, x_te, True), stamp_id
         # swapped-day meetings: group by (place, d, d'), merge while gaps < g
         nw = 0
         m_off[:] = 0
