@@ -84,6 +84,34 @@ class _Context:
         table[cam[first] * nper + per[first] - p0] = busy_n[first]
         self.busy_p0, self.busy_nper, self.busy_table = p0, nper, table
 
+    def busyness(self, place: np.ndarray, start: np.ndarray) -> np.ndarray:
+        """Distinct subjects at each meeting's camera (``place``) in the period it started
+        (at least 2: a meeting means two subjects), from the dense table or, when there is none,
+        a search of the sorted keys."""
+        if self.busy_nper:
+            return _busy_lookup(
+                place, start, self.period_us, self.busy_p0, self.busy_nper, self.busy_table
+            )
+        busy = np.full(len(place), 2, np.int64)
+        if len(self.busy_key):
+            key = (place << 32) + start // self.period_us
+            pos = np.minimum(np.searchsorted(self.busy_key, key), len(self.busy_key) - 1)
+            hit = self.busy_key[pos] == key
+            busy[hit] = self.busy_n[pos[hit]]
+        return np.maximum(busy, 2)
+
+
+@_jit
+def _busy_lookup(place, start, period_us, p0, nper, table):
+    """:meth:`_Context.busyness` from its dense table (2 where the table has none)."""
+    ncam = len(table) // nper
+    busy = np.full(len(place), 2, np.int64)
+    for i in range(len(place)):
+        per = start[i] // period_us - p0
+        if 0 <= per < nper and 0 <= place[i] < ncam:
+            busy[i] = max(table[place[i] * nper + per], 2)
+    return busy
+
 
 #: At most this many (camera, period) cells go into :meth:`_Context.set_busyness`'s dense
 #: table (4 bytes each).

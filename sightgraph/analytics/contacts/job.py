@@ -60,6 +60,7 @@ from sightgraph.analytics.contacts._common import (
 )
 from sightgraph.analytics.contacts.context import (
     NULLS,
+    _busy_lookup,
     _Context,
     _make_context,
     _neighbours,
@@ -76,7 +77,6 @@ from sightgraph.analytics.contacts.score import (
     RANK_COLUMN,
     RANKS,
     _bh_qvalues,
-    _busy_lookup,
     _derived_columns,
     _empty_pairs,
     _final_score,
@@ -363,11 +363,11 @@ def _rank_fields(rank_col: str) -> tuple[str, ...]:
     return tuple(f for f in _RANK_FIELDS if f != "exposure_s" or rank_col == "exposure_s")
 
 
-#: the columns a large job's scored bucket waits with on disk: all but the score, which is
-#: evidence * (1 - q) once the q-values over all pairs are known
 #: what a scoring task returns when it keeps its pairs in memory (the derived columns are
 #: computed as the rows are written)
 _KEPT_FIELDS = tuple(f for f in _PAIR_FIELDS if f not in DERIVED_FIELDS)
+#: the columns a large job's scored bucket waits with on disk: all but the score, which is
+#: evidence * (1 - q) once the q-values over all pairs are known
 _SPILLED_FIELDS = tuple(f for f in _KEPT_FIELDS if f != "score")
 #: counts that wait on disk as int32 when they fit (the table has them as int64)
 _NARROW_FIELDS = ("meetings", "days", "places", "n_events", "days_a", "days_b", "days_both")

@@ -196,20 +196,6 @@ def _meeting_weight(n_events: np.ndarray, conf: np.ndarray, proximity: np.ndarra
 
 
 @_jit
-def _busy_lookup(place, start, period_us, p0, nper, table):
-    """Distinct subjects at each meeting's camera in the period it started, from the dense
-    table of :meth:`~sightgraph.analytics.contacts.context._Context.set_busyness` (2 where it
-    has none: a meeting means at least two subjects)."""
-    ncam = len(table) // nper
-    busy = np.full(len(place), 2, np.int64)
-    for i in range(len(place)):
-        per = start[i] // period_us - p0
-        if 0 <= per < nper and 0 <= place[i] < ncam:
-            busy[i] = max(table[place[i] * nper + per], 2)
-    return busy
-
-
-@_jit
 def _pair_totals(p_start, p_end, place, day, ndays, start, end, n, conf, x):
     """Each pair's totals over its meetings (sorted by place within a pair), in one pass:
     distinct days and places, the sum of ``n`` (events), the first start and last end, the sum
@@ -360,16 +346,7 @@ def _score_meetings(
             ctx.identity,
         )
     # busyness of each meeting: distinct subjects at its camera in the period it started
-    if ctx.busy_nper:
-        busy = _busy_lookup(place, start, ctx.period_us, ctx.busy_p0, ctx.busy_nper, ctx.busy_table)
-    else:
-        key = (place << 32) + start // ctx.period_us
-        busy = np.full(n, 2, np.int64)
-        if len(ctx.busy_key):
-            pos = np.minimum(np.searchsorted(ctx.busy_key, key), len(ctx.busy_key) - 1)
-            hit = ctx.busy_key[pos] == key
-            busy[hit] = ctx.busy_n[pos[hit]]
-    busy = np.maximum(busy, 2).astype(np.float64)  # a meeting means at least two subjects
+    busy = ctx.busyness(place, start).astype(np.float64)
     beta = _busyness_weight(busy)
     with np.errstate(invalid="ignore", divide="ignore"):
         conf = np.where(m["conf_n"] > 0, m["conf_sum"] / np.maximum(m["conf_n"], 1), np.nan)

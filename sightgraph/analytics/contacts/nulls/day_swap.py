@@ -96,41 +96,32 @@ def _fill(ia, ja, lo, hi, place, s_tk, stratum, ndays, w, x_key, x_t, x_te, nx):
 
 @_jit
 def _fill_shared(
-    A, B, r_off, r_cam, r_lh, a_run, a_stamp, s_tk, stratum, ndays, w, x_key, x_t, x_te
-):
+    A, B, r_off, r_cam, r_lh, a_run, a_stamp, s_tk, stratum, ndays, w, x_key, x_t, x_te,
+    count_only=False,
+):  # fmt: skip
     """With R = 0: the swapped-day matches of A and B at every camera both saw (B's runs in
     camera order, A's looked up in ``a_run`` where ``a_stamp`` holds A + 1), written to the
-    buffers; their number, or -1 when they do not fit (then :func:`_count_shared` tells how
-    many there are). A function of its own so that the buffers are never reassigned in its
+    buffers; their number, or -1 when they do not fit; with ``count_only``, how many there are
+    (nothing written). A function of its own so that the buffers are never reassigned in its
     loop: a conditional growth inside the kernel's loop over B's runs cost 30% of the
     kernel (numba then reloads and counts references to the arrays each time round)."""
     nx = 0
     cap = len(x_key)
     for rb in range(r_off[B], r_off[B + 1]):
         cb = r_cam[rb]
-        if a_stamp[cb] == A + 1:  # a camera both saw, in camera order
-            ra = a_run[cb]
-            ia, ja, lo, hi = r_lh[ra, 0], r_lh[ra, 1], r_lh[rb, 0], r_lh[rb, 1]
-            # a bound first; count only when it is too big
-            if (
-                nx + (ja - ia) * (hi - lo) > cap
-                and nx + _count(ia, ja, lo, hi, s_tk, stratum, w) > cap
-            ):
-                return -1
+        if a_stamp[cb] != A + 1:  # a camera both saw, in camera order
+            continue
+        ra = a_run[cb]
+        ia, ja, lo, hi = r_lh[ra, 0], r_lh[ra, 1], r_lh[rb, 0], r_lh[rb, 1]
+        if count_only:
+            nx += _count(ia, ja, lo, hi, s_tk, stratum, w)
+        elif (  # a bound first; count only when it is too big
+            nx + (ja - ia) * (hi - lo) > cap and nx + _count(ia, ja, lo, hi, s_tk, stratum, w) > cap
+        ):
+            return -1
+        else:
             nx = _fill(ia, ja, lo, hi, cb, s_tk, stratum, ndays, w, x_key, x_t, x_te, nx)
     return nx
-
-
-@_jit
-def _count_shared(A, B, r_off, r_cam, r_lh, a_run, a_stamp, s_tk, stratum, ndays, w):
-    """How many matches :func:`_fill_shared` writes."""
-    n = 0
-    for rb in range(r_off[B], r_off[B + 1]):
-        cb = r_cam[rb]
-        if a_stamp[cb] == A + 1:
-            ra = a_run[cb]
-            n += _count(r_lh[ra, 0], r_lh[ra, 1], r_lh[rb, 0], r_lh[rb, 1], s_tk, stratum, w)
-    return n
 
 
 @_jit
@@ -252,8 +243,8 @@ def _day_swap_null(
     # identity: camera -> A's run there, valid where a_stamp holds A + 1
     a_run = np.zeros(max(len(n_off) - 1, 1), np.int64)
     a_stamp = np.zeros(max(len(n_off) - 1, 1), np.int64)
-    # ``cap``: the match buffers' first size (one pair's matches; its swapped meetings, their
-    # order), doubled (at least) whenever a pair needs more
+    # ``cap``: the match buffers' first size (one pair's matches, its swapped meetings and their
+    # order), doubled (at least) whenever a pair needs more (the tests start it at one row)
     k = 0
     while k < npairs:
         buffers = np.empty((12, cap), np.int64)
@@ -355,7 +346,7 @@ def _day_swap_pairs(
             args = (A, B, r_off, r_cam, r_lh, a_run, a_stamp, s_tk, stratum, ndays, w)
             nx = _fill_shared(*args, x_key, x_t, x_te)
             if nx < 0:  # more matches than the buffers hold (rare): the caller grows them
-                return k, _count_shared(*args), stamp_id
+                return k, _fill_shared(*args, x_key, x_t, x_te, True), stamp_id
         else:
             args_n = (A, B, s_off, s_cam, s_tk, n_off, n_cam, stratum, ndays, w)
             nx = _fill_near(*args_n, x_key, x_t, x_te)
