@@ -754,7 +754,7 @@ def test_take_is_fancy_indexing(rows: list[int], wide: bool) -> None:
         take(col, idx, out=np.empty(len(idx) + 1))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
     st.lists(
         st.tuples(
@@ -764,46 +764,69 @@ def test_take_is_fancy_indexing(rows: list[int], wide: bool) -> None:
                     st.integers(0, 3),  # place
                     st.integers(0, 6),  # day
                     st.integers(1, 9),  # events
-                    st.sampled_from([np.nan, 0.0, 0.25, 1.0]) | st.floats(0, 1),  # confidence
-                    st.floats(-1e6, 1e6, allow_nan=False) | st.sampled_from([-0.0, 1e-300]),
+                    st.integers(0, 3),  # confidences known
+                    st.sampled_from([np.nan, 0.0, 0.25, 1.0]) | st.floats(0, 3),  # their sum
+                    st.floats(0, 90),  # lag (s)
+                    st.integers(2, 300),  # busyness
+                    st.floats(0, 5) | st.sampled_from([0.0, 1e-300]),  # slot's expectation
+                    st.integers(1, 4),  # r
+                    st.floats(0, 1),  # rho
+                    st.integers(0, 7200),  # duration (s)
                 ),
                 min_size=4,
                 max_size=4,
             ),
         ),
         max_size=40,
-    )
+    ),
+    st.sampled_from([0.0, 20e6, 60e6, 120e6]),  # proximity span (0: no window)
 )
-def test_pair_totals_are_the_bincount_sums(pairs) -> None:
-    """The scoring's one-pass per-pair totals equal what NumPy gives (``np.bincount`` with
-    weights, ``reduceat``, the sets of days and places) bit for bit: the same floats, summed
-    in meeting order."""
-    from sightgraph.analytics.contacts.score import _pair_totals
+def test_pair_totals_are_the_numpy_formulas_and_bincount_sums(pairs, span) -> None:
+    """The scoring's one-pass per-pair totals equal NumPy's element-wise form of the package
+    docstring's per-meeting quantities (:func:`_crowd_share`, :func:`_novelty`,
+    :func:`_proximity`, :func:`_meeting_weight`, ...) summed with ``np.bincount``, ``reduceat``
+    and the sets of days and places, bit for bit: the same floats, summed in meeting order."""
+    from sightgraph.analytics.contacts import score as sc
 
     rows = [row for k, ms in pairs for row in sorted(ms[:k], key=lambda r: r[0])]  # by place
     counts = np.array([k for k, _ in pairs], np.int64)
     p_start = np.cumsum(counts) - counts
     p_end = p_start + counts
     idx = np.repeat(np.arange(len(pairs)), counts)
-    arr = np.array(rows, np.float64).reshape(-1, 5)
+    arr = np.array(rows, np.float64).reshape(-1, 11)
     place, day, n = arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64), arr[:, 2]
-    conf, x = arr[:, 3], arr[:, 4]
+    conf_n, conf_sum, lag = arr[:, 3].astype(np.int64), arr[:, 4], arr[:, 5] * 1e6
+    busy, slot, r, rho = arr[:, 6], arr[:, 7], arr[:, 8].astype(np.int64), arr[:, 9]
     start = (day * 86_400 + place * 7).astype(np.int64) * 10**6
-    end = start + n.astype(np.int64) * 10**6
-    per_meeting = np.stack([x, x * 3.0, -x])
-    got = _pair_totals(
-        p_start, p_end, place, day, 7, start, end, n.astype(np.int32), conf, per_meeting
-    )
-    n_days, n_places, n_events, first, last, conf_sum, conf_n, sums = got
+    end = start + arr[:, 10].astype(np.int64) * 10**6
+    beta = sc._busyness_weight(busy)
+    window_us = int(span) if span else 0
+    got = sc._pair_totals(
+        p_start, p_end, place, day, 7, start, end, n.astype(np.int64), conf_sum, conf_n, lag,
+        busy, beta, slot, r, rho, sc._proximity_span(window_us), 30.0,
+    )  # fmt: skip
+    n_days, n_places, n_events, first, last, conf_pair, conf_known, sums = got
+    # NumPy's form (what _score_meetings computed before the pass was compiled)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        conf = np.where(conf_n > 0, conf_sum / np.maximum(conf_n, 1), np.nan)
+    c = np.where(np.isnan(conf), 1.0, conf)
+    rr = r.astype(np.float64)
+    routine = np.minimum(1.0, slot / rr)
+    kappa = sc._crowd_share(busy)
+    u = sc._novelty(rr, routine * kappa)
+    contrib = sc._meeting_weight(n, c, sc._proximity(lag, window_us)) * beta * u
+    exposure = np.maximum((end - start) / 1e6, 30.0)
+    per_meeting = [routine * (1.0 - kappa), contrib, exposure, rho, u, busy]
+    assert len(per_meeting) == len(sc.MEETING_SUMS)
     m = len(pairs)
-    for j in range(3):
-        assert np.array_equal(sums[j], np.bincount(idx, weights=per_meeting[j], minlength=m))
+    for j, x in enumerate(per_meeting):
+        assert np.array_equal(sums[j], np.bincount(idx, weights=x, minlength=m)), sc.MEETING_SUMS[j]
     assert np.array_equal(n_events, np.bincount(idx, weights=n, minlength=m).astype(np.int64))
     known = ~np.isnan(conf)
     assert np.array_equal(
-        conf_sum, np.bincount(idx, weights=np.where(known, conf, 0.0), minlength=m)
+        conf_pair, np.bincount(idx, weights=np.where(known, conf, 0.0), minlength=m)
     )
-    assert np.array_equal(conf_n, np.bincount(idx, weights=known.astype(float), minlength=m))
+    assert np.array_equal(conf_known, np.bincount(idx, weights=known.astype(float), minlength=m))
     for k in range(m):
         sl = slice(p_start[k], p_end[k])
         assert first[k] == start[sl].min() and last[k] == end[sl].max()

@@ -793,7 +793,8 @@ def _warm_up() -> None:
         np.int64(0),
     )
     _pair_days(e, e, np.zeros(2, np.int64), e)
-    _pair_totals(e, e, e, e, 1, e, e, e, np.zeros(0), np.zeros((6, 0)))
+    f = np.zeros(0)
+    _pair_totals(e, e, e, e, 1, e, e, e, f, e, f, f, f, f, e, f, 0.0, 1.0)
     _busy_lookup(e, e, 1, 0, 1, np.zeros(1, np.int32))
 
 

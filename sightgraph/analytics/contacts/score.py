@@ -169,6 +169,16 @@ def _busyness_weight(busy: np.ndarray) -> np.ndarray:
     return 1.0 / np.log2(busy)
 
 
+def _proximity_span(window_us: int, tick_us: int = 0) -> float:
+    """The lag at which :func:`_proximity` reaches 0 (0.0 with ``W = 0``: weight 1)."""
+    if window_us <= 0:
+        return 0.0
+    span = PROXIMITY_SPAN * window_us
+    if 2 * tick_us >= window_us:
+        span += tick_us
+    return float(span)
+
+
 def _proximity(lag_us: np.ndarray, window_us: int, tick_us: int = 0) -> np.ndarray:
     """``k_m = 1 - lag_m / W``: how close in time a meeting's two subjects were seen (``lag_m``
     the mean over its events of ``|ts_a - ts_b|``), from 1 (the same instant) to 0 (a whole
@@ -180,11 +190,9 @@ def _proximity(lag_us: np.ndarray, window_us: int, tick_us: int = 0) -> np.ndarr
     instead (``k = 1 - lag / (W + tick)``). Without it a pair seen one tick apart in every
     meeting has evidence 0 and, however significant, sits below pairs with q ~ 1 (the primary
     school's 10 such pairs did). Finer clocks (every tuning source) are unchanged."""
-    if window_us <= 0:
+    span = _proximity_span(window_us, tick_us)
+    if span <= 0:
         return np.ones(len(lag_us))
-    span = PROXIMITY_SPAN * window_us
-    if 2 * tick_us >= window_us:
-        span += tick_us
     return 1.0 - np.clip(lag_us / span, 0.0, 1.0)
 
 
@@ -195,22 +203,35 @@ def _meeting_weight(n_events: np.ndarray, conf: np.ndarray, proximity: np.ndarra
     return np.minimum(n_events, EVENTS_CAP) * conf * proximity
 
 
+#: The per-meeting quantities :func:`_pair_totals` sums per pair, in its ``sums`` rows.
+MEETING_SUMS = ("routine_unexplained", "evidence", "exposure_s", "rho", "novelty", "busyness")
+
+
 @_jit
-def _pair_totals(p_start, p_end, place, day, ndays, start, end, n, conf, x):
+def _pair_totals(
+    p_start, p_end, place, day, ndays, start, end, n, conf_sum, conf_n, lag, busy, beta,
+    slot_expected, r, rho, span, window_s,
+):  # fmt: skip
     """Each pair's totals over its meetings (sorted by place within a pair), in one pass:
     distinct days and places, the sum of ``n`` (events), the first start and last end, the sum
-    and count of the known confidences (NaN: unknown), and the sum of every row of ``x`` (one
-    per-meeting quantity a row). Sums are taken in meeting order from 0.0, as ``np.bincount``
-    with weights takes them: the same floats."""
+    and count of the known mean confidences (``conf_sum / conf_n`` of a meeting; none when
+    ``conf_n = 0``), and the sums of the per-meeting quantities of :data:`MEETING_SUMS`
+    (``sums[j]``), each computed here from the meeting's fields as the package docstring
+    states (``routine = min(1, slot_expected / r)``, ``kappa``, ``u``, the proximity ``k``
+    falling to 0 at lag ``span`` (``span = 0``: 1), ``h * beta * u``, the exposure at least
+    ``window_s``): the same floats as NumPy's element-wise form (:func:`_crowd_share`,
+    :func:`_novelty`, :func:`_proximity`, :func:`_meeting_weight`), without its ~15 arrays
+    of temporaries a meeting. Sums are taken in meeting order from 0.0, as ``np.bincount``
+    with weights takes them."""
     npairs = len(p_start)
     n_days = np.zeros(npairs, np.int64)
     n_places = np.zeros(npairs, np.int64)
     n_total = np.zeros(npairs, np.int64)
     first = np.zeros(npairs, np.int64)
     last = np.zeros(npairs, np.int64)
-    conf_sum = np.zeros(npairs)
-    conf_n = np.zeros(npairs)
-    sums = np.zeros((x.shape[0], npairs))
+    conf_pair = np.zeros(npairs)
+    conf_known = np.zeros(npairs)
+    sums = np.zeros((6, npairs))
     stamp = np.zeros(ndays, np.int64)
     for k in range(npairs):
         lo = p_start[k]
@@ -219,6 +240,7 @@ def _pair_totals(p_start, p_end, place, day, ndays, start, end, n, conf, x):
         last[k] = end[lo]
         cs = 0.0
         cn = 0.0
+        s0 = s1 = s2 = s3 = s4 = s5 = 0.0
         for i in range(lo, hi):
             if i == lo or place[i] != place[i - 1]:
                 n_places[k] += 1
@@ -228,17 +250,38 @@ def _pair_totals(p_start, p_end, place, day, ndays, start, end, n, conf, x):
             n_total[k] += n[i]
             first[k] = min(first[k], start[i])
             last[k] = max(last[k], end[i])
-            if not np.isnan(conf[i]):
-                cs += conf[i]
-                cn += 1.0
-        conf_sum[k] = cs
-        conf_n[k] = cn
-        for j in range(x.shape[0]):
-            t = 0.0
-            for i in range(lo, hi):
-                t += x[j, i]
-            sums[j, k] = t
-    return n_days, n_places, n_total, first, last, conf_sum, conf_n, sums
+            c = 1.0
+            if conf_n[i] > 0:
+                c = conf_sum[i] / max(conf_n[i], 1)
+                if np.isnan(c):
+                    c = 1.0
+                else:
+                    cs += c
+                    cn += 1.0
+            rr = np.float64(r[i])
+            routine = min(1.0, slot_expected[i] / rr)
+            kappa = 1.0 - 1.0 / max(busy[i] - 1.0, 1.0)
+            explained = routine * kappa
+            u = (1.0 - explained) + explained / rr
+            prox = 1.0
+            if span > 0:
+                prox = 1.0 - min(max(lag[i] / span, 0.0), 1.0)
+            h = min(np.float64(n[i]), np.float64(EVENTS_CAP)) * c * prox
+            s0 += routine * (1.0 - kappa)
+            s1 += h * beta[i] * u
+            s2 += max((end[i] - start[i]) / 1e6, window_s)
+            s3 += rho[i]
+            s4 += u
+            s5 += busy[i]
+        conf_pair[k] = cs
+        conf_known[k] = cn
+        sums[0, k] = s0
+        sums[1, k] = s1
+        sums[2, k] = s2
+        sums[3, k] = s3
+        sums[4, k] = s4
+        sums[5, k] = s5
+    return n_days, n_places, n_total, first, last, conf_pair, conf_known, sums
 
 
 #: Columns computed from others (:func:`_derived_columns`): a large job does not keep them on
@@ -348,31 +391,11 @@ def _score_meetings(
     # busyness of each meeting: distinct subjects at its camera in the period it started
     busy = ctx.busyness(place, start).astype(np.float64)
     beta = _busyness_weight(busy)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        conf = np.where(m["conf_n"] > 0, m["conf_sum"] / np.maximum(m["conf_n"], 1), np.nan)
-    c = np.where(np.isnan(conf), 1.0, conf)
     meetings = p_end - p_start
-    # the share of each meeting its routine slot explains, and of that the share the crowd does
-    rr = r.astype(np.float64)
-    routine = np.minimum(1.0, slot_expected / rr)
-    kappa = _crowd_share(busy)
-    explained = routine * kappa
-    u = _novelty(rr, explained)
-    proximity = _proximity(m["lag"], ctx.window_us, ctx.tick_us)
-    contrib = _meeting_weight(m["n"].astype(np.float64), c, proximity) * beta * u
-    window_s = ctx.window_us / 1e6
-    # per pair, in one pass: the sums of these rows, distinct days and places, events, first
-    # start and last end, known confidences
-    per_meeting = np.stack(
-        [
-            routine * (1.0 - kappa),  # 0: the routine meetings the crowd does not explain
-            contrib,  # 1: evidence
-            np.maximum((end - start) / 1e6, window_s),  # 2: exposure
-            rho,  # 3
-            u,  # 4
-            busy,  # 5
-        ]
-    )
+    # per pair, in one compiled pass: the per-meeting quantities of the package docstring
+    # (the routine meetings the crowd does not explain, evidence, exposure, rho, u, busyness)
+    # and their sums, distinct days and places, events, first start and last end, known
+    # confidences
     n_days, n_places, n_events, first_ts, last_ts, conf_sum, conf_n, sums = _pair_totals(
         p_start,
         p_end,
@@ -382,10 +405,17 @@ def _score_meetings(
         start,
         end,
         m["n"].astype(np.int64, copy=False),
-        conf,
-        per_meeting,
+        m["conf_sum"].astype(np.float64, copy=False),
+        m["conf_n"].astype(np.int64, copy=False),
+        m["lag"].astype(np.float64, copy=False),
+        busy,
+        beta,
+        slot_expected.astype(np.float64, copy=False),
+        r.astype(np.int64, copy=False),
+        rho.astype(np.float64, copy=False),
+        _proximity_span(ctx.window_us, ctx.tick_us),
+        ctx.window_us / 1e6,
     )
-    del per_meeting
     # crowd-aware expectation: routine meetings few others share are not chance
     adjusted = np.maximum(expected - sums[0], floor)
     # P(Poisson(adjusted) >= meetings); scipy.special is imported here, on first use (0.2 s:
