@@ -91,6 +91,16 @@ def test_lake_job_equals_in_memory(
     assert "DELTA_BINARY_PACKED" in chunks["meetings"].encodings
     # every column required (no nulls, no definition levels to write)
     assert all(meta.schema.column(i).max_definition_level == 0 for i in range(meta.num_columns))
+    # statistics for the sort key only: each row group's score range, in descending order
+    ranges = []
+    for g in range(meta.num_row_groups):
+        rg = {meta.row_group(g).column(i).path_in_schema: meta.row_group(g).column(i)
+              for i in range(meta.num_columns)}  # fmt: skip
+        assert not rg["pid_a"].is_stats_set and not rg["p_value"].is_stats_set
+        stats = rg["score"].statistics
+        ranges.append((stats.max, stats.min))
+    assert ranges == sorted(ranges, reverse=True)
+    assert ranges[0][0] == got["score"].max() and ranges[-1][1] == got["score"].min()
 
 
 def _capped(s: pd.DataFrame, cap: int, window_s: float) -> pd.DataFrame:
