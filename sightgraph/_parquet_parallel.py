@@ -1,26 +1,33 @@
-"""One Parquet file whose row groups are encoded on several threads.
+"""One Parquet file written a column at a time, its columns encoded on several threads.
 
 pyarrow's ``ParquetWriter`` encodes the row groups of a file one after another in the calling
-thread (10M-sighting contacts: 25 s of one core for 68.6M rows). Here each row group is encoded
-as a small Parquet file of its own, in memory, by a pool of threads (pyarrow releases the GIL
-while it encodes); the main thread appends each one's column chunks to the output in order and
-finally writes one footer that lists them all.
+thread (10M-sighting contacts: 25 s of one core for 68.6M rows), and needs every column of a row
+group at once. Here each column is encoded on its own (all its row groups, by a ``ParquetWriter``
+of that one column, to a scratch file of its own), by a pool of threads (pyarrow releases the
+GIL while it encodes), so a column need only be in table order while it is encoded: the contacts
+job puts one column in order, encodes it and goes on to the next, and no table in order is ever
+written to disk as such. The scratch files' column chunks are then copied (in the kernel,
+``os.copy_file_range``) into the output row group by row group, and one footer lists them.
 
-Column chunks hold no absolute offsets (page headers give sizes only): only a footer does. So
-the footer of each small file is decoded (Thrift compact protocol, :func:`decode_struct`), its
-row groups' offsets are moved by where its chunks landed in the output, and the row groups of
-all of them go into the first one's footer with the total row count and the key/value metadata.
-Files with page indexes, bloom filters or encryption are not written this way (refused).
+A column chunk is encoded the same whether alone or beside others (pages, dictionary,
+statistics and sizes are the column's own), and holds no absolute offsets (page headers give
+sizes only): only a footer does. So each scratch file's footer is decoded (Thrift compact
+protocol, :func:`decode_struct`), its chunks' offsets are moved by where they landed in the
+output, each row group sums its columns' sizes as pyarrow's writer does, and the footer of the
+empty table of the whole schema gets the row groups, the row count and the key/value metadata:
+the very file ``ParquetWriter`` writes from the same rows in the same row groups (tested byte for
+byte). Files with page indexes, bloom filters or encryption are not written this way (refused).
 
 Field numbers are those of ``parquet.thrift`` (apache/parquet-format).
 """
 
 from __future__ import annotations
 
+import os
 import struct
-from collections import deque
-from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+import tempfile
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -209,7 +216,7 @@ def _set_field(fields: Struct, fid: int, t: int, value: Any) -> None:
 
 # parquet.thrift field ids
 _FMD_NUM_ROWS, _FMD_ROW_GROUPS, _FMD_KEY_VALUE = 3, 4, 5
-_RG_COLUMNS, _RG_FILE_OFFSET, _RG_ORDINAL = 1, 5, 7
+_RG_COLUMNS, _RG_BYTES, _RG_FILE_OFFSET, _RG_COMPRESSED, _RG_ORDINAL = 1, 2, 5, 6, 7
 _CC_FILE_OFFSET, _CC_META, _CC_OFFSET_INDEX, _CC_COLUMN_INDEX, _CC_CRYPTO, _CC_ENCRYPTED = (
     2,
     3,
@@ -218,7 +225,7 @@ _CC_FILE_OFFSET, _CC_META, _CC_OFFSET_INDEX, _CC_COLUMN_INDEX, _CC_CRYPTO, _CC_E
     8,
     9,
 )
-_CMD_DATA_PAGE, _CMD_INDEX_PAGE, _CMD_DICT_PAGE, _CMD_BLOOM = 9, 10, 11, 14
+_CMD_COMPRESSED, _CMD_DATA_PAGE, _CMD_INDEX_PAGE, _CMD_DICT_PAGE, _CMD_BLOOM = 7, 9, 10, 11, 14
 
 
 def _shift_row_group(rg: Struct, shift: int, ordinal: int) -> None:
@@ -253,83 +260,195 @@ def _key(kv: Struct) -> bytes | None:
     return f[2] if f is not None else None
 
 
-def _split(buf: pa.Buffer) -> tuple[memoryview, Struct]:
-    """A whole Parquet file in memory: its column chunks (everything between the leading magic
-    and the footer) and its decoded footer."""
-    data = memoryview(buf)
+def _footer(data: memoryview | bytes) -> Struct:
+    """The decoded footer of a whole Parquet file in memory."""
     n = len(data)
-    if n < 12 or data[:4] != _MAGIC or data[n - 4 :] != _MAGIC:
+    if n < 12 or bytes(data[:4]) != _MAGIC or bytes(data[n - 4 :]) != _MAGIC:
         raise ValueError("not a Parquet file")
     (footer_len,) = struct.unpack_from("<I", data, n - 8)
-    start = n - 8 - footer_len
-    return data[4:start], decode_struct(bytes(data[start : n - 8]))
+    return decode_struct(bytes(data[n - 8 - footer_len : n - 8]))
 
 
-def _encode(table: pa.Table, schema: pa.Schema, options: dict[str, Any]) -> pa.Buffer:
+def _file_footer(path: Path) -> Struct:
+    with open(path, "rb") as fh:
+        fh.seek(-8, os.SEEK_END)
+        tail = fh.read(8)
+        if len(tail) != 8 or tail[4:] != _MAGIC:
+            raise ValueError(f"{path.name}: not a Parquet file")
+        (footer_len,) = struct.unpack("<I", tail[:4])
+        fh.seek(-8 - footer_len, os.SEEK_END)
+        return decode_struct(fh.read(footer_len))
+
+
+def _empty_table(schema: pa.Schema) -> pa.Table:
+    """``schema.empty_table()`` without importing pandas (which that does: a third of a second)."""
+    return pa.Table.from_arrays([pa.nulls(0, f.type) for f in schema], schema=schema)
+
+
+def _empty_file(schema: pa.Schema, options: dict[str, Any]) -> bytes:
     sink = pa.BufferOutputStream()
     with pq.ParquetWriter(sink, schema, **options) as writer:
-        writer.write_table(table, row_group_size=max(table.num_rows, 1))
-    return sink.getvalue()
+        writer.write_table(_empty_table(schema))
+    return sink.getvalue().to_pybytes()
 
 
-def write_parallel(
-    tables: Iterable[pa.Table],
+def _copy(src: int, dst: int, offset: int, count: int) -> None:
+    """``count`` bytes of file ``src`` from ``offset`` to ``dst`` at its position (in the
+    kernel where it can: no trip through this process's memory)."""
+    while count > 0:
+        try:
+            done = os.copy_file_range(src, dst, count, offset)
+        except OSError:  # (another file system, or no such call): read and write
+            done = os.write(dst, os.pread(src, min(count, 64 << 20), offset))
+        if done <= 0:
+            raise OSError("a column's scratch file ended early")
+        offset += done
+        count -= done
+
+
+def _chunk_range(cc: list[Any]) -> tuple[int, int]:
+    """[start, length) of a column chunk's pages in its file (dictionary page first)."""
+    meta = _field(cc, _CC_META)
+    if meta is None:
+        raise ValueError("a column chunk without metadata")
+    data = _field(meta[2], _CMD_DATA_PAGE)
+    dic = _field(meta[2], _CMD_DICT_PAGE)
+    size = _field(meta[2], _CMD_COMPRESSED)
+    if data is None or size is None:
+        raise ValueError("a column chunk without its data page offset or size")
+    start = dic[2] if dic is not None and 0 < dic[2] < data[2] else data[2]
+    return start, size[2]
+
+
+#: ``column(name)``: the column ``name`` in table order, as ``part(start, stop) -> pa.Array``
+#: (rows ``[start, stop)``); called once a column, on a pool thread, which holds what it
+#: returns until that column is encoded.
+ColumnSource = Callable[[str], Callable[[int, int], pa.Array]]
+
+
+def write_by_column(
     path: str | Path,
     schema: pa.Schema,
     options: dict[str, Any],
+    sizes: Sequence[int],
+    column: ColumnSource,
     metadata: dict[bytes, bytes] | None = None,
     threads: int = 2,
+    order: Sequence[str] | None = None,
 ) -> int:
-    """Write ``tables`` (each one row group, in order) to the Parquet file ``path``, encoding
-    up to ``threads`` of them at once with ``pq.ParquetWriter(schema, **options)``; the file's
-    key/value metadata is ``metadata``. Returns the rows written.
+    """Write the Parquet file ``path`` of ``schema`` whose row groups hold ``sizes`` rows, a
+    column at a time: ``column(name)`` gives each column in table order (see
+    :data:`ColumnSource`), and up to ``threads`` columns are made and encoded at once, in
+    ``order`` (the schema's by default: put the costly ones first). Each is encoded with
+    ``pq.ParquetWriter(schema, **options)``'s settings for it, to a scratch file beside
+    ``path``; the file's key/value metadata is ``metadata``. Returns the rows written.
 
-    The same data, types and row groups as one ``ParquetWriter`` writing the tables in turn
-    (options that write page indexes or bloom filters, or encrypt, are refused). Memory holds
-    at most ``threads + 1`` encoded row groups at a time."""
+    The same bytes as one ``ParquetWriter`` writing the rows in those row groups (options
+    that write page indexes or bloom filters, or encrypt, are refused). The scratch files
+    hold the encoded table once more on disk until the output is assembled."""
     for bad in ("write_page_index", "bloom_filter_options", "encryption_properties"):
         if options.get(bad):
-            raise ValueError(f"write_parallel: {bad} is not supported")
-    row_groups: list[Struct] = []
-    first: Struct | None = None
-    rows = 0
-    with open(path, "wb") as out, ThreadPoolExecutor(threads, "sightgraph-parquet") as pool:
-        out.write(_MAGIC)
-        pending: deque[Future[pa.Buffer]] = deque()
+            raise ValueError(f"write_by_column: {bad} is not supported")
+    if any(k <= 0 for k in sizes):
+        raise ValueError("write_by_column: every row group needs rows")
+    names = list(schema.names)
+    todo = list(order) if order is not None else names
+    if sorted(todo) != sorted(names):
+        raise ValueError("write_by_column: order must name every column once")
+    path = Path(path)
+    if not sizes:  # no rows: pyarrow's own empty file
+        with pq.ParquetWriter(path, schema, **options) as writer:
+            writer.write_table(_empty_table(schema))
+            if metadata:
+                writer.add_key_value_metadata(metadata)
+        return 0
+    template = _footer(_empty_file(schema, options))
+    bounds = [0]
+    for k in sizes:
+        bounds.append(bounds[-1] + int(k))
+    with tempfile.TemporaryDirectory(prefix=".columns-", dir=path.parent) as scratch:
 
-        def drain(keep: int) -> None:
-            nonlocal first, rows
-            while len(pending) > keep:
-                chunks, footer = _split(pending.popleft().result())
-                shift = out.tell() - len(_MAGIC)
-                out.write(chunks)
-                groups = _field(footer, _FMD_ROW_GROUPS)
-                for rg in groups[2][1] if groups is not None else []:
-                    _shift_row_group(rg, shift, len(row_groups))
-                    row_groups.append(rg)
-                num = _field(footer, _FMD_NUM_ROWS)
-                rows += num[2] if num is not None else 0
-                if first is None:
-                    first = footer
+        def encode(name: str) -> Path:
+            part = column(name)
+            i = names.index(name)
+            sub = pa.schema([schema.field(i)])
+            file = Path(scratch) / f"{i}.parquet"
+            with pq.ParquetWriter(file, sub, **options) as writer:
+                for s0, s1 in zip(bounds[:-1], bounds[1:], strict=True):
+                    table = pa.Table.from_arrays([part(s0, s1)], schema=sub)
+                    writer.write_table(table, row_group_size=s1 - s0)
+            return file
 
-        for table in tables:
-            pending.append(pool.submit(_encode, table, schema, options))
-            drain(threads)
-        drain(0)
-        if first is None:  # no tables: an empty file of this schema
-            chunks, first = _split(_encode(schema.empty_table(), schema, options))
-            out.write(chunks)
-            groups = _field(first, _FMD_ROW_GROUPS)
-            row_groups = groups[2][1] if groups is not None else []
-        _set_field(first, _FMD_NUM_ROWS, _I64, rows)
-        _set_field(first, _FMD_ROW_GROUPS, _LIST, (_STRUCT, row_groups))
-        if metadata:  # before what the writer put there (the Arrow schema), as pyarrow does
-            f = _field(first, _FMD_KEY_VALUE)
-            kv = [[[1, _BINARY, bytes(k)], [2, _BINARY, bytes(v)]] for k, v in metadata.items()]
-            kv += [x for x in (f[2][1] if f is not None else []) if _key(x) not in metadata]
-            _set_field(first, _FMD_KEY_VALUE, _LIST, (_STRUCT, kv))
-        footer = encode_struct(first)
-        out.write(footer)
-        out.write(struct.pack("<I", len(footer)))
-        out.write(_MAGIC)
-    return rows
+        with ThreadPoolExecutor(max(1, threads), "sightgraph-parquet") as pool:
+            done = dict(zip(todo, pool.map(encode, todo), strict=True))
+        files = [done[name] for name in names]
+        row_groups = _assemble(path, files, len(sizes))
+    _finish(path, template, bounds[-1], row_groups, metadata)
+    return bounds[-1]
+
+
+def _assemble(path: Path, files: list[Path], ngroups: int) -> list[Struct]:
+    """Row group by row group, each column's chunk copied from its scratch file (columns in
+    schema order, as ``ParquetWriter`` lays them out) into ``path`` after its magic; returns
+    the row groups' footer entries with their offsets moved."""
+    footers = [_file_footer(f) for f in files]
+    groups = []
+    for f, footer in zip(files, footers, strict=True):
+        rgs = _field(footer, _FMD_ROW_GROUPS)
+        rgs_list = rgs[2][1] if rgs is not None else []
+        if len(rgs_list) != ngroups:
+            raise ValueError(f"{f.name}: {len(rgs_list)} row groups where {ngroups} were written")
+        groups.append(rgs_list)
+    handles = [os.open(f, os.O_RDONLY) for f in files]
+    out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(out, _MAGIC)
+        at = len(_MAGIC)
+        row_groups: list[Struct] = []
+        for g in range(ngroups):
+            columns: list[Any] = []
+            total_bytes = compressed = 0
+            offset = at
+            for c, fd in enumerate(handles):
+                rg = groups[c][g]
+                (cc,) = _field(rg, _RG_COLUMNS)[2][1]  # type: ignore[index]
+                start, length = _chunk_range(cc)
+                _copy(fd, out, start, length)
+                one: Struct = [[_RG_COLUMNS, _LIST, (_STRUCT, [cc])]]
+                _shift_row_group(one, at - start, g)
+                columns.append(cc)
+                at += length
+                total_bytes += _field(rg, _RG_BYTES)[2]  # type: ignore[index]
+                compressed += _field(rg, _RG_COMPRESSED)[2]  # type: ignore[index]
+            rg = groups[0][g]
+            _set_field(rg, _RG_COLUMNS, _LIST, (_STRUCT, columns))
+            _set_field(rg, _RG_BYTES, _I64, total_bytes)
+            _set_field(rg, _RG_FILE_OFFSET, _I64, offset)
+            _set_field(rg, _RG_COMPRESSED, _I64, compressed)
+            if _field(rg, _RG_ORDINAL) is not None:  # (as the writer does: set only if it set it)
+                _set_field(rg, _RG_ORDINAL, _I16, g)
+            row_groups.append(rg)
+    finally:
+        os.close(out)
+        for fd in handles:
+            os.close(fd)
+    return row_groups
+
+
+def _finish(
+    path: Path, template: Struct, rows: int, row_groups: list[Struct], metadata: dict | None
+) -> None:
+    """Append the footer: ``template`` (the empty table's) with the row groups, the row count
+    and ``metadata`` before what the writer put there (the Arrow schema), as pyarrow does."""
+    _set_field(template, _FMD_ROW_GROUPS, _LIST, (_STRUCT, row_groups))
+    _set_field(template, _FMD_NUM_ROWS, _I64, rows)
+    if metadata:
+        f = _field(template, _FMD_KEY_VALUE)
+        kv = [[[1, _BINARY, bytes(k)], [2, _BINARY, bytes(v)]] for k, v in metadata.items()]
+        kv += [x for x in (f[2][1] if f is not None else []) if _key(x) not in metadata]
+        _set_field(template, _FMD_KEY_VALUE, _LIST, (_STRUCT, kv))
+    footer = encode_struct(template)
+    with open(path, "ab") as fh:
+        fh.write(footer)
+        fh.write(struct.pack("<I", len(footer)))
+        fh.write(_MAGIC)

@@ -1,5 +1,6 @@
-"""One Parquet file encoded on several threads (sightgraph._parquet_parallel): the Thrift codec
-of its footers and the file against pyarrow's own writer, read back by pyarrow and DuckDB."""
+"""One Parquet file written a column at a time on several threads (sightgraph._parquet_parallel):
+the Thrift codec of its footers and the file against pyarrow's own writer, read back by pyarrow
+and DuckDB."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sightgraph._parquet_parallel import decode_struct, encode_struct, write_parallel
+from sightgraph._parquet_parallel import decode_struct, encode_struct, write_by_column
 
 
 def _footer(path: Path) -> bytes:
@@ -99,23 +100,46 @@ def test_compact_codec_round_trips(raw_fields) -> None:
     assert decode_struct(encode_struct(fields)) == fields
 
 
+def _by_column(table: pa.Table, calls: list[str]):
+    """A column source over ``table`` that records which columns were asked for."""
+
+    def column(name: str):
+        calls.append(name)
+        col = table[name].combine_chunks()
+        return lambda s0, s1: col[s0:s1]
+
+    return column
+
+
 @pytest.mark.parametrize("options", OPTIONS)
 @pytest.mark.parametrize(
-    ("sizes", "threads"), [([700, 1, 250, 700, 33], 2), ([5] * 9, 3), ([40], 1)]
+    ("sizes", "threads", "reverse"),
+    [([700, 1, 250, 700, 33], 2, False), ([5] * 17, 3, True), ([40], 1, False)],
 )
-def test_write_parallel_is_the_file_pyarrow_writes(tmp_path: Path, options, sizes, threads) -> None:
-    """The same rows, row groups (sizes, encodings, compression, statistics) and key/value
-    metadata as one ParquetWriter writing the tables in turn; DuckDB reads the same rows."""
-    tables = [_table(n, seed=k) for k, n in enumerate(sizes)]
-    schema = tables[0].schema
+def test_write_by_column_is_the_file_pyarrow_writes(
+    tmp_path: Path, options, sizes, threads, reverse
+) -> None:
+    """The same rows, row groups (sizes, encodings, compression, statistics, offsets) and
+    key/value metadata as one ParquetWriter writing the rows in those row groups, byte for
+    byte, whatever the threads and the order the columns are made in; each column is asked
+    for once; DuckDB reads the same rows; no scratch file is left."""
+    table = pa.concat_tables([_table(n, seed=k) for k, n in enumerate(sizes)])
+    schema = table.schema
     meta = {b"params": b'{"model": "v4"}'}
-    seq, par = tmp_path / "seq.parquet", tmp_path / "par.parquet"
+    seq, col = tmp_path / "seq.parquet", tmp_path / "col.parquet"
     with pq.ParquetWriter(seq, schema, **options) as w:
-        for t in tables:
-            w.write_table(t, row_group_size=max(t.num_rows, 1))
+        at = 0
+        for n in sizes:
+            w.write_table(table.slice(at, n), row_group_size=n)
+            at += n
         w.add_key_value_metadata(meta)
-    assert write_parallel(iter(tables), par, schema, options, meta, threads=threads) == sum(sizes)
-    a, b = pq.ParquetFile(seq), pq.ParquetFile(par)
+    calls: list[str] = []
+    order = schema.names[::-1] if reverse else None
+    rows = write_by_column(
+        col, schema, options, sizes, _by_column(table, calls), meta, threads, order
+    )
+    assert rows == sum(sizes) and sorted(calls) == sorted(schema.names)
+    a, b = pq.ParquetFile(seq), pq.ParquetFile(col)
     assert b.read().equals(a.read())
     ma, mb = a.metadata, b.metadata
     assert (mb.num_rows, mb.num_row_groups, mb.metadata) == (
@@ -124,7 +148,7 @@ def test_write_parallel_is_the_file_pyarrow_writes(tmp_path: Path, options, size
         ma.metadata,
     )
     for i in range(ma.num_row_groups):
-        assert mb.row_group(i).num_rows == ma.row_group(i).num_rows
+        assert mb.row_group(i).num_rows == ma.row_group(i).num_rows == sizes[i]
         for j in range(ma.num_columns):
             x, y = ma.row_group(i).column(j), mb.row_group(i).column(j)
             assert (y.compression, y.encodings, y.total_compressed_size) == (
@@ -135,19 +159,27 @@ def test_write_parallel_is_the_file_pyarrow_writes(tmp_path: Path, options, size
                 x.data_page_offset, x.dictionary_page_offset, x.file_offset,
             )  # fmt: skip
         assert b.read_row_group(i).equals(a.read_row_group(i))
-    assert par.read_bytes() == seq.read_bytes()  # the very same file, in fact
+    assert col.read_bytes() == seq.read_bytes()  # the very same file, in fact
     query = "select count(*), sum(count), min(pid), max(ts), count(name) from '{}'"
-    assert duckdb.sql(query.format(par)).fetchall() == duckdb.sql(query.format(seq)).fetchall()
+    assert duckdb.sql(query.format(col)).fetchall() == duckdb.sql(query.format(seq)).fetchall()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["col.parquet", "seq.parquet"]
 
 
-def test_write_parallel_of_nothing_and_what_it_refuses(tmp_path: Path) -> None:
-    """No tables: a valid empty file of the schema with the metadata. Page indexes and bloom
-    filters would need more offsets moved: refused."""
-    schema = _table(1).schema
+def test_write_by_column_of_nothing_and_what_it_refuses(tmp_path: Path) -> None:
+    """No rows: pyarrow's empty file of the schema with the metadata. Page indexes and bloom
+    filters would need more offsets moved, an empty row group or an order that misses a
+    column are mistakes: refused."""
+    table = _table(3)
+    schema = table.schema
     path = tmp_path / "empty.parquet"
-    assert write_parallel(iter([]), path, schema, {}, {b"k": b"v"}) == 0
+    assert write_by_column(path, schema, {}, [], _by_column(table, []), {b"k": b"v"}) == 0
     f = pq.ParquetFile(path)
     assert f.read().num_rows == 0 and f.schema_arrow.remove_metadata() == schema.remove_metadata()
     assert f.metadata.metadata[b"k"] == b"v"
+    source = _by_column(table, [])
     with pytest.raises(ValueError, match="write_page_index"):
-        write_parallel(iter([_table(3)]), path, schema, {"write_page_index": True})
+        write_by_column(path, schema, {"write_page_index": True}, [3], source)
+    with pytest.raises(ValueError, match="needs rows"):
+        write_by_column(path, schema, {}, [3, 0], source)
+    with pytest.raises(ValueError, match="every column once"):
+        write_by_column(path, schema, {}, [3], source, order=schema.names[1:])

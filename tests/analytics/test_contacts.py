@@ -834,24 +834,47 @@ def test_pair_totals_are_the_numpy_formulas_and_bincount_sums(pairs, span) -> No
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.integers(0, 3), max_size=50), st.integers(1, 7))
-def test_held_columns_gather_the_table_order_from_the_buckets(sizes, step) -> None:
-    """A small job's columns, gathered span by span in the table's order straight from the
-    buckets' arrays (some empty), equal the concatenated columns taken in that order."""
-    from sightgraph.analytics.contacts.job import _held_columns
+@given(st.lists(st.integers(0, 4), max_size=12), st.booleans(), st.integers(0, 2**31 - 1))
+def test_bucket_columns_put_each_field_in_the_table_order(tmp_path_factory, sizes, files, seed):
+    """Each column of the scored pairs (a spilled field, or one derived from several) is the
+    buckets' values (arrays of a small job, or .npy files of a large one, some empty, counts
+    int32 in one bucket and int64 in another) in the table's order; a field's files go once
+    no column needs them."""
+    from sightgraph.analytics.contacts.job import _DERIVED_FROM, _SPILLED_FIELDS, _BucketColumns
+    from sightgraph.analytics.contacts.score import DERIVED_FIELDS, _derived_columns
 
-    rng = np.random.default_rng(len(sizes) + step)
-    held = [{"x": rng.random(k), "c": rng.integers(0, 99, k).astype(np.int32)} for k in sizes]
+    assert sorted(_DERIVED_FROM) == sorted(DERIVED_FIELDS)
+    rng = np.random.default_rng(seed)
+    held = []
+    for q, k in enumerate(sizes):
+        cols = {f: rng.random(k) for f in _SPILLED_FIELDS}
+        for f in ("meetings", "days", "days_a", "days_b", "days_both"):
+            cols[f] = rng.integers(0, 9, k).astype(np.int32 if q % 2 else np.int64)
+        held.append(cols)
     offsets = np.r_[0, np.cumsum(sizes)].astype(np.int64)
     n = int(offsets[-1])
     order = rng.permutation(n).astype(np.int32)
-    column = _held_columns(held, offsets, order)
-    for f in ("x", "c"):
-        whole = np.concatenate([h[f] for h in held]) if held else np.empty(0)
-        for s0 in range(0, n, step):
-            got = column(f, s0, s0 + step)
-            assert got.dtype == whole.dtype
-            assert np.array_equal(got, whole[order[s0 : s0 + step]])
+    spill = tmp_path_factory.mktemp("spill")
+    dirs = [f"s{q}" for q in range(len(sizes))]
+    if files:
+        for d, cols in zip(dirs, held, strict=True):
+            (spill / d).mkdir()
+            for f, v in cols.items():
+                np.save(spill / d / f"{f}.npy", v)
+    buckets = _BucketColumns(str(spill), dirs, None if files else held, offsets, order)
+    whole = {f: np.concatenate([h[f] for h in held]) if held else np.empty(0)
+             for f in _SPILLED_FIELDS}  # fmt: skip
+    whole |= _derived_columns(*(whole[f] for f in ("meetings", "expected", "days", "days_a",
+                                                   "days_b", "days_both")))  # fmt: skip
+    for f in [*DERIVED_FIELDS, *_SPILLED_FIELDS]:
+        got = buckets.ordered(f)
+        assert np.array_equal(got, whole[f][order], equal_nan=True), f
+        if len(sizes) and f in ("meetings", "days_a"):  # int32 and int64 buckets: int64
+            assert got.dtype == np.int64
+        if files and len(sizes) and f in _SPILLED_FIELDS:  # (the derived ones came first)
+            assert not (spill / dirs[0] / f"{f}.npy").exists()  # its files went with its last use
+    if files:
+        assert all(not any((spill / d).iterdir()) for d in dirs)
 
 
 def test_busyness_table_and_search_give_the_same_table(monkeypatch) -> None:

@@ -345,13 +345,6 @@ def _take_into(col, rows, out):
         out[i] = col[rows[i]]
 
 
-@_jit
-def scatter_take(col, rows, at, out):
-    """``out[at] = col[rows]`` without the temporary ``col[rows]``."""
-    for i in range(len(rows)):
-        out[at[i]] = col[rows[i]]
-
-
 def take(col: np.ndarray, rows: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``col[rows]`` for int32 or int64 ``rows``, compiled: NumPy turns int32 positions into a
     new int64 array first (70M rows: 550 MB and 1.4-1.9 s a column against 0.6-1.2 s). Into

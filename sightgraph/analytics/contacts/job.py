@@ -13,7 +13,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from dask import delayed
 
-from sightgraph._parquet_parallel import write_parallel
+from sightgraph._parquet_parallel import write_by_column
 from sightgraph.analytics._kernels import count_others_in_window
 from sightgraph.analytics.colocation import (
     _arrow,
@@ -54,7 +54,6 @@ from sightgraph.analytics.contacts._common import (
     _to_us,
     pair_place_time_order,
     rank_order,
-    scatter_take,
     stable_argsort,
     take,
 )
@@ -76,8 +75,8 @@ from sightgraph.analytics.contacts.score import (
     DERIVED_FIELDS,
     RANK_COLUMN,
     RANKS,
+    _association_indices,
     _bh_qvalues,
-    _derived_columns,
     _empty_pairs,
     _final_score,
     _pair_totals,
@@ -381,23 +380,25 @@ def _spill_dtype(f: str, bound: int) -> np.dtype[Any]:
     return _empty_pairs()[f].dtype
 
 
-def _with_derived(chunk: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """A chunk of spilled fields plus the columns computed from them (:data:`DERIVED_FIELDS`)."""
-    chunk.update(
-        _derived_columns(
-            chunk["meetings"],
-            chunk["expected"],
-            chunk["days"],
-            chunk["days_a"],
-            chunk["days_b"],
-            chunk["days_both"],
-        )
-    )
-    return chunk
+#: What each column computed from others (:data:`DERIVED_FIELDS`) is computed from: a large job
+#: does not keep them on disk while the table's order is found, they are computed (in bucket
+#: order, from the buckets' columns) as the table is written.
+_DERIVED_FROM = {
+    "excess": ("meetings", "expected"),
+    "sri": ("days", "days_a", "days_b", "days_both"),
+    "hwi": ("days", "days_a", "days_b", "days_both"),
+}
 
 
-#: rows per row group of a written contacts table (the next one is gathered while one is
-#: written: two chunks of ~25 columns in memory)
+def _derived(f: str, cols: dict[str, np.ndarray]) -> np.ndarray:
+    """Derived column ``f`` from the columns it is computed from (:data:`_DERIVED_FROM`)."""
+    if f == "excess":
+        return cols["meetings"] - cols["expected"]
+    sri, hwi = _association_indices(cols["days"], cols["days_a"], cols["days_b"], cols["days_both"])
+    return sri if f == "sri" else hwi
+
+
+#: rows per row group of a written contacts table
 _WRITE_ROWS = 500_000
 
 
@@ -592,71 +593,115 @@ def _read_npy_into(path: Path, out: np.ndarray) -> None:
             out[:] = np.fromfile(fh, dtype=dtype, count=len(out))
 
 
-def _ordered_columns(
-    spill: str, dirs: list[str], offsets: np.ndarray, order: np.ndarray, fields: tuple[str, ...]
-) -> Path:
-    """Each of ``fields``, read whole from the buckets' files (in order, one read a file),
-    permuted to the table's ``order`` in memory and saved to ``spill/ordered/<field>.npy``
-    (the buckets' files of a field go once it is saved), two fields at a time.
+class _BucketColumns:
+    """The scored pairs' columns, bucket after bucket (bucket ``q``'s pairs are rows
+    ``offsets[q]:offsets[q + 1]``), from the buckets' files (large jobs: ``spill/<dir>/<f>.npy``)
+    or their arrays (small jobs: ``held``), each put in the table's ``order`` on demand
+    (:meth:`ordered`) by the writer's threads, a column at a time each.
 
-    Gathering rows in the table's order straight from the buckets' memory maps touched every
-    page of every column for each chunk written (~70M rows in score order are in no pid
-    order): that was most of writing a 10M table."""
-    dest = Path(spill) / "ordered"
-    dest.mkdir()
-    n = int(offsets[-1])
-    # each thread reads and permutes its columns in two buffers it keeps (as bytes, viewed as
-    # each column's type): fresh 550 MB arrays for each of ~20 columns had the kernel zero ~20 GB
-    # of new pages (a third of this step's CPU at 10M sightings)
-    buffers = threading.local()
+    A field's files go as soon as no column needs them any more (its own, and those derived
+    from it)."""
 
-    def one(f: str) -> None:
-        paths = [Path(spill) / d / f"{f}.npy" for d in dirs]
-        dtypes = []
-        for path in paths:
-            with open(path, "rb") as fh:
-                dtypes.append(_npy_header(fh)[1])
-        dtype = np.dtype(np.result_type(*dtypes) if dtypes else np.float64)
-        size = n * dtype.itemsize
-        if not hasattr(buffers, "raw"):  # 8 bytes a row: the widest spilled type
-            buffers.raw = (np.empty(8 * n, np.uint8), np.empty(8 * n, np.uint8))
-        col = buffers.raw[0][:size].view(dtype)
-        for q, path in enumerate(paths):
-            _read_npy_into(path, col[offsets[q] : offsets[q + 1]])
-        ordered = take(col, order, out=buffers.raw[1][:size].view(dtype))
-        np.save(dest / f"{f}.npy", ordered, allow_pickle=False)
-        for path in paths:
-            path.unlink()
+    def __init__(
+        self,
+        spill: str,
+        dirs: list[str],
+        held: list[dict[str, np.ndarray]] | None,
+        offsets: np.ndarray,
+        order: np.ndarray,
+    ) -> None:
+        self.spill, self.dirs, self.held = Path(spill), dirs, held
+        self.offsets, self.order = offsets, order
+        self.lock = threading.Lock()
+        self.uses = {f: 1 for f in _SPILLED_FIELDS}
+        for inputs in _DERIVED_FROM.values():
+            for f in inputs:
+                self.uses[f] += 1
+        # each thread reads and permutes its columns in two buffers it keeps (as bytes, viewed
+        # as each column's type): fresh 550 MB arrays for each of ~20 columns had the kernel
+        # zero ~20 GB of new pages (a third of this step's CPU at 10M sightings)
+        self.buffers = threading.local()
 
-    with ThreadPoolExecutor(2, thread_name_prefix="sightgraph-order") as pool:
-        list(pool.map(one, fields))
-    return dest
+    def _bucket(self, f: str, q: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Bucket ``q``'s values of spilled field ``f`` (into ``out`` when given)."""
+        if self.held is not None:
+            if out is None:
+                return self.held[q][f]
+            out[:] = self.held[q][f]
+        else:
+            path = self.spill / self.dirs[q] / f"{f}.npy"
+            if out is None:
+                return np.load(path, allow_pickle=False)
+            _read_npy_into(path, out)
+        return out
+
+    def _dtype(self, f: str) -> np.dtype[Any]:
+        if f in _DERIVED_FROM:
+            return np.dtype(np.float64)
+        if self.held is not None:
+            dtypes = [h[f].dtype for h in self.held]
+        else:
+            dtypes = []
+            for d in self.dirs:
+                with open(self.spill / d / f"{f}.npy", "rb") as fh:
+                    dtypes.append(_npy_header(fh)[1])
+        return np.dtype(np.result_type(*dtypes) if dtypes else np.float64)
+
+    def _done(self, fields: tuple[str, ...]) -> None:
+        with self.lock:
+            gone = []
+            for f in fields:
+                self.uses[f] -= 1
+                if self.uses[f] == 0:
+                    gone.append(f)
+        if self.held is None:
+            for f in gone:
+                for d in self.dirs:
+                    (self.spill / d / f"{f}.npy").unlink()
+
+    def ordered(self, f: str) -> np.ndarray:
+        """Field ``f`` (spilled or derived) of every pair, in the table's order: a view of
+        this thread's buffer, valid until its next call."""
+        n = int(self.offsets[-1])
+        dtype = self._dtype(f)
+        if not hasattr(self.buffers, "raw"):  # 8 bytes a row: the widest column type
+            self.buffers.raw = (np.empty(8 * n, np.uint8), np.empty(8 * n, np.uint8))
+        raw = self.buffers.raw
+        col = raw[0][: n * dtype.itemsize].view(dtype)
+        inputs = _DERIVED_FROM.get(f, (f,))
+        for q in range(len(self.offsets) - 1):
+            part = col[self.offsets[q] : self.offsets[q + 1]]
+            if f in _DERIVED_FROM:
+                part[:] = _derived(f, {x: self._bucket(x, q) for x in inputs})
+            else:
+                self._bucket(f, q, out=part)
+        self._done(inputs)
+        return take(col, self.order, out=raw[1][: n * dtype.itemsize].view(dtype))
 
 
-def _ranked_chunks(
+def _ranked_columns(
     spill: str,
     parts: list[dict[str, np.ndarray]],
     npids: int,
     rank_col: str = "score",
     folders: list[str] | None = None,
-) -> tuple[int, int, Iterator[dict[str, np.ndarray]]]:
-    """The whole table in its order (``rank_col`` descending, then pids), :data:`_WRITE_ROWS`
-    rows at a time, from the per-bucket pairs of :func:`_reduce_bucket`: q-values over all
-    pairs, then the score (evidence times 1 - q), then the order.
+) -> tuple[int, int, Callable[[str], np.ndarray]]:
+    """The whole table's order (``rank_col`` descending, then pids) from the per-bucket pairs
+    of :func:`_reduce_bucket`: q-values over all pairs, then the score (evidence times 1 - q),
+    then the order; returns the number of pairs, of pairs with q < 0.05, and ``column(f)``:
+    field ``f`` of :data:`CONTACTS_COLUMNS` (``a`` / ``b``: the pid codes) in the table's
+    order (see :class:`_BucketColumns`; the spill directory must live until the table is
+    written).
 
-    Memory holds the rank fields of all pairs and then, with ``folders`` (the buckets' files
-    that :func:`_check_scored` returned), two whole columns at a time while each is put in the
-    table's order on disk (:func:`_ordered_columns`), and one chunk of every column as they are
-    written; without ``folders`` (small jobs), ``parts`` hold every column in memory (once
-    concatenated) and each chunk gathers its rows from them.
-    Returns the number of pairs, of pairs with q < 0.05, and the chunks (the spill directory
-    must live until they are consumed).
+    Memory holds the rank fields of all pairs, then the q-values, the scores and the order,
+    and two whole columns a writer thread (two threads) while each is put in order and
+    encoded; with ``folders`` (the buckets' files that :func:`_check_scored` returned) the
+    other columns wait on disk, without (small jobs) ``parts`` hold every column in memory.
     """
     sizes = np.array([len(p["a"]) for p in parts], dtype=np.int64)
     offsets = np.r_[0, np.cumsum(sizes)]
     # buckets scored with keep=True hold every column in memory (no files)
     held = [dict(p) for p in parts] if folders is None else None
-    dirs = folders or []
     rank = {f: np.concatenate([p.pop(f) for p in parts]) if parts else _empty_pairs()[f]
             for f in _rank_fields(rank_col)}  # fmt: skip
     parts.clear()
@@ -686,63 +731,16 @@ def _ranked_chunks(
     with ThreadPoolExecutor(2, thread_name_prefix="sightgraph-order") as pool:  # (nogil takes)
         ordered_q, ordered_score = pool.map(lambda x: take(x, order), (q_value, score))
     del q_value, score
-    column: Callable[[str, int, int], np.ndarray]
-    if held is None:  # large jobs: the buckets' files, each column put in the table's order
-        dest = _ordered_columns(spill, dirs, offsets, order, _SPILLED_FIELDS)
+    buckets = _BucketColumns(spill, folders or [], held, offsets, order)
 
-        def from_files(f: str, s0: int, s1: int) -> np.ndarray:
-            return np.array(np.load(dest / f"{f}.npy", mmap_mode="r")[s0:s1])
+    def column(f: str) -> np.ndarray:
+        if f == "q_value":
+            return ordered_q
+        if f == "score":
+            return ordered_score
+        return buckets.ordered(f)
 
-        column = from_files
-    else:  # small jobs: every column in memory, gathered chunk by chunk while one is written
-        column = _held_columns(held, offsets, order)
-
-    return n, significant, _ordered_chunks(column, n, ordered_q, ordered_score, _WRITE_ROWS)
-
-
-def _held_columns(
-    held: list[dict[str, np.ndarray]], offsets: np.ndarray, order: np.ndarray
-) -> Callable[[str, int, int], np.ndarray]:
-    """``column(f, s0, s1)``: rows ``[s0, s1)`` of field ``f`` in the table's ``order``, gathered
-    from the buckets' arrays (bucket ``q`` holds rows ``offsets[q]:offsets[q + 1]``) without
-    concatenating them first: one copy of every column in fresh memory was a tenth of a 1M job
-    (the pages the kernel zeroes cost more than the copy). Which bucket and row each table row
-    comes from is found once per span (chunks ask for every field of one span in turn)."""
-    span: dict[str, Any] = {}
-
-    def column(f: str, s0: int, s1: int) -> np.ndarray:
-        if span.get("at") != (s0, s1):
-            idx = order[s0:s1]
-            part = np.searchsorted(offsets, idx, side="right") - 1
-            by_part = np.argsort(part, kind="stable")
-            bounds = np.r_[0, np.cumsum(np.bincount(part, minlength=len(held)))]
-            groups = []
-            for q in range(len(held)):
-                rows = by_part[bounds[q] : bounds[q + 1]]
-                if len(rows):
-                    groups.append((q, rows, idx[rows] - offsets[q]))
-            span.clear()
-            span.update(at=(s0, s1), n=len(idx), groups=groups)
-        dtype = np.result_type(*(h[f].dtype for h in held))
-        out = np.empty(span["n"], dtype)
-        for q, rows, local in span["groups"]:
-            scatter_take(held[q][f], local, rows, out)
-        return out
-
-    return column
-
-
-def _ordered_chunks(
-    column: Any, n: int, q_value: np.ndarray, score: np.ndarray, step: int
-) -> Iterator[dict[str, np.ndarray]]:
-    """The table's rows ``step`` at a time: rows ``[s0, s1)`` of each spilled field in table
-    order from ``column(f, s0, s1)``, the q-values and scores (in table order), and the columns
-    computed from them (:func:`_with_derived`)."""
-    for s0 in range(0, n, step):
-        chunk = {"q_value": q_value[s0 : s0 + step], "score": score[s0 : s0 + step]}
-        for f in _SPILLED_FIELDS:
-            chunk[f] = column(f, s0, s0 + step)
-        yield _with_derived(chunk)
+    return n, significant, column
 
 
 def _warm_up() -> None:
@@ -829,16 +827,16 @@ def _contacts_schema(params: dict[str, Any] | None) -> pa.Schema:
 
 
 def _write_contacts(
-    chunks: Iterable[dict[str, np.ndarray]], pids: pa.Array, out: Path, params: dict[str, Any]
+    n: int, column: Callable[[str], np.ndarray], pids: pa.Array, out: Path, params: dict[str, Any]
 ) -> None:
-    """Write ordered chunks of pair arrays, one row group each, atomically (encoded on several
-    threads: :func:`sightgraph._parquet_parallel.write_parallel`).
+    """Write the table's ``n`` rows, a column at a time (``column(f)``: :func:`_ranked_columns`),
+    in row groups of :data:`_WRITE_ROWS`, atomically: columns put in order and encoded two at a
+    time (:func:`sightgraph._parquet_parallel.write_by_column`), then assembled.
 
     pids go in as dictionary pages built from the codes (as the co-location pairs:
     :func:`~sightgraph.analytics.colocation._dict_column`), without the Arrow schema, so readers
     get plain strings; the parameters are the file's key/value metadata."""
     from sightgraph.analytics.colocation import _dict_column, _params_metadata, _writer_options
-    from sightgraph.analytics.compute import prefetched
 
     plain = _contacts_schema(None)
     schema = pa.schema(
@@ -858,19 +856,22 @@ def _write_contacts(
     # string statistics were an eighth of encoding a row group
     opts["write_statistics"] = ["score"]
 
-    def tables() -> Iterator[pa.Table]:
-        # the next chunk is gathered while this one is made a table and encoded
-        for cols in prefetched(iter(chunks), "sightgraph-contacts"):
-            arrays = [_dict_column(cols["a"], pids), _dict_column(cols["b"], pids)]
-            for f in CONTACTS_COLUMNS[2:]:
-                arrays.append(_column(cols[f], schema.field(f).type))
-            yield pa.Table.from_arrays(arrays, schema=schema)
+    def source(name: str) -> Callable[[int, int], pa.Array]:
+        if name in ("pid_a", "pid_b"):
+            codes = column("a" if name == "pid_a" else "b")
+            return lambda s0, s1: _dict_column(codes[s0:s1], pids)
+        values = column(name)
+        type_ = schema.field(name).type
+        return lambda s0, s1: _column(values[s0:s1], type_)
 
+    # the columns computed from others first (they need the files of several), the ones already
+    # in order (q-values, scores) last
+    first = [f for f in CONTACTS_COLUMNS if f in _DERIVED_FROM]
+    last = ["q_value", "score"]
+    order = first + [f for f in CONTACTS_COLUMNS if f not in first and f not in last] + last
+    sizes = [min(_WRITE_ROWS, n - s0) for s0 in range(0, n, _WRITE_ROWS)]
     try:
-        # row groups encoded on the cores (pyarrow's writer encodes one after another: 25 s of
-        # one core for the 68.6M rows of a 10M-sighting city)
-        threads = max(1, min(4, os.cpu_count() or 1))
-        write_parallel(tables(), tmp, schema, opts, _params_metadata(params), threads=threads)
+        write_by_column(tmp, schema, opts, sizes, source, _params_metadata(params), 2, order)
         tmp.replace(out)
     finally:
         tmp.unlink(missing_ok=True)
@@ -1122,7 +1123,7 @@ def compute_contacts(
         del ctx, shared  # the null's context (the sightings, sorted) is not needed any more
         folders = _check_scored(spill, results, expected, keep, fields)
         pairs_met = int(sum(r.met for r in results))
-        n_pairs, significant, chunks = _ranked_chunks(
+        n_pairs, significant, column = _ranked_columns(
             spill, [r.cols for r in results], npids, RANK_COLUMN[rank], folders
         )
         del results
@@ -1133,7 +1134,7 @@ def compute_contacts(
             pairs=n_pairs,
             significant=significant,
         )
-        _write_contacts(chunks, pids, out, params)
+        _write_contacts(n_pairs, column, pids, out, params)
     finally:
         ctx_pool.shutdown(wait=True)
         shutil.rmtree(spill, ignore_errors=True)

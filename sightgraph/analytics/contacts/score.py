@@ -297,9 +297,18 @@ def _derived_columns(
     days_b: np.ndarray,
     days_both: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """``excess = meetings - expected`` and the association indices with the UTC day as the
-    sampling period (package docstring): ``sri = x / (x + y_A + y_B + y_AB)``, ``hwi = x / (x +
-    y_AB + (y_A + y_B) / 2)``. The same values from int32 or int64 counts."""
+    """``excess = meetings - expected`` and the association indices
+    (:func:`_association_indices`)."""
+    sri, hwi = _association_indices(days, days_a, days_b, days_both)
+    return {"excess": meetings - expected, "sri": sri, "hwi": hwi}
+
+
+def _association_indices(
+    days: np.ndarray, days_a: np.ndarray, days_b: np.ndarray, days_both: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The association indices with the UTC day as the sampling period (package docstring):
+    ``sri = x / (x + y_A + y_B + y_AB)``, ``hwi = x / (x + y_AB + (y_A + y_B) / 2)``. The same
+    values from int32 or int64 counts."""
     x = days.astype(np.float64)
     y_ab = np.maximum(days_both - days, 0)
     y_a = days_a - days_both
@@ -307,7 +316,7 @@ def _derived_columns(
     with np.errstate(invalid="ignore", divide="ignore"):
         sri = x / (x + y_a + y_b + y_ab)
         hwi = x / (x + y_ab + 0.5 * (y_a + y_b))
-    return {"excess": meetings - expected, "sri": sri, "hwi": hwi}
+    return sri, hwi
 
 
 def _score_meetings(
