@@ -2,21 +2,25 @@
 
 pyarrow's ``ParquetWriter`` encodes the row groups of a file one after another in the calling
 thread (10M-sighting contacts: 25 s of one core for 68.6M rows), and needs every column of a row
-group at once. Here each column is encoded on its own (all its row groups, by a ``ParquetWriter``
-of that one column, to a scratch file of its own), by a pool of threads (pyarrow releases the
-GIL while it encodes), so a column need only be in table order while it is encoded: the contacts
-job puts one column in order, encodes it and goes on to the next, and no table in order is ever
-written to disk as such. The scratch files' column chunks are then copied (in the kernel,
-``os.copy_file_range``) into the output row group by row group, and one footer lists them.
+group at once. Here each column is encoded on its own, row group by row group, by a pool of
+threads (pyarrow releases the GIL while it encodes), so a column need only be in table order
+while it is encoded: the contacts job puts one column in order, encodes it and goes on to the
+next, and no table in order is ever written to disk as such.
 
-A column chunk is encoded the same whether alone or beside others (pages, dictionary,
-statistics and sizes are the column's own), and holds no absolute offsets (page headers give
-sizes only): only a footer does. So each scratch file's footer is decoded (Thrift compact
-protocol, :func:`decode_struct`), its chunks' offsets are moved by where they landed in the
-output, each row group sums its columns' sizes as pyarrow's writer does, and the footer of the
-empty table of the whole schema gets the row groups, the row count and the key/value metadata:
-the very file ``ParquetWriter`` writes from the same rows in the same row groups (tested byte for
-byte). Files with page indexes, bloom filters or encryption are not written this way (refused).
+Each column chunk is encoded as a small Parquet file of one column and one row group, in
+memory; its pages are written to the output at the next free offset (reserved under a lock, so
+each chunk's pages are contiguous) and its footer's offsets are moved to match. A column chunk
+is encoded the same whether alone or beside others (pages, dictionary, statistics and sizes are
+the column's own) and holds no absolute offsets (page headers give sizes only): only a footer
+does. The footer of the empty table of the whole schema then gets the row groups (each its
+columns' chunks in schema order, their sizes summed as pyarrow's writer sums them), the row
+count and the key/value metadata.
+
+The chunks lie in the file in the order they were encoded, not row group after row group as
+``ParquetWriter`` lays them out (Parquet readers find every column chunk by the footer's
+offsets: pyarrow, DuckDB and Spark alike): the same rows, row groups and column chunks as the
+file ``ParquetWriter`` writes (tested), without writing the table twice. Files with page
+indexes, bloom filters or encryption are not written this way (refused).
 
 Field numbers are those of ``parquet.thrift`` (apache/parquet-format).
 """
@@ -25,7 +29,7 @@ from __future__ import annotations
 
 import os
 import struct
-import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -269,17 +273,6 @@ def _footer(data: memoryview | bytes) -> Struct:
     return decode_struct(bytes(data[n - 8 - footer_len : n - 8]))
 
 
-def _file_footer(path: Path) -> Struct:
-    with open(path, "rb") as fh:
-        fh.seek(-8, os.SEEK_END)
-        tail = fh.read(8)
-        if len(tail) != 8 or tail[4:] != _MAGIC:
-            raise ValueError(f"{path.name}: not a Parquet file")
-        (footer_len,) = struct.unpack("<I", tail[:4])
-        fh.seek(-8 - footer_len, os.SEEK_END)
-        return decode_struct(fh.read(footer_len))
-
-
 def _empty_table(schema: pa.Schema) -> pa.Table:
     """``schema.empty_table()`` without importing pandas (which that does: a third of a second)."""
     return pa.Table.from_arrays([pa.nulls(0, f.type) for f in schema], schema=schema)
@@ -290,20 +283,6 @@ def _empty_file(schema: pa.Schema, options: dict[str, Any]) -> bytes:
     with pq.ParquetWriter(sink, schema, **options) as writer:
         writer.write_table(_empty_table(schema))
     return sink.getvalue().to_pybytes()
-
-
-def _copy(src: int, dst: int, offset: int, count: int) -> None:
-    """``count`` bytes of file ``src`` from ``offset`` to ``dst`` at its position (in the
-    kernel where it can: no trip through this process's memory)."""
-    while count > 0:
-        try:
-            done = os.copy_file_range(src, dst, count, offset)
-        except OSError:  # (another file system, or no such call): read and write
-            done = os.write(dst, os.pread(src, min(count, 64 << 20), offset))
-        if done <= 0:
-            raise OSError("a column's scratch file ended early")
-        offset += done
-        count -= done
 
 
 def _chunk_range(cc: list[Any]) -> tuple[int, int]:
@@ -339,13 +318,14 @@ def write_by_column(
     """Write the Parquet file ``path`` of ``schema`` whose row groups hold ``sizes`` rows, a
     column at a time: ``column(name)`` gives each column in table order (see
     :data:`ColumnSource`), and up to ``threads`` columns are made and encoded at once, in
-    ``order`` (the schema's by default: put the costly ones first). Each is encoded with
-    ``pq.ParquetWriter(schema, **options)``'s settings for it, to a scratch file beside
-    ``path``; the file's key/value metadata is ``metadata``. Returns the rows written.
+    ``order`` (the schema's by default: put the costly ones first), each column chunk with
+    ``pq.ParquetWriter(schema, **options)``'s settings for its column; the file's key/value
+    metadata is ``metadata``. Returns the rows written.
 
-    The same bytes as one ``ParquetWriter`` writing the rows in those row groups (options
-    that write page indexes or bloom filters, or encrypt, are refused). The scratch files
-    hold the encoded table once more on disk until the output is assembled."""
+    The same rows, row groups and column chunks (encodings, compression, statistics, sizes)
+    as one ``ParquetWriter`` writing the rows in those row groups, laid out in the order they
+    were encoded (options that write page indexes or bloom filters, or encrypt, are
+    refused)."""
     for bad in ("write_page_index", "bloom_filter_options", "encryption_properties"):
         if options.get(bad):
             raise ValueError(f"write_by_column: {bad} is not supported")
@@ -366,73 +346,64 @@ def write_by_column(
     bounds = [0]
     for k in sizes:
         bounds.append(bounds[-1] + int(k))
-    with tempfile.TemporaryDirectory(prefix=".columns-", dir=path.parent) as scratch:
+    ngroups = len(sizes)
+    # per row group and column: (offset in the file, the chunk's row group entry there)
+    placed: list[list[tuple[int, Struct] | None]] = [[None] * len(names) for _ in sizes]
+    lock = threading.Lock()
+    end = [len(_MAGIC)]  # the next free offset
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(fd, _MAGIC)
 
-        def encode(name: str) -> Path:
+        def encode(name: str) -> None:
             part = column(name)
             i = names.index(name)
             sub = pa.schema([schema.field(i)])
-            file = Path(scratch) / f"{i}.parquet"
-            with pq.ParquetWriter(file, sub, **options) as writer:
-                for s0, s1 in zip(bounds[:-1], bounds[1:], strict=True):
-                    table = pa.Table.from_arrays([part(s0, s1)], schema=sub)
-                    writer.write_table(table, row_group_size=s1 - s0)
-            return file
+            for g in range(ngroups):
+                sink = pa.BufferOutputStream()
+                with pq.ParquetWriter(sink, sub, **options) as writer:
+                    rows = bounds[g + 1] - bounds[g]
+                    table = pa.Table.from_arrays([part(bounds[g], bounds[g + 1])], schema=sub)
+                    writer.write_table(table, row_group_size=rows)
+                data = memoryview(sink.getvalue())
+                groups = _field(_footer(data), _FMD_ROW_GROUPS)
+                if groups is None or len(groups[2][1]) != 1:
+                    raise ValueError(f"column {name}: not one row group where one was written")
+                rg: Struct = groups[2][1][0]
+                (cc,) = _field(rg, _RG_COLUMNS)[2][1]  # type: ignore[index]
+                start, length = _chunk_range(cc)
+                with lock:
+                    at = end[0]
+                    end[0] += length
+                if os.pwrite(fd, data[start : start + length], at) != length:
+                    raise OSError(f"{path}: a short write")
+                _shift_row_group(rg, at - start, g)
+                placed[g][i] = (at, rg)
 
         with ThreadPoolExecutor(max(1, threads), "sightgraph-parquet") as pool:
-            done = dict(zip(todo, pool.map(encode, todo), strict=True))
-        files = [done[name] for name in names]
-        row_groups = _assemble(path, files, len(sizes))
-    _finish(path, template, bounds[-1], row_groups, metadata)
+            list(pool.map(encode, todo))
+    finally:
+        os.close(fd)
+    _finish(
+        path, template, bounds[-1], [_row_group(g, placed[g]) for g in range(ngroups)], metadata
+    )
     return bounds[-1]
 
 
-def _assemble(path: Path, files: list[Path], ngroups: int) -> list[Struct]:
-    """Row group by row group, each column's chunk copied from its scratch file (columns in
-    schema order, as ``ParquetWriter`` lays them out) into ``path`` after its magic; returns
-    the row groups' footer entries with their offsets moved."""
-    footers = [_file_footer(f) for f in files]
-    groups = []
-    for f, footer in zip(files, footers, strict=True):
-        rgs = _field(footer, _FMD_ROW_GROUPS)
-        rgs_list = rgs[2][1] if rgs is not None else []
-        if len(rgs_list) != ngroups:
-            raise ValueError(f"{f.name}: {len(rgs_list)} row groups where {ngroups} were written")
-        groups.append(rgs_list)
-    handles = [os.open(f, os.O_RDONLY) for f in files]
-    out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        os.write(out, _MAGIC)
-        at = len(_MAGIC)
-        row_groups: list[Struct] = []
-        for g in range(ngroups):
-            columns: list[Any] = []
-            total_bytes = compressed = 0
-            offset = at
-            for c, fd in enumerate(handles):
-                rg = groups[c][g]
-                (cc,) = _field(rg, _RG_COLUMNS)[2][1]  # type: ignore[index]
-                start, length = _chunk_range(cc)
-                _copy(fd, out, start, length)
-                one: Struct = [[_RG_COLUMNS, _LIST, (_STRUCT, [cc])]]
-                _shift_row_group(one, at - start, g)
-                columns.append(cc)
-                at += length
-                total_bytes += _field(rg, _RG_BYTES)[2]  # type: ignore[index]
-                compressed += _field(rg, _RG_COMPRESSED)[2]  # type: ignore[index]
-            rg = groups[0][g]
-            _set_field(rg, _RG_COLUMNS, _LIST, (_STRUCT, columns))
-            _set_field(rg, _RG_BYTES, _I64, total_bytes)
-            _set_field(rg, _RG_FILE_OFFSET, _I64, offset)
-            _set_field(rg, _RG_COMPRESSED, _I64, compressed)
-            if _field(rg, _RG_ORDINAL) is not None:  # (as the writer does: set only if it set it)
-                _set_field(rg, _RG_ORDINAL, _I16, g)
-            row_groups.append(rg)
-    finally:
-        os.close(out)
-        for fd in handles:
-            os.close(fd)
-    return row_groups
+def _row_group(g: int, chunks: list[tuple[int, Struct] | None]) -> Struct:
+    """Row group ``g`` of the file from its columns' own (one chunk each, offsets moved to where
+    they were written): their chunks in schema order, their sizes summed, the first one's
+    offset as the group's (as pyarrow's writer does)."""
+    if any(c is None for c in chunks):
+        raise ValueError(f"row group {g}: a column was not written")
+    done = [c for c in chunks if c is not None]
+    rg = done[0][1]
+    columns = [_field(r, _RG_COLUMNS)[2][1][0] for _, r in done]  # type: ignore[index]
+    _set_field(rg, _RG_COLUMNS, _LIST, (_STRUCT, columns))
+    _set_field(rg, _RG_BYTES, _I64, sum(_field(r, _RG_BYTES)[2] for _, r in done))  # type: ignore[index]
+    _set_field(rg, _RG_FILE_OFFSET, _I64, done[0][0])
+    _set_field(rg, _RG_COMPRESSED, _I64, sum(_field(r, _RG_COMPRESSED)[2] for _, r in done))  # type: ignore[index]
+    return rg
 
 
 def _finish(

@@ -119,10 +119,11 @@ def _by_column(table: pa.Table, calls: list[str]):
 def test_write_by_column_is_the_file_pyarrow_writes(
     tmp_path: Path, options, sizes, threads, reverse
 ) -> None:
-    """The same rows, row groups (sizes, encodings, compression, statistics, offsets) and
-    key/value metadata as one ParquetWriter writing the rows in those row groups, byte for
-    byte, whatever the threads and the order the columns are made in; each column is asked
-    for once; DuckDB reads the same rows; no scratch file is left."""
+    """The same rows, row groups and column chunks (sizes, encodings, compression, statistics,
+    the very bytes of their pages) and key/value metadata as one ParquetWriter writing the
+    rows in those row groups, whatever the threads and the order the columns are made in;
+    each chunk's pages lie apart from every other's; each column is asked for once; pyarrow
+    (by row group too) and DuckDB read the same rows."""
     table = pa.concat_tables([_table(n, seed=k) for k, n in enumerate(sizes)])
     schema = table.schema
     meta = {b"params": b'{"model": "v4"}'}
@@ -142,26 +143,41 @@ def test_write_by_column_is_the_file_pyarrow_writes(
     a, b = pq.ParquetFile(seq), pq.ParquetFile(col)
     assert b.read().equals(a.read())
     ma, mb = a.metadata, b.metadata
-    assert (mb.num_rows, mb.num_row_groups, mb.metadata) == (
+    assert (mb.num_rows, mb.num_row_groups, mb.metadata, mb.schema) == (
         ma.num_rows,
         ma.num_row_groups,
         ma.metadata,
+        ma.schema,
     )
+    raw_a, raw_b = seq.read_bytes(), col.read_bytes()
+    footer_at = len(raw_b) - 8 - struct.unpack("<I", raw_b[-8:-4])[0]
+    spans = []
     for i in range(ma.num_row_groups):
         assert mb.row_group(i).num_rows == ma.row_group(i).num_rows == sizes[i]
+        assert mb.row_group(i).total_byte_size == ma.row_group(i).total_byte_size
         for j in range(ma.num_columns):
             x, y = ma.row_group(i).column(j), mb.row_group(i).column(j)
-            assert (y.compression, y.encodings, y.total_compressed_size) == (
-                x.compression, x.encodings, x.total_compressed_size,
+            assert (y.compression, y.encodings, y.statistics, y.path_in_schema) == (
+                x.compression, x.encodings, x.statistics, x.path_in_schema,
             )  # fmt: skip
-            assert y.statistics == x.statistics
-            assert (y.data_page_offset, y.dictionary_page_offset, y.file_offset) == (
-                x.data_page_offset, x.dictionary_page_offset, x.file_offset,
+            assert (y.total_compressed_size, y.total_uncompressed_size) == (
+                x.total_compressed_size, x.total_uncompressed_size,
             )  # fmt: skip
+            assert (y.dictionary_page_offset is None) == (x.dictionary_page_offset is None)
+            xa = x.dictionary_page_offset or x.data_page_offset
+            ya = y.dictionary_page_offset or y.data_page_offset
+            assert y.data_page_offset - ya == x.data_page_offset - xa
+            size = x.total_compressed_size
+            assert raw_b[ya : ya + size] == raw_a[xa : xa + size]  # the same pages
+            spans.append((ya, ya + size))
         assert b.read_row_group(i).equals(a.read_row_group(i))
-    assert col.read_bytes() == seq.read_bytes()  # the very same file, in fact
+    spans.sort()
+    assert spans[0][0] == 4 and spans[-1][1] == footer_at  # no gap at either end ...
+    assert all(p[1] == q[0] for p, q in zip(spans, spans[1:], strict=False))  # ... nor overlap
     query = "select count(*), sum(count), min(pid), max(ts), count(name) from '{}'"
     assert duckdb.sql(query.format(col)).fetchall() == duckdb.sql(query.format(seq)).fetchall()
+    every = "select * from '{}'"  # (in the file's order: DuckDB keeps it)
+    assert duckdb.sql(every.format(col)).fetchall() == duckdb.sql(every.format(seq)).fetchall()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["col.parquet", "seq.parquet"]
 
 

@@ -590,13 +590,23 @@ _FLOATS = st.floats(allow_nan=False, width=64) | st.sampled_from(
 
 
 @settings(max_examples=80, deadline=None)
-@given(st.lists(_FLOATS, max_size=300), st.booleans())
-def test_stable_argsort_is_numpys_stable_argsort(xs: list[float], subset: bool) -> None:
+@given(st.lists(_FLOATS, max_size=300), st.booleans(), st.sampled_from([4_000_000, 2, 7]))
+def test_stable_argsort_is_numpys_stable_argsort(xs: list[float], subset: bool, split) -> None:
     """The compiled radix sort orders floats as ``np.argsort(kind="stable")`` (equal keys, -0.0
-    and 0.0 included, in input order), over all rows or, in place, a subset of them."""
+    and 0.0 included, in input order), over all rows or, in place, a subset of them, on one
+    thread or (from ``split`` rows) in two halves merged."""
+    from sightgraph.analytics.contacts import _common
+
+    _common._RADIX_SPLIT_ROWS, before = split, _common._RADIX_SPLIT_ROWS
+    try:
+        _check_stable_argsort(np.array(xs, np.float64), subset)
+    finally:
+        _common._RADIX_SPLIT_ROWS = before
+
+
+def _check_stable_argsort(x: np.ndarray, subset: bool) -> None:
     from sightgraph.analytics.contacts._common import _radix_argsort, stable_argsort
 
-    x = np.array(xs, np.float64)
     if subset:
         rows = np.flatnonzero(np.arange(len(x)) % 3 != 1)
         want = rows[np.argsort(x[rows], kind="stable")]

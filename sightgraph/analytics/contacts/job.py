@@ -202,15 +202,17 @@ def _recode(
 
 #: a meeting's columns in the bucket files, and their types
 _MEETING_FIELDS = ("a", "b", "place", "start", "end", "n", "conf_sum", "conf_n", "lag")
+#: the types meetings wait on disk with: counts of events as int32 (a partition's events are
+#: fewer than MAX_PARTITION_EVENTS < 2^31), 52 bytes a meeting (~100M at 10M sightings)
 _MEETING_DTYPES = (
     np.int32,
     np.int32,
     np.int32,
     np.int64,
     np.int64,
-    np.int64,
+    np.int32,
     np.float64,
-    np.int64,
+    np.int32,
     np.float64,
 )
 
@@ -253,6 +255,8 @@ def _partition_to_buckets(
     if n == 0:
         _test_kill("contacts-sweep")
         return _Swept(0, 0, tag, per_bucket)
+    if n >= 2**31:  # (a meeting's counts wait on disk as int32: _MEETING_DTYPES)
+        raise SightgraphError(f"a camera partition gave {n:,} co-location events: use a crowd cap")
     a, b = _recode(ev["a"], ev["b"], ev_pids, pids, "a subject")
     ca, cb = _recode(ev["cam_a"], ev["cam_b"], ev_cams, cams, "a camera")
     ta, tb = ev["ts_a"], ev["ts_b"]
@@ -278,8 +282,8 @@ def _partition_to_buckets(
         )
         per_bucket[k] = len(m["a"])
         with open(Path(spill) / _bucket_file(int(k), tag), "wb") as fh:
-            for name in _MEETING_FIELDS:
-                np.save(fh, m[name], allow_pickle=False)
+            for name, dtype in zip(_MEETING_FIELDS, _MEETING_DTYPES, strict=True):
+                np.save(fh, m[name].astype(dtype, copy=False), allow_pickle=False)
         del m, sel, t_a, t_b
     _test_kill("contacts-sweep")
     return _Swept(n, int(per_bucket.sum()), tag, per_bucket)
@@ -352,7 +356,8 @@ def _check_meetings(q: int, read: int, expected: int) -> None:
 
 
 #: what stays in memory per scored pair until the table is written: the global order and the
-#: q-values need these (24 bytes a pair); every other column waits on disk
+#: q-values need these (24 bytes a pair), and they are put in the table's order and written from
+#: there; every other column waits on disk
 _RANK_FIELDS = ("a", "b", "evidence", "p_value", "exposure_s")
 
 
@@ -365,9 +370,17 @@ def _rank_fields(rank_col: str) -> tuple[str, ...]:
 #: what a scoring task returns when it keeps its pairs in memory (the derived columns are
 #: computed as the rows are written)
 _KEPT_FIELDS = tuple(f for f in _PAIR_FIELDS if f not in DERIVED_FIELDS)
-#: the columns a large job's scored bucket waits with on disk: all but the score, which is
-#: evidence * (1 - q) once the q-values over all pairs are known
+#: the columns a large job's scored bucket keeps: all but the score, which is evidence * (1 - q)
+#: once the q-values over all pairs are known; those of :func:`_rank_fields` go to the driver,
+#: the others wait on disk (:func:`_spilled_fields`)
 _SPILLED_FIELDS = tuple(f for f in _KEPT_FIELDS if f != "score")
+
+
+def _spilled_fields(rank_fields: tuple[str, ...]) -> tuple[str, ...]:
+    """The columns a large job's scored bucket writes to its files."""
+    return tuple(f for f in _SPILLED_FIELDS if f not in rank_fields)
+
+
 #: counts that wait on disk as int32 when they fit (the table has them as int64)
 _NARROW_FIELDS = ("meetings", "days", "places", "n_events", "days_a", "days_b", "days_both")
 
@@ -484,17 +497,16 @@ def _reduce_bucket(
     bound = max(int(m["n"].sum()) if n else 0, len(ctx.stratum))
     dtypes = {f: _spill_dtype(f, bound) for f in _SPILLED_FIELDS}
     parts: dict[str, list[np.ndarray]] = {f: [] for f in _SPILLED_FIELDS if f in rank_fields}
-    files = {f: open(folder / f"{f}.npy", "wb") for f in _SPILLED_FIELDS}  # noqa: SIM115
+    files = {f: open(folder / f"{f}.npy", "wb") for f in _spilled_fields(rank_fields)}  # noqa: SIM115
     try:
         for f, fh in files.items():
             _write_npy_header(fh, dtypes[f], kept)
         wrote = 0
         for chunk in _scored_chunks(m, ctx, min_meetings):  # in (a, b) order
             for f, fh in files.items():
-                col = chunk.pop(f)
-                np.ascontiguousarray(col, dtypes[f]).tofile(fh)
-                if f in parts:
-                    parts[f].append(col)
+                np.ascontiguousarray(chunk.pop(f), dtypes[f]).tofile(fh)
+            for f, got in parts.items():
+                got.append(chunk.pop(f))
             wrote += len(chunk["score"])
     finally:
         for fh in files.values():
@@ -539,7 +551,7 @@ def _check_scored(
             )
         if r.folder is None:
             continue
-        for f in _SPILLED_FIELDS:
+        for f in _spilled_fields(rank_fields):
             path = Path(spill) / r.folder / f"{f}.npy"
             try:
                 got = len(np.load(path, mmap_mode="r"))
@@ -609,11 +621,12 @@ class _BucketColumns:
         held: list[dict[str, np.ndarray]] | None,
         offsets: np.ndarray,
         order: np.ndarray,
+        fields: tuple[str, ...] = _SPILLED_FIELDS,
     ) -> None:
         self.spill, self.dirs, self.held = Path(spill), dirs, held
         self.offsets, self.order = offsets, order
         self.lock = threading.Lock()
-        self.uses = {f: 1 for f in _SPILLED_FIELDS}
+        self.uses = {f: 1 for f in fields}
         for inputs in _DERIVED_FROM.values():
             for f in inputs:
                 self.uses[f] += 1
@@ -693,52 +706,55 @@ def _ranked_columns(
     order (see :class:`_BucketColumns`; the spill directory must live until the table is
     written).
 
-    Memory holds the rank fields of all pairs, then the q-values, the scores and the order,
-    and two whole columns a writer thread (two threads) while each is put in order and
-    encoded; with ``folders`` (the buckets' files that :func:`_check_scored` returned) the
-    other columns wait on disk, without (small jobs) ``parts`` hold every column in memory.
+    Memory holds the rank fields of all pairs (:func:`_rank_fields`), the q-values, the scores
+    and the order, then those fields in the table's order, and two whole columns a writer
+    thread (two threads) while each is put in order and encoded; with ``folders`` (the
+    buckets' files that :func:`_check_scored` returned) the other columns wait on disk,
+    without (small jobs) ``parts`` hold them in memory.
     """
     sizes = np.array([len(p["a"]) for p in parts], dtype=np.int64)
     offsets = np.r_[0, np.cumsum(sizes)]
-    # buckets scored with keep=True hold every column in memory (no files)
-    held = [dict(p) for p in parts] if folders is None else None
     rank = {f: np.concatenate([p.pop(f) for p in parts]) if parts else _empty_pairs()[f]
             for f in _rank_fields(rank_col)}  # fmt: skip
+    # buckets scored with keep=True hold their other columns in memory (no files)
+    held = list(parts) if folders is None else None
     parts.clear()
     # Each bucket is in (a, b) order and buckets hold increasing ranges of pid_a codes
     # (_buckets), so the concatenation is in (a, b) order (checked): a stable sort by the rank
     # keys alone is the table's order.
-    if not _pairs_in_order(rank.pop("a"), rank.pop("b")):
+    if not _pairs_in_order(rank["a"], rank["b"]):
         raise RuntimeError("contacts buckets are not in pid order")
-    p_value = rank.pop("p_value")
+    p_value = rank["p_value"]
     q_value = _bh_qvalues(p_value, npids * (npids - 1) // 2)
-    evidence = rank.pop("evidence")
+    evidence = rank["evidence"]
     score = _final_score(evidence, q_value)
     if rank_col == "score":  # equal scores (q = 1: score 0) by evidence * (1 - p)
-        # -(evidence * (1 - p)) in p's array (the table's p-values wait in the buckets' files
-        # or in ``held``), so ~70M pairs need no temporaries here
-        tie = np.negative(_tiebreak(evidence, p_value, out=p_value), out=p_value)
-        del evidence, p_value
+        tie = _tiebreak(evidence, p_value, out=np.empty_like(p_value))  # (p is written too)
+        np.negative(tie, out=tie)
         order = rank_order(score, tie)  # np.lexsort((tie, -score)), compiled
         del tie
     else:
-        del evidence, p_value
-        order = stable_argsort(-rank.pop(rank_col))
-    del rank
+        order = stable_argsort(-rank[rank_col])
+    del evidence, p_value
     n = len(order)
     significant = int(np.count_nonzero(q_value < 0.05))
-
-    with ThreadPoolExecutor(2, thread_name_prefix="sightgraph-order") as pool:  # (nogil takes)
-        ordered_q, ordered_score = pool.map(lambda x: take(x, order), (q_value, score))
+    rank |= {"q_value": q_value, "score": score}
     del q_value, score
-    buckets = _BucketColumns(spill, folders or [], held, offsets, order)
+    # the rank fields, q-values and scores in the table's order, two at a time (nogil takes),
+    # each dropped once taken
+    ordered: dict[str, np.ndarray] = {}
+    with ThreadPoolExecutor(2, thread_name_prefix="sightgraph-order") as pool:
+        while rank:
+            two = [rank.popitem() for _ in range(min(2, len(rank)))]
+            for (f, _), got in zip(two, pool.map(lambda fx: take(fx[1], order), two), strict=True):
+                ordered[f] = got
+            del two
+    buckets = _BucketColumns(
+        spill, folders or [], held, offsets, order, _spilled_fields(tuple(ordered))
+    )
 
     def column(f: str) -> np.ndarray:
-        if f == "q_value":
-            return ordered_q
-        if f == "score":
-            return ordered_score
-        return buckets.ordered(f)
+        return ordered[f] if f in ordered else buckets.ordered(f)
 
     return n, significant, column
 
