@@ -11,6 +11,11 @@ writing), ``sightgraph colocate`` and ``sightgraph contacts`` with the same wind
 crowd cap), ``--repeat`` times each, alternating. Prints the best wall time, the peak RSS and
 the CPU time (user + system) of each, every run's wall time, and the ratio contacts / colocate
 (target: at most 3).
+
+Each run starts once the files earlier runs wrote are on disk (``sync``): a 10M-sighting
+contacts run writes ~15 GB of scratch files and a 4.6 GB table, and the kernel's writeback of
+one run's (or the lake's generation's) dirty pages throttled the writes of the next (the same
+commit measured 121-138 s without and 111 s with it).
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ def _timed(args: list[str]) -> tuple[float, float, float]:
         SIGHTGRAPH_PURPOSE="benchmark on synthetic data",
         SIGHTGRAPH_WORKDIR=str(ROOT / "benchmarks" / "out" / "contacts-speed" / "work"),
     )
+    os.sync()  # (see the module docstring)
     t = time.perf_counter()
     proc = subprocess.run(
         ["/usr/bin/time", "-v", *args], capture_output=True, text=True, env=env, check=False
