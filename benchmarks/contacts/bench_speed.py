@@ -13,9 +13,9 @@ the CPU time (user + system) of each, every run's wall time, and the ratio conta
 (target: at most 3).
 
 Each run starts once the files earlier runs wrote are on disk (``sync``): a 10M-sighting
-contacts run writes ~15 GB of scratch files and a 4.6 GB table, and the kernel's writeback of
-one run's (or the lake's generation's) dirty pages throttled the writes of the next (the same
-commit measured 121-138 s without and 111 s with it).
+contacts run writes ~12 GB of scratch files and a 4.6 GB table, and the kernel's writeback of
+one run's (or the lake's generation's) dirty pages throttled the writes of the next (the 10M
+job's event phase took 23-35 s from one run to the next without it).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Frequent contacts of a whole lake as a Dask job (:func:`compute_contacts`): events become
 meetings inside the camera-partition tasks, meetings are spilled to on-disk buckets by
 ``pid_a``, each bucket is scored (:mod:`sightgraph.analytics.contacts.score`), and the ranked
-table is written in chunks. The model: :mod:`sightgraph.analytics.contacts`."""
+table is written a column at a time. The model: :mod:`sightgraph.analytics.contacts`."""
 
 from __future__ import annotations
 
@@ -950,8 +950,10 @@ def compute_contacts(
 
     Memory stays bounded: events never leave their partition task (as integer arrays), meetings
     are spilled to disk, a bucket holds only its own pairs' meetings, and scored pairs wait on disk
-    while 24 bytes a pair (pids, score, p-value) serve the q-values and the order; the table is
-    then written in chunks (10M sightings, 68.6M pairs: 9.7 GiB). The events of one camera are
+    while 24 bytes a pair (pids, evidence, p-value) serve the q-values and the order; the table
+    is then written a column at a time, each put in order and encoded on one of two threads
+    (:func:`sightgraph._parquet_parallel.write_by_column`; 10M sightings, 68.6M pairs: 6.8 GiB
+    at the peak). The events of one camera are
     in one task, so a camera with huge crowds needs ``crowd_cap`` (DESIGN §6): without one, a job whose
     busiest camera would yield more than :data:`MAX_PARTITION_EVENTS` events stops with a
     UsageError before starting.
