@@ -31,7 +31,7 @@ import os
 import struct
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -380,8 +380,12 @@ def write_by_column(
                 _shift_row_group(rg, at - start, g)
                 placed[g][i] = (at, rg)
 
-        with ThreadPoolExecutor(max(1, threads), "sightgraph-parquet") as pool:
-            list(pool.map(encode, todo))
+        pool = ThreadPoolExecutor(max(1, threads), "sightgraph-parquet")
+        try:
+            for done in as_completed([pool.submit(encode, name) for name in todo]):
+                done.result()
+        finally:  # (on an error the columns not yet started are not made)
+            pool.shutdown(wait=True, cancel_futures=True)
     finally:
         os.close(fd)
     _finish(

@@ -5,6 +5,7 @@ and DuckDB."""
 from __future__ import annotations
 
 import struct
+import time
 from pathlib import Path
 
 import duckdb
@@ -199,3 +200,22 @@ def test_write_by_column_of_nothing_and_what_it_refuses(tmp_path: Path) -> None:
         write_by_column(path, schema, {}, [3, 0], source)
     with pytest.raises(ValueError, match="every column once"):
         write_by_column(path, schema, {}, [3], source, order=schema.names[1:])
+
+
+def test_write_by_column_stops_at_a_column_that_fails(tmp_path: Path) -> None:
+    """A column that cannot be made stops the file: its error comes out, and the columns not
+    yet started are not made."""
+    table = pa.concat_tables([_table(40, seed=k) for k in range(3)])
+    calls: list[str] = []
+    source = _by_column(table, calls)
+
+    def failing(name: str):
+        if name == "count":
+            raise RuntimeError("no count today")
+        time.sleep(0.2)  # (time enough for the error to stop what follows)
+        return source(name)
+
+    with pytest.raises(RuntimeError, match="no count today"):
+        write_by_column(tmp_path / "t.parquet", table.schema, {}, [40] * 3, failing, threads=1)
+    # in schema order on one thread: the one after "count" may have started, no more
+    assert calls[:1] == ["pid"] and len(calls) <= 2
