@@ -185,19 +185,29 @@ def _drop_meeting(path: Path, res):
     return res
 
 
+def _repeat_meeting(path: Path, res):
+    with open(path, "rb") as fh:
+        cols = [np.load(fh) for _ in cj._MEETING_FIELDS]
+    with open(path, "wb") as fh:  # a whole valid block, one meeting too many
+        for col in cols:
+            np.save(fh, np.concatenate([col, col[:1]]))
+    return res
+
+
 @pytest.mark.parametrize(
     ("damage", "match"),
     [
         (lambda p, r: p.unlink() or r, r"bucket 1: scratch file b00001/\w+\.npy is missing"),
         (lambda p, r: p.write_bytes(p.read_bytes()[:-5]) and r, "missing or damaged"),
         (_drop_meeting, "meeting bucket 1: its input files hold"),
+        (_repeat_meeting, r"meeting bucket 1: its input files hold (\d|,)+ meetings where the"),
         # a partition result that does not add up
         (
             lambda p, r: cj._Swept(r.events, r.meetings + 1, r.tag, r.per_bucket),
             "wrote .* meetings to the buckets of its",
         ),
     ],
-    ids=["lost", "truncated", "short", "miscounted"],
+    ids=["lost", "truncated", "short", "long", "miscounted"],
 )
 def test_lost_or_damaged_meetings_fail(town_lake, tmp_path, monkeypatch, damage, match):
     _damage_sweep(monkeypatch, damage)

@@ -319,29 +319,35 @@ def _check_sweeps(
 def _load_bucket(spill: str, q: int, inputs: list[str], expected: int) -> dict[str, np.ndarray]:
     """Bucket ``q``'s meetings from ``inputs`` (files relative to ``spill``), sorted by
     (a, b, place, start). The files stay (a re-run of this task may need them); a missing or
-    damaged file, or other than ``expected`` meetings, is a :class:`SightgraphError`."""
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in _MEETING_FIELDS}
+    damaged file, or other than ``expected`` meetings, is a :class:`SightgraphError`.
+
+    Each block of each file is read straight into its place in arrays of ``expected`` rows
+    (arrays read one by one and concatenated were a copy of every meeting in fresh memory)."""
+    m = {k: np.empty(expected, t) for k, t in zip(_MEETING_FIELDS, _MEETING_DTYPES, strict=True)}
+    read = 0
     for f in inputs:
         path = Path(spill) / f
         try:
             with open(path, "rb") as fh:
                 size = os.fstat(fh.fileno()).st_size
                 while fh.tell() < size:
-                    blk = [np.load(fh, allow_pickle=False) for _ in _MEETING_FIELDS]
-                    if len({len(x) for x in blk}) != 1:
-                        raise ValueError("columns of different lengths")
-                    for k, x in zip(_MEETING_FIELDS, blk, strict=True):
-                        parts[k].append(x)
+                    count = -1
+                    for k in _MEETING_FIELDS:
+                        shape, dtype = _npy_header(fh)
+                        if count not in (-1, shape[0]):
+                            raise ValueError("columns of different lengths")
+                        count = shape[0]
+                        if read + count <= expected:
+                            _read_into(fh, dtype, m[k][read : read + count])
+                        else:  # more than expected: counted, not kept (_check_meetings says so)
+                            fh.seek(count * dtype.itemsize, os.SEEK_CUR)
+                    read += count
         except (OSError, EOFError, ValueError) as exc:
             raise SightgraphError(
                 f"meeting bucket {q}: scratch file {f} is missing or damaged ({exc}); "
                 "no output was written"
             ) from None
-    m = {
-        k: (np.concatenate(parts[k]) if parts[k] else np.empty(0, t))
-        for k, t in zip(_MEETING_FIELDS, _MEETING_DTYPES, strict=True)
-    }
-    _check_meetings(q, len(m["a"]), expected)
+    _check_meetings(q, read, expected)
     order = pair_place_time_order(m["a"], m["b"], m["place"], m["start"])
     return {k: take(v, order) for k, v in m.items()}  # int32 positions: no int64 copy of them
 
@@ -598,11 +604,20 @@ def _read_npy_into(path: Path, out: np.ndarray) -> None:
         shape, dtype = _npy_header(fh)
         if shape != (len(out),):
             raise ValueError(f"{len(out):,} values expected, found {shape[0]:,}")
-        if dtype == out.dtype:
-            if fh.readinto(out.data.cast("B")) != out.nbytes:
-                raise EOFError("the file ends early")
-        else:
-            out[:] = np.fromfile(fh, dtype=dtype, count=len(out))
+        _read_into(fh, dtype, out)
+
+
+def _read_into(fh: Any, dtype: np.dtype[Any], out: np.ndarray) -> None:
+    """``len(out)`` values of ``dtype`` from ``fh`` at its position into ``out`` (cast when the
+    types differ)."""
+    if dtype == out.dtype:
+        if fh.readinto(out.data.cast("B")) != out.nbytes:
+            raise EOFError("the file ends early")
+    else:
+        got = np.fromfile(fh, dtype=dtype, count=len(out))
+        if len(got) != len(out):
+            raise EOFError("the file ends early")
+        out[:] = got
 
 
 class _BucketColumns:
