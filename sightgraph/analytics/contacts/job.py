@@ -352,6 +352,12 @@ def _load_bucket(spill: str, q: int, inputs: list[str], expected: int) -> dict[s
     return {k: take(v, order) for k, v in m.items()}  # int32 positions: no int64 copy of them
 
 
+def _remove_meetings(spill: str, nbuckets: int) -> None:
+    """The meetings' bucket folders (``spill/b<q>``), once every bucket is scored."""
+    for q in range(nbuckets):
+        shutil.rmtree(Path(spill) / f"b{q:05d}", ignore_errors=True)
+
+
 def _check_meetings(q: int, read: int, expected: int) -> None:
     if read != expected:
         raise SightgraphError(
@@ -1155,6 +1161,9 @@ def compute_contacts(
             )
         del ctx, shared  # the null's context (the sightings, sorted) is not needed any more
         folders = _check_scored(spill, results, expected, keep, fields)
+        # every bucket is scored and its result in: its meetings' files go now, beside the
+        # ranking (which leaves a core idle), not at the end (10M: 5.3 GB, 1.5 s of unlinking)
+        ctx_pool.submit(_remove_meetings, spill, len(expected))
         pairs_met = int(sum(r.met for r in results))
         n_pairs, significant, column = _ranked_columns(
             spill, [r.cols for r in results], npids, RANK_COLUMN[rank], folders
