@@ -1630,9 +1630,14 @@ def _events_of_partition(
     raw: bool = False,
 ) -> Any:
     m = _match_partition(pieces, needed, jobs, len(pids), window_us, crowd_cap)
+    if raw:  # the events as rows of the sightings: no column of them is gathered here
+        ra, rb = K.fill_event_rows(
+            m.anc_row, m.anc_lo, m.anc_hi, 0, len(m.anc_row), m.events, m.pid
+        )
+        assert m.conf is not None, "events need confidences"
+        rows = {"row_a": ra, "row_b": rb, "pid": m.pid, "cam": m.cam, "ts": m.ts, "conf": m.conf}
+        return func(rows, pids, cams)
     ev = _event_arrays(m, 0, len(m.anc_row), m.events)
-    if raw:
-        return func(ev, pids, cams)
     return func(_events_frame(_sort_events(ev), pids, cams))
 
 
@@ -1672,12 +1677,13 @@ def map_event_partitions(
         cameras do not count, even with ``radius_m > 0``). The counts are taken on all
         sightings (after the confidence filter), before anything is dropped.
     raw : bool
-        Call ``func(events, pids, cams)`` instead, with the events as a dict of numpy arrays in
-        no particular order: ``a``, ``b`` (codes into the string array ``pids``, ``a < b``),
-        ``cam_a``, ``cam_b`` (codes into ``cams``), ``ts_a``, ``ts_b`` (int64 microseconds since
-        the epoch), ``sid_a``, ``sid_b`` (sighting ids), ``conf_a``, ``conf_b`` (NaN when
-        unknown). No strings are built: a hub's tens of millions of events then cost ~80 bytes
-        each instead of several hundred.
+        Call ``func(events, pids, cams)`` instead, with the events as rows of the partition's
+        sightings, in no particular order: ``row_a``, ``row_b`` (int64 positions, oriented so
+        that ``pid[row_a] < pid[row_b]``) into the sightings' arrays ``pid`` (codes into the
+        string array ``pids``), ``cam`` (codes into ``cams``), ``ts`` (int64 microseconds since
+        the epoch) and ``conf`` (NaN when unknown). No strings and no per-event columns are
+        built: a hub's tens of millions of events then cost 16 bytes each until ``func``
+        gathers what it needs (the contacts job gathers them once, in its own order).
 
     Returns
     -------

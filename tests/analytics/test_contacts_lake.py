@@ -377,3 +377,19 @@ def test_buckets_share_the_expected_pairs(seed):
     share = np.bincount(bucket_of, weights=pairs) / pairs.sum()
     assert np.abs(share - 0.25).max() < 0.02, share
     assert np.count_nonzero(bucket_of == 0) < np.count_nonzero(bucket_of == 3)
+
+
+def test_recode_maps_sightings_and_refuses_an_event_naming_an_unknown_id():
+    """A partition's sightings' codes go into the job's dictionary; an id the job does not
+    know (only in rows below its confidence floor) may be among the sightings, but no event may
+    name it."""
+    import pyarrow as pa
+
+    source = pa.array(["a", "b", "low", "c"])  # the partition's dictionary
+    target = pa.array(["a", "b", "c"])  # the job's: "low" had no sighting it keeps
+    codes = np.array([3, 0, 2, 1], np.int32)  # sightings: c, a, low, b
+    rows_a, rows_b = np.array([1, 1]), np.array([3, 0])  # events a-b, a-c
+    got = contacts_job._recode(codes, rows_a, rows_b, source, target, "a subject")
+    assert got[[0, 1, 3]].tolist() == [2, 0, 1]
+    with pytest.raises(RuntimeError, match="names a subject that the contacts job does not know"):
+        contacts_job._recode(codes, rows_a, np.array([3, 2]), source, target, "a subject")

@@ -185,19 +185,53 @@ def _read_lake_sightings(lake: str | Path, min_confidence: float):
 
 
 def _recode(
-    a: np.ndarray, b: np.ndarray, source: pa.Array, target: pa.Array, what: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """Codes ``a``, ``b`` into the string dictionary ``source`` -> codes into ``target`` (the
-    contacts job's dictionary of the same lake; it lacks only ids without a sighting it keeps)."""
+    codes: np.ndarray,
+    row_a: np.ndarray,
+    row_b: np.ndarray,
+    source: pa.Array,
+    target: pa.Array,
+    what: str,
+) -> np.ndarray:
+    """The sightings' ``codes`` into the string dictionary ``source`` -> codes into ``target``
+    (the contacts job's dictionary of the same lake; it lacks only ids without a sighting it
+    keeps, which no event, rows ``row_a`` / ``row_b``, may name)."""
     found = pc.index_in(source, value_set=target)
     if found.null_count:  # ids only in rows below a confidence floor: no event may name one
         known = _np(pc.cast(pc.is_valid(found), pa.int8())).astype(bool)
-        if not (known[a].all() and known[b].all()):
+        bad = ~known[codes]
+        if bad.any() and (bad[row_a].any() or bad[row_b].any()):
             raise RuntimeError(f"an event names {what} that the contacts job does not know")
         # (not fill_null: its pa.scalar imports pandas, a third of a second of the job)
         found = pc.coalesce(found, _arrow(np.zeros(len(found), np.int32), found.type))
     to = _np(found).astype(np.int32)
-    return to[a], to[b]
+    return to[codes]
+
+
+@_jit
+def _event_columns(sel, row_a, row_b, pid, cam, ts, conf):
+    """Events ``sel`` (rows of the sightings ``row_a`` / ``row_b``) as the columns meetings are
+    merged from: the pair's codes, the place (the smaller camera code), the event's first and
+    last sighting time, ``conf_a * conf_b``; one pass, no column of all events gathered."""
+    n = len(sel)
+    a = np.empty(n, np.int32)
+    b = np.empty(n, np.int32)
+    place = np.empty(n, np.int32)
+    t0 = np.empty(n, np.int64)
+    t1 = np.empty(n, np.int64)
+    c = np.empty(n, np.float64)
+    for i in range(n):
+        e = sel[i]
+        r1 = row_a[e]
+        r2 = row_b[e]
+        a[i] = pid[r1]
+        b[i] = pid[r2]
+        place[i] = min(cam[r1], cam[r2])
+        x = ts[r1]
+        y = ts[r2]
+        t0[i] = min(x, y)
+        t1[i] = max(x, y)
+        c[i] = np.float64(conf[r1]) * np.float64(conf[r2])
+    return a, b, place, t0, t1, c
 
 
 #: a meeting's columns in the bucket files, and their types
@@ -251,40 +285,36 @@ def _partition_to_buckets(
     the attempt whose result the driver received are read (:func:`_check_sweeps`)."""
     tag = uuid.uuid4().hex[:12]
     per_bucket = np.zeros(nbuckets, np.int64)
-    n = len(ev["a"])
+    row_a, row_b = ev["row_a"], ev["row_b"]
+    n = len(row_a)
     if n == 0:
         _test_kill("contacts-sweep")
         return _Swept(0, 0, tag, per_bucket)
     if n >= 2**31:  # (a meeting's counts wait on disk as int32: _MEETING_DTYPES)
         raise SightgraphError(f"a camera partition gave {n:,} co-location events: use a crowd cap")
-    a, b = _recode(ev["a"], ev["b"], ev_pids, pids, "a subject")
-    ca, cb = _recode(ev["cam_a"], ev["cam_b"], ev_cams, cams, "a camera")
-    ta, tb = ev["ts_a"], ev["ts_b"]
+    # codes of the partition's sightings (not of its events) into the job's dictionaries
+    pid = _recode(ev["pid"], row_a, row_b, ev_pids, pids, "a subject")
+    cam = _recode(ev["cam"], row_a, row_b, ev_cams, cams, "a camera")
+    ts = ev["ts"].astype(np.int64, copy=False)
+    conf = ev["conf"].astype(np.float64, copy=False)
     # Meetings never cross buckets (a bucket is a range of pid_a), so the events are grouped
     # by bucket first and each group merged on its own: the same meetings in the same order as
     # merging all and then splitting, with the temporaries of one group at a time (a hub
     # camera's partition holds tens of millions of events).
-    q = bucket_of[a]
+    q = bucket_of[pid][row_a]
     order = np.argsort(q, kind="stable")
     bounds = np.concatenate([[0], np.cumsum(np.bincount(q, minlength=nbuckets))])
     del q
     for k in np.flatnonzero(np.diff(bounds)):
         sel = order[bounds[k] : bounds[k + 1]]
-        t_a, t_b = ta[sel].astype(np.int64, copy=False), tb[sel].astype(np.int64, copy=False)
-        m = _merge_events(
-            a[sel],
-            b[sel],
-            np.minimum(ca[sel], cb[sel]),
-            np.minimum(t_a, t_b),
-            np.maximum(t_a, t_b),
-            ev["conf_a"][sel].astype(np.float64) * ev["conf_b"][sel].astype(np.float64),
-            gap_us,
-        )
+        a, b, place, t0, t1, c = _event_columns(sel, row_a, row_b, pid, cam, ts, conf)
+        m = _merge_events(a, b, place, t0, t1, c, gap_us)
+        del a, b, place, t0, t1, c, sel
         per_bucket[k] = len(m["a"])
         with open(Path(spill) / _bucket_file(int(k), tag), "wb") as fh:
             for name, dtype in zip(_MEETING_FIELDS, _MEETING_DTYPES, strict=True):
                 np.save(fh, m[name].astype(dtype, copy=False), allow_pickle=False)
-        del m, sel, t_a, t_b
+        del m
     _test_kill("contacts-sweep")
     return _Swept(n, int(per_bucket.sum()), tag, per_bucket)
 
@@ -787,6 +817,8 @@ def _warm_up() -> None:
     one = np.zeros(1, np.int64)
     codes = np.array([1, 0, 1], np.int32)
     times = np.array([5, 3, 4], np.int64)
+    rows = np.array([0, 1, 2], np.int64)
+    _event_columns(rows, rows, rows, codes, codes, times, np.ones(3))
     _merge_events(codes, codes, codes, times, times, np.ones(3), 1)  # radix sorts, takes
     order = pair_place_time_order(codes, codes, codes, times)  # a bucket's meetings
     for col in (codes, times, np.ones(3)):
