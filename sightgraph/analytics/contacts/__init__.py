@@ -139,8 +139,9 @@ from sightgraph.analytics.contacts.score import _excess_share as _excess_share
 from sightgraph.analytics.contacts.score import _novelty as _novelty
 
 # MODEL, STRATA, MAX_PARTITION_EVENTS and the score's helpers are importable from here too (for
-# reading: to change one, monkeypatch the submodule that looks it up, e.g.
-# ``contacts.score._novelty`` or ``contacts.job.MAX_PARTITION_EVENTS``).
+# reading: to change a constant, monkeypatch the submodule that looks it up, e.g.
+# ``contacts.job.MAX_PARTITION_EVENTS``; the per-meeting formulas such as ``_novelty`` are
+# compiled into the scoring pass and are changed by editing ``contacts/score.py``).
 __all__ = [
     "BUSYNESS_COLUMNS",
     "CONTACTS_COLUMNS",

@@ -126,7 +126,14 @@ def _empty_pairs() -> dict[str, np.ndarray]:
     return out
 
 
-def _crowd_share(busy: np.ndarray) -> np.ndarray:
+# The per-meeting formulas below are compiled (``_jit``): the scoring pass (:func:`_pair_totals`)
+# calls them a meeting at a time, and they take whole arrays too (the same floats), so each
+# formula is written once. Being compiled into that pass, they are changed by editing them, not
+# by monkeypatching this module.
+
+
+@_jit
+def _crowd_share(busy):
     """``kappa_m = 1 - 1 / (N_m - 1)``: the share of a shared routine that the crowd explains.
 
     With ``N_m`` distinct subjects at the meeting's camera in its period, a routine shared by
@@ -135,7 +142,8 @@ def _crowd_share(busy: np.ndarray) -> np.ndarray:
     return 1.0 - 1.0 / np.maximum(busy - 1.0, 1.0)
 
 
-def _novelty(r: np.ndarray, explained: np.ndarray) -> np.ndarray:
+@_jit
+def _novelty(r, explained):
     """``u_m = (1 - x_m) + x_m / r_m``: a routine slot's meetings count once in the explained
     share ``x_m`` and fully in the rest (package docstring)."""
     return (1.0 - explained) + explained / r
@@ -193,10 +201,17 @@ def _proximity(lag_us: np.ndarray, window_us: int, tick_us: int = 0) -> np.ndarr
     span = _proximity_span(window_us, tick_us)
     if span <= 0:
         return np.ones(len(lag_us))
-    return 1.0 - np.clip(lag_us / span, 0.0, 1.0)
+    return _proximity_at(np.asarray(lag_us, np.float64), span)
 
 
-def _meeting_weight(n_events: np.ndarray, conf: np.ndarray, proximity: np.ndarray) -> np.ndarray:
+@_jit
+def _proximity_at(lag, span):
+    """:func:`_proximity` for a lag span ``span > 0`` (:func:`_proximity_span`)."""
+    return 1.0 - np.minimum(np.maximum(lag / span, 0.0), 1.0)
+
+
+@_jit
+def _meeting_weight(n_events, conf, proximity):
     """``h_m = min(n_m, EVENTS_CAP) * c_m * k_m``: sightings add evidence within a meeting up to
     :data:`EVENTS_CAP`, weighted by the chance both identifications are right and by how close
     in time the two were seen."""
@@ -219,10 +234,10 @@ def _pair_totals(
     (``sums[j]``), each computed here from the meeting's fields as the package docstring
     states (``routine = min(1, slot_expected / r)``, ``kappa``, ``u``, the proximity ``k``
     falling to 0 at lag ``span`` (``span = 0``: 1), ``h * beta * u``, the exposure at least
-    ``window_s``): the same floats as NumPy's element-wise form (:func:`_crowd_share`,
-    :func:`_novelty`, :func:`_proximity`, :func:`_meeting_weight`), without its ~15 arrays
-    of temporaries a meeting. Sums are taken in meeting order from 0.0, as ``np.bincount``
-    with weights takes them."""
+    ``window_s``) by the formulas :func:`_crowd_share`, :func:`_novelty`,
+    :func:`_proximity_at` and :func:`_meeting_weight`, without the ~15 arrays of temporaries
+    a meeting that computing them over whole arrays took. Sums are taken in meeting order from
+    0.0, as ``np.bincount`` with weights takes them."""
     npairs = len(p_start)
     n_days = np.zeros(npairs, np.int64)
     n_places = np.zeros(npairs, np.int64)
@@ -260,13 +275,10 @@ def _pair_totals(
                     cn += 1.0
             rr = np.float64(r[i])
             routine = min(1.0, slot_expected[i] / rr)
-            kappa = 1.0 - 1.0 / max(busy[i] - 1.0, 1.0)
-            explained = routine * kappa
-            u = (1.0 - explained) + explained / rr
-            prox = 1.0
-            if span > 0:
-                prox = 1.0 - min(max(lag[i] / span, 0.0), 1.0)
-            h = min(np.float64(n[i]), np.float64(EVENTS_CAP)) * c * prox
+            kappa = _crowd_share(busy[i])
+            u = _novelty(rr, routine * kappa)
+            prox = _proximity_at(lag[i], span) if span > 0 else 1.0
+            h = _meeting_weight(np.float64(n[i]), c, prox)
             s0 += routine * (1.0 - kappa)
             s1 += h * beta[i] * u
             s2 += max((end[i] - start[i]) / 1e6, window_s)
