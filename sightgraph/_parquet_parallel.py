@@ -278,10 +278,15 @@ def _empty_table(schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays([pa.nulls(0, f.type) for f in schema], schema=schema)
 
 
-def _empty_file(schema: pa.Schema, options: dict[str, Any]) -> bytes:
+def _empty_file(
+    schema: pa.Schema, options: dict[str, Any], metadata: dict[bytes, bytes] | None = None
+) -> bytes:
+    """pyarrow's file of no rows of ``schema`` (with ``metadata``)."""
     sink = pa.BufferOutputStream()
     with pq.ParquetWriter(sink, schema, **options) as writer:
         writer.write_table(_empty_table(schema))
+        if metadata:
+            writer.add_key_value_metadata(metadata)
     return sink.getvalue().to_pybytes()
 
 
@@ -337,10 +342,7 @@ def write_by_column(
         raise ValueError("write_by_column: order must name every column once")
     path = Path(path)
     if not sizes:  # no rows: pyarrow's own empty file
-        with pq.ParquetWriter(path, schema, **options) as writer:
-            writer.write_table(_empty_table(schema))
-            if metadata:
-                writer.add_key_value_metadata(metadata)
+        path.write_bytes(_empty_file(schema, options, metadata))
         return 0
     template = _footer(_empty_file(schema, options))
     bounds = [0]
